@@ -1,0 +1,300 @@
+//! The configuration model: S3's `CORSConfiguration`, an ordered list of `CORSRule`s.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+use crate::validate;
+
+/// Largest configuration document S3 accepts, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+
+/// Most rules a configuration may hold.
+pub const MAX_RULES: usize = 100;
+
+/// One `CORSRule`: which origins may use which methods and request headers, and what the
+/// browser may read and cache.
+///
+/// Values are kept verbatim (S3 returns them exactly as written). A rule on its own is not
+/// validated; [`CorsConfiguration::new`] and the parsers validate every rule.
+///
+/// ```
+/// use tower_s3_cors::CorsRule;
+///
+/// let rule = CorsRule::builder()
+///     .id("uploads")
+///     .allowed_origin("https://app.example.com")
+///     .allowed_methods(["PUT", "POST"])
+///     .allowed_header("x-amz-*")
+///     .expose_header("ETag")
+///     .max_age_seconds(3000)
+///     .build();
+/// assert_eq!(rule.allowed_methods(), ["PUT", "POST"]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsRule {
+    #[serde(rename = "ID", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) id: Option<String>,
+    #[serde(rename = "AllowedHeaders", default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) allowed_headers: Vec<String>,
+    #[serde(rename = "AllowedMethods", default)]
+    pub(crate) allowed_methods: Vec<String>,
+    #[serde(rename = "AllowedOrigins", default)]
+    pub(crate) allowed_origins: Vec<String>,
+    #[serde(rename = "ExposeHeaders", default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) expose_headers: Vec<String>,
+    #[serde(rename = "MaxAgeSeconds", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_age_seconds: Option<i32>,
+}
+
+impl CorsRule {
+    /// Starts a rule written in code; add at least one method and one origin.
+    pub fn builder() -> CorsRuleBuilder {
+        CorsRuleBuilder::default()
+    }
+
+    /// The rule's `ID`, if any.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// `AllowedMethod` values, in configuration order.
+    pub fn allowed_methods(&self) -> &[String] {
+        &self.allowed_methods
+    }
+
+    /// `AllowedOrigin` values, in configuration order.
+    pub fn allowed_origins(&self) -> &[String] {
+        &self.allowed_origins
+    }
+
+    /// `AllowedHeader` values, in configuration order.
+    pub fn allowed_headers(&self) -> &[String] {
+        &self.allowed_headers
+    }
+
+    /// `ExposeHeader` values, in configuration order.
+    pub fn expose_headers(&self) -> &[String] {
+        &self.expose_headers
+    }
+
+    /// `MaxAgeSeconds`, if set.
+    pub fn max_age_seconds(&self) -> Option<i32> {
+        self.max_age_seconds
+    }
+}
+
+/// Builds a [`CorsRule`] in code. See [`CorsRule::builder`].
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct CorsRuleBuilder {
+    rule: CorsRule,
+}
+
+impl CorsRuleBuilder {
+    /// Sets the rule's `ID` (free text, at most 255 characters).
+    #[must_use]
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.rule.id = Some(id.into());
+        self
+    }
+
+    /// Adds an `AllowedMethod`: one of `GET`, `PUT`, `HEAD`, `POST`, `DELETE` (case-sensitive).
+    #[must_use]
+    pub fn allowed_method(mut self, method: impl Into<String>) -> Self {
+        self.rule.allowed_methods.push(method.into());
+        self
+    }
+
+    /// Adds several `AllowedMethod`s.
+    #[must_use]
+    pub fn allowed_methods<I, T>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.rule
+            .allowed_methods
+            .extend(methods.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds an `AllowedOrigin` pattern: `*` for any origin, or a value with at most one `*`
+    /// (`https://*.example.com`), compared byte for byte.
+    #[must_use]
+    pub fn allowed_origin(mut self, origin: impl Into<String>) -> Self {
+        self.rule.allowed_origins.push(origin.into());
+        self
+    }
+
+    /// Adds several `AllowedOrigin` patterns.
+    #[must_use]
+    pub fn allowed_origins<I, T>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.rule
+            .allowed_origins
+            .extend(origins.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds an `AllowedHeader` pattern (at most one `*`, case-insensitive).
+    #[must_use]
+    pub fn allowed_header(mut self, header: impl Into<String>) -> Self {
+        self.rule.allowed_headers.push(header.into());
+        self
+    }
+
+    /// Adds several `AllowedHeader` patterns.
+    #[must_use]
+    pub fn allowed_headers<I, T>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.rule
+            .allowed_headers
+            .extend(headers.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds an `ExposeHeader` (a literal header name; no `*`).
+    #[must_use]
+    pub fn expose_header(mut self, header: impl Into<String>) -> Self {
+        self.rule.expose_headers.push(header.into());
+        self
+    }
+
+    /// Adds several `ExposeHeader`s.
+    #[must_use]
+    pub fn expose_headers<I, T>(mut self, headers: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.rule
+            .expose_headers
+            .extend(headers.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets `MaxAgeSeconds`, sent as `Access-Control-Max-Age`.
+    #[must_use]
+    pub fn max_age_seconds(mut self, seconds: i32) -> Self {
+        self.rule.max_age_seconds = Some(seconds);
+        self
+    }
+
+    /// The rule (validated later, by [`CorsConfiguration::new`]).
+    pub fn build(self) -> CorsRule {
+        self.rule
+    }
+}
+
+impl From<CorsRuleBuilder> for CorsRule {
+    fn from(builder: CorsRuleBuilder) -> Self {
+        builder.rule
+    }
+}
+
+/// A validated S3 `CORSConfiguration`: 1 to 100 [`CorsRule`]s, in order (the first rule that
+/// matches a request wins).
+///
+/// Every way of making one validates it with S3's rules, so a `CorsConfiguration` value is
+/// always one S3 would have accepted.
+///
+/// ```
+/// use tower_s3_cors::{CorsConfiguration, CorsRule};
+///
+/// let from_code = CorsConfiguration::new([CorsRule::builder()
+///     .allowed_origin("https://app.example.com")
+///     .allowed_methods(["GET", "PUT"])
+///     .build()])?;
+///
+/// let from_xml = CorsConfiguration::from_xml(
+///     "<CORSConfiguration><CORSRule>\
+///        <AllowedOrigin>https://app.example.com</AllowedOrigin>\
+///        <AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod>\
+///      </CORSRule></CORSConfiguration>",
+/// )?;
+/// assert_eq!(from_code, from_xml);
+/// # Ok::<(), tower_s3_cors::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RawConfiguration")]
+pub struct CorsConfiguration {
+    #[serde(rename = "CORSRules")]
+    rules: Vec<CorsRule>,
+}
+
+impl CorsConfiguration {
+    /// Validates `rules` as S3's PutBucketCors would.
+    pub fn new<I>(rules: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: Into<CorsRule>,
+    {
+        let rules: Vec<CorsRule> = rules.into_iter().map(Into::into).collect();
+        validate::validate(&rules)?;
+        Ok(CorsConfiguration { rules })
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[CorsRule] {
+        &self.rules
+    }
+
+    /// Parses S3's XML (`<CORSConfiguration>`), with or without the S3 namespace, elements
+    /// in any order. Documents over 64 KiB, DOCTYPEs and entity declarations are refused.
+    #[cfg(feature = "xml")]
+    pub fn from_xml(xml: &str) -> Result<Self, ConfigError> {
+        crate::xml::parse(xml)
+    }
+
+    /// The XML document GetBucketCors returns for this configuration: values verbatim, in
+    /// configuration order, absent members omitted.
+    #[cfg(feature = "xml")]
+    pub fn to_xml(&self) -> String {
+        crate::xml::write(self)
+    }
+
+    /// Parses JSON in the AWS CLI form (`{"CORSRules": [...]}`) or the S3 console form (a
+    /// bare array of rules), with S3's plural PascalCase field names.
+    #[cfg(feature = "json")]
+    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
+        crate::json::parse(json)
+    }
+
+    /// The AWS CLI JSON form, `{"CORSRules": [...]}` (pretty-printed).
+    #[cfg(feature = "json")]
+    pub fn to_json(&self) -> String {
+        crate::json::write(self)
+    }
+
+    pub(crate) fn from_validated(rules: Vec<CorsRule>) -> Self {
+        CorsConfiguration { rules }
+    }
+}
+
+/// What serde reads before validation: the AWS CLI form or the console's bare array.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawConfiguration {
+    Wrapped {
+        #[serde(rename = "CORSRules")]
+        rules: Vec<CorsRule>,
+    },
+    Bare(Vec<CorsRule>),
+}
+
+impl TryFrom<RawConfiguration> for CorsConfiguration {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawConfiguration) -> Result<Self, ConfigError> {
+        match raw {
+            RawConfiguration::Wrapped { rules } | RawConfiguration::Bare(rules) => Self::new(rules),
+        }
+    }
+}

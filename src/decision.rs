@@ -1,0 +1,617 @@
+//! The pure decision: request parts in, what S3 would do out. No I/O, no tower.
+
+use http::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
+    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+
+use crate::matcher::{CorsPolicy, S3Method};
+use crate::s3_error::Refusal;
+
+/// `Access-Control-Request-Private-Network` (Private Network Access).
+pub const ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK: HeaderName =
+    HeaderName::from_static("access-control-request-private-network");
+/// `Access-Control-Allow-Private-Network` (Private Network Access).
+pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
+    HeaderName::from_static("access-control-allow-private-network");
+
+/// The `Vary` value S3 sends with every CORS answer.
+pub(crate) const VARY_VALUE: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
+const VARY_VALUE_PRIVATE_NETWORK: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Access-Control-Request-Private-Network";
+
+/// The parts of a request the decision reads: method, URI and headers.
+///
+/// Made from a [`http::Request`] or [`http::request::Parts`] with `From`.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestHead<'a> {
+    /// The request method.
+    pub method: &'a Method,
+    /// The request URI (its path tells a bucket URL from an object URL).
+    pub uri: &'a Uri,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+}
+
+impl<'a> From<&'a http::request::Parts> for RequestHead<'a> {
+    fn from(parts: &'a http::request::Parts) -> Self {
+        RequestHead {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        }
+    }
+}
+
+impl<'a, B> From<&'a http::Request<B>> for RequestHead<'a> {
+    fn from(request: &'a http::Request<B>) -> Self {
+        RequestHead {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+        }
+    }
+}
+
+/// Whether the URL names the bucket itself or an object in it (S3's `<ResourceType>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResourceType {
+    /// The bucket URL.
+    Bucket,
+    /// An object URL.
+    Object,
+}
+
+impl ResourceType {
+    /// For a layer that stands for one virtual-hosted bucket: `/` is the bucket, any other
+    /// path an object.
+    pub fn from_path(path: &str) -> ResourceType {
+        if path.is_empty() || path == "/" {
+            ResourceType::Bucket
+        } else {
+            ResourceType::Object
+        }
+    }
+
+    /// `BUCKET` or `OBJECT`, as S3 writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Bucket => "BUCKET",
+            ResourceType::Object => "OBJECT",
+        }
+    }
+}
+
+/// What looking up the request's bucket gave (spec §3).
+#[derive(Clone, Copy, Debug)]
+pub enum BucketCors<'a> {
+    /// The request names no bucket (the service endpoint).
+    NoBucket,
+    /// The bucket does not exist.
+    NoSuchBucket,
+    /// The bucket exists and has no CORS configuration.
+    NotConfigured,
+    /// The bucket's compiled rules, and whether the URL names the bucket or an object.
+    Configured {
+        /// The bucket's rules.
+        policy: &'a CorsPolicy,
+        /// Bucket URL or object URL.
+        resource: ResourceType,
+    },
+}
+
+/// Behaviour beyond S3, each off by default. See the crate documentation for why one would
+/// turn each on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[must_use]
+pub struct CorsOptions {
+    pub(crate) cache_safe_vary: bool,
+    pub(crate) fetch_mode: bool,
+    pub(crate) enforce: bool,
+    pub(crate) private_network: bool,
+}
+
+impl CorsOptions {
+    /// S3's behaviour: every option off.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Send `Vary: Origin, Access-Control-Request-Headers, Access-Control-Request-Method` on
+    /// every response of a configured resource, also when the request had no `Origin` or
+    /// matched no rule, so a shared cache never serves a CORS-less copy to a CORS request.
+    pub fn cache_safe_vary(mut self, on: bool) -> Self {
+        self.cache_safe_vary = on;
+        self
+    }
+
+    /// Intercept only true preflights (`OPTIONS` with `Origin` and
+    /// `Access-Control-Request-Method`); other `OPTIONS` requests reach the inner service.
+    pub fn fetch_mode(mut self, on: bool) -> Self {
+        self.fetch_mode = on;
+        self
+    }
+
+    /// Refuse an actual request whose `Origin` matches no rule with S3's 403
+    /// `AccessForbidden`, without calling the inner service.
+    pub fn enforce(mut self, on: bool) -> Self {
+        self.enforce = on;
+        self
+    }
+
+    /// Answer `Access-Control-Request-Private-Network: true` on an allowed preflight with
+    /// `Access-Control-Allow-Private-Network: true`.
+    pub fn private_network(mut self, on: bool) -> Self {
+        self.private_network = on;
+        self
+    }
+
+    /// Whether cache-safe `Vary` is on.
+    pub fn is_cache_safe_vary(&self) -> bool {
+        self.cache_safe_vary
+    }
+
+    /// Whether Fetch-mode `OPTIONS` handling is on.
+    pub fn is_fetch_mode(&self) -> bool {
+        self.fetch_mode
+    }
+
+    /// Whether enforce mode is on.
+    pub fn is_enforce(&self) -> bool {
+        self.enforce
+    }
+
+    /// Whether Private Network Access answers are on.
+    pub fn is_private_network(&self) -> bool {
+        self.private_network
+    }
+}
+
+/// What the layer does with a request.
+#[derive(Clone, Debug)]
+#[must_use]
+pub enum Decision {
+    /// Serve with the inner service and return its response unchanged (apart from `Vary`
+    /// when [`PassThrough::adds_vary`]).
+    PassThrough(PassThrough),
+    /// Answer the preflight 200 with these headers; the inner service is not called.
+    Preflight(Allowed),
+    /// Serve with the inner service and add these headers to its response.
+    Actual(Allowed),
+    /// Answer with this S3 error document; the inner service is not called.
+    Refuse(Refusal),
+}
+
+/// Why a request is served unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PassReason {
+    /// No (or an empty) `Origin`: not a CORS request.
+    NotCors,
+    /// The request names no bucket.
+    NoBucket,
+    /// The bucket does not exist (its own handler answers).
+    NoSuchBucket,
+    /// The bucket has no CORS configuration.
+    NotConfigured,
+    /// No rule matched the origin, method and requested headers.
+    NoRuleMatched,
+    /// In Fetch mode, an `OPTIONS` request without `Origin`: not a preflight.
+    NotPreflight,
+}
+
+/// A request served unchanged, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PassThrough {
+    pub(crate) reason: PassReason,
+    pub(crate) vary: bool,
+}
+
+impl PassThrough {
+    /// Why.
+    pub fn reason(&self) -> PassReason {
+        self.reason
+    }
+
+    /// Whether cache-safe `Vary` applies to this response.
+    pub fn adds_vary(&self) -> bool {
+        self.vary
+    }
+}
+
+/// A rule matched: which one, and the headers to send.
+#[derive(Clone, Debug)]
+pub struct Allowed {
+    pub(crate) rule_index: usize,
+    pub(crate) headers: CorsHeaders,
+}
+
+impl Allowed {
+    /// The 0-based index of the first matching rule.
+    pub fn rule_index(&self) -> usize {
+        self.rule_index
+    }
+
+    /// The headers to send.
+    pub fn headers(&self) -> &CorsHeaders {
+        &self.headers
+    }
+
+    /// Takes the headers.
+    pub fn into_headers(self) -> CorsHeaders {
+        self.headers
+    }
+}
+
+/// The `Access-Control-*` headers (and `Vary`) of an allowed request, ready to insert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorsHeaders {
+    pub(crate) allow_origin: HeaderValue,
+    pub(crate) allow_credentials: bool,
+    pub(crate) allow_methods: HeaderValue,
+    pub(crate) allow_headers: Option<HeaderValue>,
+    pub(crate) expose_headers: Option<HeaderValue>,
+    pub(crate) max_age: Option<HeaderValue>,
+    pub(crate) allow_private_network: bool,
+    pub(crate) vary: HeaderValue,
+}
+
+const TRUE: HeaderValue = HeaderValue::from_static("true");
+const STAR: HeaderValue = HeaderValue::from_static("*");
+
+impl CorsHeaders {
+    /// `Access-Control-Allow-Origin`: `*`, or the request's `Origin` verbatim.
+    pub fn allow_origin(&self) -> &HeaderValue {
+        &self.allow_origin
+    }
+
+    /// Whether `Access-Control-Allow-Credentials: true` is sent.
+    pub fn allow_credentials(&self) -> bool {
+        self.allow_credentials
+    }
+
+    /// `Access-Control-Allow-Methods`: the rule's methods, configuration order.
+    pub fn allow_methods(&self) -> &HeaderValue {
+        &self.allow_methods
+    }
+
+    /// `Access-Control-Allow-Headers`: the requested names, lowercased, request order.
+    pub fn allow_headers(&self) -> Option<&HeaderValue> {
+        self.allow_headers.as_ref()
+    }
+
+    /// `Access-Control-Expose-Headers`, when the rule has ExposeHeaders.
+    pub fn expose_headers(&self) -> Option<&HeaderValue> {
+        self.expose_headers.as_ref()
+    }
+
+    /// `Access-Control-Max-Age`, when the rule has MaxAgeSeconds.
+    pub fn max_age(&self) -> Option<&HeaderValue> {
+        self.max_age.as_ref()
+    }
+
+    /// `Vary`.
+    pub fn vary(&self) -> &HeaderValue {
+        &self.vary
+    }
+
+    /// Every header, in the order they are written.
+    pub fn iter(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+        [
+            Some((ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin.clone())),
+            self.allow_credentials
+                .then_some((ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE)),
+            Some((ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods.clone())),
+            self.allow_headers
+                .clone()
+                .map(|v| (ACCESS_CONTROL_ALLOW_HEADERS, v)),
+            self.expose_headers
+                .clone()
+                .map(|v| (ACCESS_CONTROL_EXPOSE_HEADERS, v)),
+            self.max_age.clone().map(|v| (ACCESS_CONTROL_MAX_AGE, v)),
+            self.allow_private_network
+                .then_some((ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, TRUE)),
+            Some((VARY, self.vary.clone())),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// Writes the headers of a short-circuited preflight into an empty map.
+    pub(crate) fn write_to(self, headers: &mut HeaderMap) {
+        let vary = self.insert_access_control(headers);
+        headers.insert(VARY, vary);
+    }
+
+    /// Applies the headers to an inner service's response: the layer's values replace every
+    /// `Access-Control-*` header the inner service set, and `Vary` is merged into one field.
+    pub fn apply_to(self, headers: &mut HeaderMap) {
+        for name in [
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            ACCESS_CONTROL_EXPOSE_HEADERS,
+            ACCESS_CONTROL_MAX_AGE,
+            ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+        ] {
+            headers.remove(name);
+        }
+        let vary = self.insert_access_control(headers);
+        crate::vary::merge(headers, vary);
+    }
+
+    /// Inserts every `Access-Control-*` header (replacing same-named ones); gives back `Vary`.
+    fn insert_access_control(self, headers: &mut HeaderMap) -> HeaderValue {
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, self.allow_origin);
+        if self.allow_credentials {
+            headers.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE);
+        }
+        headers.insert(ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods);
+        if let Some(v) = self.allow_headers {
+            headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, v);
+        }
+        if let Some(v) = self.expose_headers {
+            headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, v);
+        }
+        if let Some(v) = self.max_age {
+            headers.insert(ACCESS_CONTROL_MAX_AGE, v);
+        }
+        if self.allow_private_network {
+            headers.insert(ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, TRUE);
+        }
+        self.vary
+    }
+}
+
+/// `Origin` as the request sent it.
+enum OriginField<'a> {
+    Absent,
+    One(&'a HeaderValue),
+    /// More than one `Origin` field: matches nothing.
+    Many,
+}
+
+fn origin_field(headers: &HeaderMap) -> OriginField<'_> {
+    let mut fields = headers.get_all(ORIGIN).iter();
+    match (fields.next(), fields.next()) {
+        (None, _) => OriginField::Absent,
+        // S3 treats an empty Origin as no Origin.
+        (Some(v), None) if v.is_empty() => OriginField::Absent,
+        (Some(v), None) => OriginField::One(v),
+        (Some(_), Some(_)) => OriginField::Many,
+    }
+}
+
+/// `Access-Control-Request-Method`: absent, or its first value and whether it was repeated.
+fn request_method_field(headers: &HeaderMap) -> Option<(&HeaderValue, bool)> {
+    let mut fields = headers.get_all(ACCESS_CONTROL_REQUEST_METHOD).iter();
+    let first = fields.next()?;
+    Some((first, fields.next().is_some()))
+}
+
+/// The names listed in `Access-Control-Request-Headers`: every field joined with `,`, split on
+/// `,`, trimmed of spaces and tabs, empty items dropped. One pass, no allocation.
+pub(crate) fn requested_headers(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
+    headers
+        .get_all(ACCESS_CONTROL_REQUEST_HEADERS)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(trim_ows)
+        .filter(|name| !name.is_empty())
+}
+
+fn trim_ows(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    bytes.get(start..end).unwrap_or_default()
+}
+
+/// The `Access-Control-Allow-Headers` echo: requested names lowercased, joined by `, `.
+fn echo_requested_headers(headers: &HeaderMap) -> Option<HeaderValue> {
+    let capacity: usize = headers
+        .get_all(ACCESS_CONTROL_REQUEST_HEADERS)
+        .iter()
+        .map(|v| v.len() + 2)
+        .sum();
+    let mut out = Vec::with_capacity(capacity);
+    for name in requested_headers(headers) {
+        if !out.is_empty() {
+            out.extend_from_slice(b", ");
+        }
+        out.extend(name.iter().map(u8::to_ascii_lowercase));
+    }
+    if out.is_empty() {
+        return None;
+    }
+    // The bytes come from header values, so they are valid in one.
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
+}
+
+/// Finds the first rule that accepts `origin`, `method` and every requested header.
+pub(crate) fn first_match(
+    policy: &CorsPolicy,
+    origin: &[u8],
+    method: S3Method,
+    headers: &HeaderMap,
+) -> Option<usize> {
+    let mut candidates = policy.method_mask(method) & policy.all();
+    if candidates == 0 {
+        return None;
+    }
+    candidates = policy.origin_mask(origin, candidates);
+    if candidates == 0 {
+        return None;
+    }
+    // Rules with AllowedHeader `*` accept any list; only check names if another rule is left.
+    if candidates & !policy.any_header() != 0 {
+        for name in requested_headers(headers) {
+            candidates = policy.header_mask(name, candidates);
+            if candidates == 0 {
+                return None;
+            }
+        }
+    }
+    Some(candidates.trailing_zeros() as usize)
+}
+
+fn allowed(
+    policy: &CorsPolicy,
+    index: usize,
+    origin: &HeaderValue,
+    head: &RequestHead<'_>,
+    private_network: bool,
+) -> Option<Allowed> {
+    let rule = policy.rules.get(index)?;
+    Some(Allowed {
+        rule_index: index,
+        headers: CorsHeaders {
+            allow_origin: if rule.any_origin { STAR } else { origin.clone() },
+            allow_credentials: !rule.any_origin,
+            allow_methods: rule.allow_methods.clone(),
+            allow_headers: echo_requested_headers(head.headers),
+            expose_headers: rule.expose_headers.clone(),
+            max_age: rule.max_age.clone(),
+            allow_private_network: private_network,
+            vary: if private_network {
+                HeaderValue::from_static(VARY_VALUE_PRIVATE_NETWORK)
+            } else {
+                HeaderValue::from_static(VARY_VALUE)
+            },
+        },
+    })
+}
+
+/// Decides what S3 would do with a request, given the outcome of the bucket lookup and the
+/// options. This is the whole of the crate's CORS logic; the tower layer only carries it out.
+///
+/// ```
+/// use tower_s3_cors::{decide, BucketCors, CorsOptions, Decision, PassReason};
+///
+/// let request = http::Request::get("/key").header("origin", "https://a.example").body(()).unwrap();
+/// let decision = decide((&request).into(), BucketCors::NotConfigured, &CorsOptions::new());
+/// assert!(matches!(decision, Decision::PassThrough(p) if p.reason() == PassReason::NotConfigured));
+/// ```
+pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptions) -> Decision {
+    let origin = origin_field(head.headers);
+    let request_method = request_method_field(head.headers);
+    let is_options = *head.method == Method::OPTIONS;
+    // S3 treats every OPTIONS as a preflight; Fetch mode only those a browser sends.
+    let preflight = is_options
+        && (!options.fetch_mode || (!matches!(origin, OriginField::Absent) && request_method.is_some()));
+    if preflight {
+        return preflight_decision(head, bucket, options, origin, request_method);
+    }
+    let (policy, resource) = match bucket {
+        BucketCors::NoBucket => return pass(PassReason::NoBucket, false),
+        BucketCors::NoSuchBucket => return pass(PassReason::NoSuchBucket, false),
+        BucketCors::NotConfigured => return pass(PassReason::NotConfigured, false),
+        BucketCors::Configured { policy, resource } => (policy, resource),
+    };
+    let vary = options.cache_safe_vary;
+    let origin = match origin {
+        OriginField::Absent if is_options => return pass(PassReason::NotPreflight, vary),
+        OriginField::Absent => return pass(PassReason::NotCors, vary),
+        OriginField::One(origin) => Some(origin),
+        OriginField::Many => None,
+    };
+    // S3 matches an actual request on Access-Control-Request-Method when present.
+    let method_bytes = match request_method {
+        None => head.method.as_str().as_bytes(),
+        Some((value, false)) => value.as_bytes(),
+        Some((_, true)) => b"",
+    };
+    let matched = match (origin, S3Method::from_bytes(method_bytes)) {
+        (Some(origin), Some(method)) => first_match(policy, origin.as_bytes(), method, head.headers)
+            .and_then(|index| allowed(policy, index, origin, &head, false)),
+        _ => None,
+    };
+    match matched {
+        Some(allowed) => Decision::Actual(allowed),
+        None if options.enforce => {
+            let method = match request_method {
+                Some((value, _)) => value.clone(),
+                None => HeaderValue::from_str(head.method.as_str()).unwrap_or(HeaderValue::from_static("")),
+            };
+            Decision::Refuse(Refusal::not_allowed(method, resource))
+        }
+        None => pass(PassReason::NoRuleMatched, vary),
+    }
+}
+
+fn pass(reason: PassReason, vary: bool) -> Decision {
+    Decision::PassThrough(PassThrough { reason, vary })
+}
+
+fn preflight_decision(
+    head: RequestHead<'_>,
+    bucket: BucketCors<'_>,
+    options: &CorsOptions,
+    origin: OriginField<'_>,
+    request_method: Option<(&HeaderValue, bool)>,
+) -> Decision {
+    // P1: Origin first, before anything is looked up.
+    if matches!(origin, OriginField::Absent) {
+        return Decision::Refuse(Refusal::missing_origin());
+    }
+    let method_echo = request_method.map(|(value, _)| value.clone());
+    // P2, P3: the bucket, before the request method is looked at.
+    let (policy, resource) = match bucket {
+        BucketCors::NoBucket | BucketCors::NoSuchBucket => {
+            return Decision::Refuse(Refusal::no_such_bucket(method_echo))
+        }
+        BucketCors::NotConfigured => return Decision::Refuse(Refusal::cors_not_enabled(method_echo)),
+        BucketCors::Configured { policy, resource } => (policy, resource),
+    };
+    // P4: exactly one Access-Control-Request-Method, one of the five.
+    let (value, method) = match request_method {
+        None => return Decision::Refuse(Refusal::invalid_request_method(None)),
+        Some((value, true)) => return Decision::Refuse(Refusal::invalid_request_method(Some(value.clone()))),
+        Some((value, false)) => match S3Method::from_bytes(value.as_bytes()) {
+            Some(method) => (value, method),
+            None => return Decision::Refuse(Refusal::invalid_request_method(Some(value.clone()))),
+        },
+    };
+    // P5, P6: the first matching rule.
+    let private_network = options.private_network
+        && head
+            .headers
+            .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
+            .is_some_and(|v| v == "true");
+    let matched = match origin {
+        OriginField::One(origin) => first_match(policy, origin.as_bytes(), method, head.headers)
+            .and_then(|index| allowed(policy, index, origin, &head, private_network)),
+        _ => None,
+    };
+    match matched {
+        Some(allowed) => Decision::Preflight(allowed),
+        None => Decision::Refuse(Refusal::not_allowed(value.clone(), resource)),
+    }
+}
+
+impl CorsPolicy {
+    /// Evaluates a request against this policy as S3 would for one configured bucket whose
+    /// URL is `/` (any other path is an object), with every option off.
+    pub fn evaluate<'a>(&self, request: impl Into<RequestHead<'a>>) -> Decision {
+        self.evaluate_with(request, &CorsOptions::default())
+    }
+
+    /// [`evaluate`](Self::evaluate) with options.
+    pub fn evaluate_with<'a>(&self, request: impl Into<RequestHead<'a>>, options: &CorsOptions) -> Decision {
+        let head = request.into();
+        let resource = ResourceType::from_path(head.uri.path());
+        decide(
+            head,
+            BucketCors::Configured {
+                policy: self,
+                resource,
+            },
+            options,
+        )
+    }
+}

@@ -1,0 +1,67 @@
+//! Why each rule did or did not match a request, for people (the command line's `explain`)
+//! and for tests. Evaluated rule by rule from the compiled patterns, independently of the
+//! indexes the layer uses; both give the same first match.
+
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
+use http::Method;
+
+use crate::decision::{requested_headers, RequestHead};
+use crate::matcher::{CorsPolicy, S3Method};
+
+/// The verdict of one rule on one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleCheck {
+    /// 0-based rule index.
+    pub index: usize,
+    /// The rule's `ID`.
+    pub id: Option<String>,
+    /// Whether an `AllowedOrigin` accepts the request's `Origin`.
+    pub origin: bool,
+    /// Whether the effective method (the preflight's `Access-Control-Request-Method`, or the
+    /// actual request's method unless it carries one) is an `AllowedMethod`.
+    pub method: bool,
+    /// The first requested header no `AllowedHeader` accepts, if any.
+    pub rejected_header: Option<String>,
+}
+
+impl RuleCheck {
+    /// Whether the rule accepts the request.
+    pub fn matches(&self) -> bool {
+        self.origin && self.method && self.rejected_header.is_none()
+    }
+}
+
+impl CorsPolicy {
+    /// Checks every rule against the request, in order. The first check that
+    /// [`matches`](RuleCheck::matches) is the rule the layer would apply.
+    pub fn explain<'a>(&self, request: impl Into<RequestHead<'a>>) -> Vec<RuleCheck> {
+        let head = request.into();
+        let mut origins = head.headers.get_all(ORIGIN).iter();
+        // More than one Origin field matches nothing.
+        let origin = match (origins.next(), origins.next()) {
+            (Some(origin), None) if !origin.is_empty() => Some(origin.as_bytes()),
+            _ => None,
+        };
+        let mut methods = head.headers.get_all(ACCESS_CONTROL_REQUEST_METHOD).iter();
+        let method = match (methods.next(), methods.next()) {
+            (None, _) if *head.method != Method::OPTIONS => {
+                S3Method::from_bytes(head.method.as_str().as_bytes())
+            }
+            (Some(value), None) => S3Method::from_bytes(value.as_bytes()),
+            _ => None,
+        };
+        self.rules
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| RuleCheck {
+                index,
+                id: self.rule(index).and_then(|r| r.id()).map(str::to_owned),
+                origin: origin.is_some_and(|o| rule.origins.iter().any(|p| p.matches(o))),
+                method: method.is_some_and(|m| rule.allows(m)),
+                rejected_header: requested_headers(head.headers)
+                    .find(|name| !rule.headers.iter().any(|p| p.matches_ignore_case(name)))
+                    .map(|name| String::from_utf8_lossy(name).into_owned()),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,107 @@
+//! The JSON forms: AWS CLI (`{"CORSRules": [...]}`) and S3 console (a bare array).
+
+use crate::config::{CorsConfiguration, CorsRule, MAX_DOCUMENT_BYTES};
+use crate::error::{line_column, ConfigError, ErrorCode, TOO_BIG};
+use crate::validate;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CliForm {
+    #[serde(rename = "CORSRules")]
+    rules: Vec<CorsRule>,
+}
+
+#[derive(serde::Serialize)]
+struct CliFormRef<'a> {
+    #[serde(rename = "CORSRules")]
+    rules: &'a [CorsRule],
+}
+
+pub(crate) fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(ConfigError::new(
+            ErrorCode::MaxMessageLengthExceeded,
+            TOO_BIG,
+            format!(
+                "the document has {} bytes; at most {MAX_DOCUMENT_BYTES} are allowed",
+                text.len()
+            ),
+        ));
+    }
+    let bare = text
+        .trim_start_matches([' ', '\t', '\r', '\n', '\u{feff}'])
+        .starts_with('[');
+    let parsed = if bare {
+        serde_json::from_str::<Vec<CorsRule>>(text)
+    } else {
+        serde_json::from_str::<CliForm>(text).map(|form| form.rules)
+    };
+    let rules = parsed.map_err(|err| {
+        let detail = match err.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("not well-formed JSON: {err}")
+            }
+            _ => format!("does not match S3's schema: {err}"),
+        };
+        let mut e = ConfigError::malformed(detail);
+        if err.line() > 0 {
+            e = e.with_line_column((err.line(), err.column()));
+        }
+        e
+    })?;
+    validate::validate(&rules).map_err(|err| match err.rule_index() {
+        Some(index) => match rule_position(text, index) {
+            Some(offset) => err.with_line_column(line_column(text, offset)),
+            None => err,
+        },
+        None => err,
+    })?;
+    Ok(CorsConfiguration::from_validated(rules))
+}
+
+/// Byte offset of the `index`-th rule object, for error positions. A light scan that skips
+/// strings; the document already parsed, so it is well-formed.
+fn rule_position(text: &str, index: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let bare = text.trim_start().starts_with('[');
+    // Depth at which rule objects open: 1 inside a bare array, 2 inside {"CORSRules": [ ... ]}.
+    let rule_depth = if bare { 1 } else { 2 };
+    let mut depth = 0usize;
+    let mut seen = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                if b == b'{' && depth == rule_depth {
+                    if seen == index {
+                        return Some(i);
+                    }
+                    seen += 1;
+                }
+                depth += 1;
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+pub(crate) fn write(config: &CorsConfiguration) -> String {
+    // Serialising plain strings and integers cannot fail.
+    serde_json::to_string_pretty(&CliFormRef {
+        rules: config.rules(),
+    })
+    .unwrap_or_default()
+}

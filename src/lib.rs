@@ -1,0 +1,119 @@
+//! # tower-s3-cors
+//!
+//! A [tower] middleware that enforces CORS with Amazon S3's semantics. Build a [`CorsLayer`]
+//! from the `CORSConfiguration` you would give an S3 bucket; it answers preflights exactly as
+//! S3 does (statuses, headers, XML error documents) and adds the `Access-Control-*` headers to
+//! the responses of the service it wraps (axum, hyper, tonic, any tower service).
+//!
+//! ```
+//! use std::convert::Infallible;
+//!
+//! use http::{Request, Response, StatusCode};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_s3_cors::{CorsConfiguration, CorsLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = CorsConfiguration::from_xml(
+//!     r#"<CORSConfiguration>
+//!          <CORSRule>
+//!            <AllowedOrigin>https://app.example.com</AllowedOrigin>
+//!            <AllowedMethod>GET</AllowedMethod>
+//!            <AllowedMethod>PUT</AllowedMethod>
+//!            <AllowedHeader>*</AllowedHeader>
+//!            <ExposeHeader>ETag</ExposeHeader>
+//!            <MaxAgeSeconds>3000</MaxAgeSeconds>
+//!          </CORSRule>
+//!        </CORSConfiguration>"#,
+//! )?;
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(CorsLayer::new(config))
+//!     .service(service_fn(|_request: Request<String>| async {
+//!         Ok::<_, Infallible>(Response::new(String::from("hello")))
+//!     }));
+//!
+//! // A preflight is answered by the layer; the inner service never sees it.
+//! let preflight = Request::options("/photo.jpg")
+//!     .header("origin", "https://app.example.com")
+//!     .header("access-control-request-method", "PUT")
+//!     .header("access-control-request-headers", "Content-Type, x-amz-meta-owner")
+//!     .body(String::new())?;
+//! let response = service.clone().oneshot(preflight).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com");
+//! assert_eq!(response.headers()["access-control-allow-methods"], "GET, PUT");
+//! assert_eq!(response.headers()["access-control-allow-headers"], "content-type, x-amz-meta-owner");
+//! assert_eq!(response.headers()["access-control-max-age"], "3000");
+//!
+//! // A refused preflight gets S3's 403 document.
+//! let refused = Request::options("/photo.jpg")
+//!     .header("origin", "https://evil.example")
+//!     .header("access-control-request-method", "PUT")
+//!     .body(String::new())?;
+//! let response = service.clone().oneshot(refused).await?;
+//! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+//! assert_eq!(response.headers()["content-type"], "application/xml");
+//!
+//! // An actual request gets the headers added to the inner response.
+//! let get = Request::get("/photo.jpg")
+//!     .header("origin", "https://app.example.com")
+//!     .body(String::new())?;
+//! let response = service.oneshot(get).await?;
+//! assert_eq!(response.headers()["access-control-expose-headers"], "ETag");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## The flow
+//!
+//! - [`CorsConfiguration`] and [`CorsRule`]: the configuration model, read from S3's XML
+//!   ([`CorsConfiguration::from_xml`]), JSON ([`CorsConfiguration::from_json`]), any serde
+//!   format, or built in code ([`CorsRule::builder`]). Every constructor validates with S3's
+//!   rules and returns a [`ConfigError`] carrying S3's exact code and message and where the
+//!   problem is.
+//! - [`CorsPolicy`]: the configuration compiled once into indexes and prebuilt header values.
+//! - [`decide`] / [`CorsPolicy::evaluate`]: a pure function from request parts to a
+//!   [`Decision`] (preflight allowed, refused with which S3 error, actual request with which
+//!   headers, or pass through), reporting the rule that matched.
+//! - [`CorsLayer`] / [`Cors`]: the tower shell that carries the decision out.
+//!
+//! ## Behaviour
+//!
+//! S3 mode (the default) treats every `OPTIONS` request as a preflight and never blocks an
+//! actual request: a request whose origin matches no rule is served without CORS headers (the
+//! browser then refuses to expose it). The first rule whose origin, method and requested
+//! headers all match wins. [`CorsOptions`] adds behaviour beyond S3, each off by default.
+//!
+//! [tower]: https://docs.rs/tower
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod body;
+mod config;
+mod decision;
+mod error;
+mod explain;
+#[cfg(feature = "json")]
+mod json;
+mod layer;
+mod matcher;
+mod s3_error;
+mod validate;
+mod vary;
+#[cfg(feature = "xml")]
+mod xml;
+mod xml_escape;
+
+pub use body::CorsBody;
+pub use config::{CorsConfiguration, CorsRule, CorsRuleBuilder, MAX_DOCUMENT_BYTES, MAX_RULES};
+pub use decision::{
+    decide, Allowed, BucketCors, CorsHeaders, CorsOptions, Decision, PassReason, PassThrough, RequestHead,
+    ResourceType, ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK,
+};
+pub use error::{ConfigError, ErrorCode};
+pub use explain::RuleCheck;
+pub use layer::{Cors, CorsLayer, ResponseFuture, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
+pub use matcher::{CorsPolicy, S3Method};
+pub use s3_error::{Refusal, RefusalKind, RequestIds};

@@ -1,0 +1,274 @@
+//! S3's CORS error documents (spec §4, §4.1) and the request ids they carry.
+
+use std::borrow::Cow;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use http::{HeaderValue, StatusCode};
+
+use crate::decision::ResourceType;
+use crate::xml_escape::{push_escaped, push_escaped_bytes};
+
+const MISSING_ORIGIN: &str = "Insufficient information. Origin request header needed.";
+const BUCKET_NOT_FOUND: &str = "CORSResponse: Bucket not found";
+const CORS_NOT_ENABLED: &str = "CORSResponse: CORS is not enabled for this bucket.";
+const NOT_ALLOWED: &str = "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
+const INVALID_METHOD_PREFIX: &str = "Invalid Access-Control-Request-Method: ";
+
+/// Which of S3's CORS refusals (spec §4: P1–P5; enforce mode uses P5's document).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RefusalKind {
+    /// P1: a preflight without `Origin` (400 `BadRequest`).
+    MissingOrigin,
+    /// P2: the bucket does not exist (403 `AccessForbidden`).
+    NoSuchBucket,
+    /// P3: the bucket has no CORS configuration (403 `AccessForbidden`).
+    CorsNotEnabled,
+    /// P4: `Access-Control-Request-Method` missing, repeated, or not one of S3's five
+    /// (400 `BadRequest`).
+    InvalidRequestMethod,
+    /// P5: no rule matches (403 `AccessForbidden`).
+    NotAllowed,
+    /// The rules could not be looked up (500 `InternalError`).
+    LookupFailed,
+}
+
+/// A request the layer answers itself with an S3 error document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    kind: RefusalKind,
+    /// The method to report: `Access-Control-Request-Method` as sent, or the request's.
+    method: Option<HeaderValue>,
+    resource: ResourceType,
+}
+
+impl Refusal {
+    pub(crate) fn missing_origin() -> Self {
+        Refusal {
+            kind: RefusalKind::MissingOrigin,
+            method: None,
+            resource: ResourceType::Bucket,
+        }
+    }
+
+    pub(crate) fn no_such_bucket(method: Option<HeaderValue>) -> Self {
+        Refusal {
+            kind: RefusalKind::NoSuchBucket,
+            method,
+            resource: ResourceType::Bucket,
+        }
+    }
+
+    /// S3 reports `BUCKET` here even for an object URL.
+    pub(crate) fn cors_not_enabled(method: Option<HeaderValue>) -> Self {
+        Refusal {
+            kind: RefusalKind::CorsNotEnabled,
+            method,
+            resource: ResourceType::Bucket,
+        }
+    }
+
+    pub(crate) fn invalid_request_method(method: Option<HeaderValue>) -> Self {
+        Refusal {
+            kind: RefusalKind::InvalidRequestMethod,
+            method,
+            resource: ResourceType::Bucket,
+        }
+    }
+
+    pub(crate) fn not_allowed(method: HeaderValue, resource: ResourceType) -> Self {
+        Refusal {
+            kind: RefusalKind::NotAllowed,
+            method: Some(method),
+            resource,
+        }
+    }
+
+    /// The answer to a preflight whose rules could not be looked up.
+    pub fn lookup_failed() -> Self {
+        Refusal {
+            kind: RefusalKind::LookupFailed,
+            method: None,
+            resource: ResourceType::Bucket,
+        }
+    }
+
+    /// Which refusal.
+    pub fn kind(&self) -> RefusalKind {
+        self.kind
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            RefusalKind::MissingOrigin | RefusalKind::InvalidRequestMethod => StatusCode::BAD_REQUEST,
+            RefusalKind::NoSuchBucket | RefusalKind::CorsNotEnabled | RefusalKind::NotAllowed => {
+                StatusCode::FORBIDDEN
+            }
+            RefusalKind::LookupFailed => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// S3's `<Code>`.
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            RefusalKind::MissingOrigin | RefusalKind::InvalidRequestMethod => "BadRequest",
+            RefusalKind::NoSuchBucket | RefusalKind::CorsNotEnabled | RefusalKind::NotAllowed => {
+                "AccessForbidden"
+            }
+            RefusalKind::LookupFailed => "InternalError",
+        }
+    }
+
+    /// S3's `<Message>` (before XML escaping).
+    pub fn message(&self) -> Cow<'static, str> {
+        match self.kind {
+            RefusalKind::MissingOrigin => Cow::Borrowed(MISSING_ORIGIN),
+            RefusalKind::NoSuchBucket => Cow::Borrowed(BUCKET_NOT_FOUND),
+            RefusalKind::CorsNotEnabled => Cow::Borrowed(CORS_NOT_ENABLED),
+            RefusalKind::NotAllowed => Cow::Borrowed(NOT_ALLOWED),
+            RefusalKind::LookupFailed => Cow::Borrowed("We encountered an internal error. Please try again."),
+            RefusalKind::InvalidRequestMethod => {
+                let sent = match &self.method {
+                    Some(value) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    None => "null".to_owned(),
+                };
+                Cow::Owned(format!("{INVALID_METHOD_PREFIX}{sent}"))
+            }
+        }
+    }
+
+    /// `<Method>` (`AccessForbidden` documents only): `Access-Control-Request-Method` as sent,
+    /// `OPTIONS` when none was sent.
+    pub fn method(&self) -> Option<Cow<'_, str>> {
+        match self.kind {
+            RefusalKind::NoSuchBucket | RefusalKind::CorsNotEnabled | RefusalKind::NotAllowed => {
+                Some(match &self.method {
+                    Some(value) => String::from_utf8_lossy(value.as_bytes()),
+                    None => Cow::Borrowed("OPTIONS"),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// `<ResourceType>` (`AccessForbidden` documents only).
+    pub fn resource_type(&self) -> Option<ResourceType> {
+        match self.kind {
+            RefusalKind::NoSuchBucket | RefusalKind::CorsNotEnabled | RefusalKind::NotAllowed => {
+                Some(self.resource)
+            }
+            _ => None,
+        }
+    }
+
+    /// The XML error document, exactly as S3 writes it, with these ids.
+    pub fn to_xml(&self, request_id: &str, host_id: &str) -> String {
+        let mut out = String::with_capacity(384);
+        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
+        out.push_str(self.code());
+        out.push_str("</Code><Message>");
+        match (self.kind, &self.method) {
+            (RefusalKind::InvalidRequestMethod, Some(value)) => {
+                out.push_str(INVALID_METHOD_PREFIX);
+                push_escaped_bytes(&mut out, value.as_bytes());
+            }
+            _ => push_escaped(&mut out, &self.message()),
+        }
+        out.push_str("</Message>");
+        if let Some(resource) = self.resource_type() {
+            out.push_str("<Method>");
+            match &self.method {
+                Some(value) => push_escaped_bytes(&mut out, value.as_bytes()),
+                None => out.push_str("OPTIONS"),
+            }
+            out.push_str("</Method><ResourceType>");
+            out.push_str(resource.as_str());
+            out.push_str("</ResourceType>");
+        }
+        out.push_str("<RequestId>");
+        push_escaped(&mut out, request_id);
+        out.push_str("</RequestId><HostId>");
+        push_escaped(&mut out, host_id);
+        out.push_str("</HostId></Error>");
+        out
+    }
+}
+
+/// The ids of one answer: `x-amz-request-id` / `<RequestId>` and `x-amz-id-2` / `<HostId>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestIds {
+    /// `x-amz-request-id` and `<RequestId>`.
+    pub request_id: HeaderValue,
+    /// `x-amz-id-2` and `<HostId>`.
+    pub host_id: HeaderValue,
+}
+
+impl RequestIds {
+    /// Fresh ids, unique within the process and unpredictable across processes: 16
+    /// upper-case characters for the request id (like S3's), 32 base64 characters for the host
+    /// id. A counter and a per-process random key; no lock, no system call.
+    pub fn generate() -> RequestIds {
+        static KEY: OnceLock<u64> = OnceLock::new();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let key = *KEY.get_or_init(|| {
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u64(0x5eed);
+            hasher.finish()
+        });
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let a = splitmix64(key ^ n);
+        let b = splitmix64(a ^ key.rotate_left(17));
+        let c = splitmix64(b ^ n.rotate_left(29));
+        let d = splitmix64(c);
+        const UPPER: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut rid = [0u8; 16];
+        // 16 × 5 bits: the counter's low bits (unique) mixed with the key's (unpredictable).
+        // `a` is a bijection of the counter, so the low 64 bits never repeat.
+        let bits = u128::from(b) << 64 | u128::from(a);
+        for (i, slot) in rid.iter_mut().enumerate() {
+            *slot = UPPER[((bits >> (i * 5)) & 31) as usize];
+        }
+        let mut hid = [0u8; 32];
+        let words = [b, c, d];
+        for (i, slot) in hid.iter_mut().enumerate() {
+            let word = words[(i * 6) / 64 % 3];
+            *slot = B64[((word >> ((i * 6) % 58)) & 63) as usize];
+        }
+        RequestIds {
+            request_id: HeaderValue::from_bytes(&rid).unwrap_or(HeaderValue::from_static("0")),
+            host_id: HeaderValue::from_bytes(&hid).unwrap_or(HeaderValue::from_static("0")),
+        }
+    }
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_well_formed() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let ids = RequestIds::generate();
+            assert_eq!(ids.request_id.len(), 16);
+            assert!(ids
+                .request_id
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+            assert_eq!(ids.host_id.len(), 32);
+            assert!(seen.insert(ids.request_id));
+        }
+    }
+}

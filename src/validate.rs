@@ -1,0 +1,143 @@
+//! Validation with S3's errors (PutBucketCors answers HTTP 400).
+//!
+//! Order, first problem wins: the schema checks of every rule in order (`MalformedXML`), then
+//! the number of rules, then the value checks of every rule in order (`InvalidRequest`):
+//! methods, origins, allowed headers, expose headers.
+
+use crate::config::{CorsRule, MAX_RULES};
+use crate::error::{ConfigError, ErrorCode, TOO_MANY_RULES};
+use crate::xml_escape::is_xml_char;
+
+/// The five methods S3 accepts in `AllowedMethod`, case-sensitive.
+pub(crate) const S3_METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "POST", "DELETE"];
+
+/// Longest `ID`, in characters.
+pub(crate) const MAX_ID_CHARS: usize = 255;
+
+pub(crate) fn validate(rules: &[CorsRule]) -> Result<(), ConfigError> {
+    if rules.is_empty() {
+        return Err(ConfigError::malformed("the configuration has no CORSRule"));
+    }
+    for (index, rule) in rules.iter().enumerate() {
+        check_schema(rule).map_err(|e| e.with_rule(index, rule.id()))?;
+    }
+    if rules.len() > MAX_RULES {
+        return Err(ConfigError::new(
+            ErrorCode::InvalidRequest,
+            TOO_MANY_RULES,
+            format!(
+                "the configuration has {} rules; at most {MAX_RULES} are allowed",
+                rules.len()
+            ),
+        ));
+    }
+    for (index, rule) in rules.iter().enumerate() {
+        check_values(rule).map_err(|e| e.with_rule(index, rule.id()))?;
+    }
+    Ok(())
+}
+
+/// What S3's schema requires: at least one method and one origin, a short ID, and text that
+/// an XML document can carry.
+fn check_schema(rule: &CorsRule) -> Result<(), ConfigError> {
+    if rule.allowed_methods.is_empty() {
+        return Err(
+            ConfigError::malformed("a CORSRule needs at least one AllowedMethod")
+                .with_field("AllowedMethod", None),
+        );
+    }
+    if rule.allowed_origins.is_empty() {
+        return Err(
+            ConfigError::malformed("a CORSRule needs at least one AllowedOrigin")
+                .with_field("AllowedOrigin", None),
+        );
+    }
+    if let Some(id) = &rule.id {
+        let chars = id.chars().count();
+        if chars > MAX_ID_CHARS {
+            return Err(ConfigError::malformed(format!(
+                "the ID has {chars} characters; at most {MAX_ID_CHARS} are allowed"
+            ))
+            .with_field("ID", Some(id)));
+        }
+        check_xml_text("ID", id)?;
+    }
+    for (field, values) in [
+        ("AllowedMethod", &rule.allowed_methods),
+        ("AllowedOrigin", &rule.allowed_origins),
+        ("AllowedHeader", &rule.allowed_headers),
+        ("ExposeHeader", &rule.expose_headers),
+    ] {
+        for value in values {
+            check_xml_text(field, value)?;
+        }
+    }
+    for value in &rule.expose_headers {
+        // The value is sent in Access-Control-Expose-Headers: it must be a valid field value.
+        if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+            return Err(ConfigError::malformed(
+                "an ExposeHeader cannot contain control characters (it is sent in a response header)",
+            )
+            .with_field("ExposeHeader", Some(value)));
+        }
+    }
+    Ok(())
+}
+
+/// Text S3 could never have received in an XML document is not well-formed.
+fn check_xml_text(field: &'static str, value: &str) -> Result<(), ConfigError> {
+    if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+        return Err(ConfigError::malformed(format!(
+            "character U+{:04X} is not allowed in an XML document",
+            u32::from(c)
+        ))
+        .with_field(field, Some(value)));
+    }
+    Ok(())
+}
+
+fn check_values(rule: &CorsRule) -> Result<(), ConfigError> {
+    for method in &rule.allowed_methods {
+        if !S3_METHODS.contains(&method.as_str()) {
+            return Err(ConfigError::new(
+                ErrorCode::InvalidRequest,
+                format!("Found unsupported HTTP method in CORS config. Unsupported method is {method}"),
+                "AllowedMethod must be one of GET, PUT, HEAD, POST, DELETE (case-sensitive)",
+            )
+            .with_field("AllowedMethod", Some(method)));
+        }
+    }
+    for origin in &rule.allowed_origins {
+        if origin.matches('*').count() > 1 {
+            return Err(ConfigError::new(
+                ErrorCode::InvalidRequest,
+                format!("AllowedOrigin \"{origin}\" can not have more than one wildcard."),
+                "an AllowedOrigin may contain at most one '*'",
+            )
+            .with_field("AllowedOrigin", Some(origin)));
+        }
+    }
+    for header in &rule.allowed_headers {
+        if header.matches('*').count() > 1 {
+            return Err(ConfigError::new(
+                ErrorCode::InvalidRequest,
+                format!("AllowedHeader \"{header}\" can not have more than one wildcard."),
+                "an AllowedHeader may contain at most one '*'",
+            )
+            .with_field("AllowedHeader", Some(header)));
+        }
+    }
+    for header in &rule.expose_headers {
+        if header.contains('*') {
+            return Err(ConfigError::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "ExposeHeader \"{header}\" contains wildcard. We currently do not support wildcard for ExposeHeader."
+                ),
+                "ExposeHeader values are literal header names",
+            )
+            .with_field("ExposeHeader", Some(header)));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! XML text escaping for the documents the crate writes.
+
+/// Appends `text` to `out`, escaped for XML character data and attribute values.
+///
+/// `\r` is written as a character reference so that a parser's end-of-line normalisation
+/// gives back the same value.
+pub(crate) fn push_escaped(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = rest.find(['&', '<', '>', '"', '\'', '\r']) {
+        let (head, tail) = rest.split_at(i);
+        out.push_str(head);
+        let mut chars = tail.chars();
+        let replacement = match chars.next() {
+            Some('&') => "&amp;",
+            Some('<') => "&lt;",
+            Some('>') => "&gt;",
+            Some('"') => "&quot;",
+            Some('\'') => "&apos;",
+            _ => "&#13;",
+        };
+        out.push_str(replacement);
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
+}
+
+/// Appends request bytes (which may not be UTF-8) as escaped XML text; invalid UTF-8
+/// sequences become U+FFFD and control characters that XML 1.0 cannot carry are dropped.
+pub(crate) fn push_escaped_bytes(out: &mut String, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    if text.chars().all(is_xml_char) {
+        push_escaped(out, &text);
+    } else {
+        let cleaned: String = text.chars().filter(|&c| is_xml_char(c)).collect();
+        push_escaped(out, &cleaned);
+    }
+}
+
+/// Whether `c` is a character XML 1.0 allows in a document.
+pub(crate) fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_metacharacters() {
+        let mut out = String::new();
+        push_escaped(&mut out, "a<b>&\"c'\r");
+        assert_eq!(out, "a&lt;b&gt;&amp;&quot;c&apos;&#13;");
+    }
+
+    #[test]
+    fn bytes_lossy_and_control_free() {
+        let mut out = String::new();
+        push_escaped_bytes(&mut out, b"x\xff\x01<");
+        assert_eq!(out, "x\u{FFFD}&lt;");
+    }
+}
