@@ -93,21 +93,18 @@ pub struct CorsRuleBuilder {
 
 impl CorsRuleBuilder {
     /// Sets the rule's `ID` (free text, at most 255 characters).
-    #[must_use]
     pub fn id(mut self, id: impl Into<String>) -> Self {
         self.rule.id = Some(id.into());
         self
     }
 
     /// Adds an `AllowedMethod`: one of `GET`, `PUT`, `HEAD`, `POST`, `DELETE` (case-sensitive).
-    #[must_use]
     pub fn allowed_method(mut self, method: impl Into<String>) -> Self {
         self.rule.allowed_methods.push(method.into());
         self
     }
 
     /// Adds several `AllowedMethod`s.
-    #[must_use]
     pub fn allowed_methods<I, T>(mut self, methods: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -121,14 +118,12 @@ impl CorsRuleBuilder {
 
     /// Adds an `AllowedOrigin` pattern: `*` for any origin, or a value with at most one `*`
     /// (`https://*.example.com`), compared byte for byte.
-    #[must_use]
     pub fn allowed_origin(mut self, origin: impl Into<String>) -> Self {
         self.rule.allowed_origins.push(origin.into());
         self
     }
 
     /// Adds several `AllowedOrigin` patterns.
-    #[must_use]
     pub fn allowed_origins<I, T>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -141,14 +136,12 @@ impl CorsRuleBuilder {
     }
 
     /// Adds an `AllowedHeader` pattern (at most one `*`, case-insensitive).
-    #[must_use]
     pub fn allowed_header(mut self, header: impl Into<String>) -> Self {
         self.rule.allowed_headers.push(header.into());
         self
     }
 
     /// Adds several `AllowedHeader` patterns.
-    #[must_use]
     pub fn allowed_headers<I, T>(mut self, headers: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -161,14 +154,12 @@ impl CorsRuleBuilder {
     }
 
     /// Adds an `ExposeHeader` (a literal header name; no `*`).
-    #[must_use]
     pub fn expose_header(mut self, header: impl Into<String>) -> Self {
         self.rule.expose_headers.push(header.into());
         self
     }
 
     /// Adds several `ExposeHeader`s.
-    #[must_use]
     pub fn expose_headers<I, T>(mut self, headers: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -181,7 +172,6 @@ impl CorsRuleBuilder {
     }
 
     /// Sets `MaxAgeSeconds`, sent as `Access-Control-Max-Age`.
-    #[must_use]
     pub fn max_age_seconds(mut self, seconds: i32) -> Self {
         self.rule.max_age_seconds = Some(seconds);
         self

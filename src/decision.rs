@@ -5,7 +5,7 @@ use http::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
     ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
 };
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
 use crate::matcher::{CorsPolicy, S3Method};
 use crate::s3_error::Refusal;
@@ -21,10 +21,13 @@ pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
 pub(crate) const VARY_VALUE: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
 const VARY_VALUE_PRIVATE_NETWORK: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Access-Control-Request-Private-Network";
 
-/// The parts of a request the decision reads: method, URI and headers.
+/// The parts of a request the decision reads: method, URI and headers (and, for hooks, the
+/// extensions).
 ///
-/// Made from a [`http::Request`] or [`http::request::Parts`] with `From`.
+/// Made from a [`http::Request`] or [`http::request::Parts`] with `From`, or with
+/// [`RequestHead::new`].
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct RequestHead<'a> {
     /// The request method.
     pub method: &'a Method,
@@ -32,6 +35,21 @@ pub struct RequestHead<'a> {
     pub uri: &'a Uri,
     /// The request headers.
     pub headers: &'a HeaderMap,
+    /// The request extensions, when the head was made from a request (hooks may read an id
+    /// an earlier middleware stored there).
+    pub extensions: Option<&'a Extensions>,
+}
+
+impl<'a> RequestHead<'a> {
+    /// A head from its parts (no extensions).
+    pub fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
+        RequestHead {
+            method,
+            uri,
+            headers,
+            extensions: None,
+        }
+    }
 }
 
 impl<'a> From<&'a http::request::Parts> for RequestHead<'a> {
@@ -40,6 +58,7 @@ impl<'a> From<&'a http::request::Parts> for RequestHead<'a> {
             method: &parts.method,
             uri: &parts.uri,
             headers: &parts.headers,
+            extensions: Some(&parts.extensions),
         }
     }
 }
@@ -50,6 +69,7 @@ impl<'a, B> From<&'a http::Request<B>> for RequestHead<'a> {
             method: request.method(),
             uri: request.uri(),
             headers: request.headers(),
+            extensions: Some(request.extensions()),
         }
     }
 }

@@ -61,6 +61,11 @@ pub(crate) const TOO_MANY_RULES: &str =
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
+    inner: Box<Inner>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Inner {
     code: ErrorCode,
     message: String,
     detail: String,
@@ -74,14 +79,16 @@ pub struct ConfigError {
 impl ConfigError {
     pub(crate) fn new(code: ErrorCode, message: impl Into<String>, detail: impl Into<String>) -> Self {
         ConfigError {
-            code,
-            message: message.into(),
-            detail: detail.into(),
-            rule_index: None,
-            rule_id: None,
-            field: None,
-            value: None,
-            line_column: None,
+            inner: Box::new(Inner {
+                code,
+                message: message.into(),
+                detail: detail.into(),
+                rule_index: None,
+                rule_id: None,
+                field: None,
+                value: None,
+                line_column: None,
+            }),
         }
     }
 
@@ -90,35 +97,35 @@ impl ConfigError {
     }
 
     pub(crate) fn with_rule(mut self, index: usize, id: Option<&str>) -> Self {
-        self.rule_index = Some(index);
-        self.rule_id = id.map(str::to_owned);
+        self.inner.rule_index = Some(index);
+        self.inner.rule_id = id.map(str::to_owned);
         self
     }
 
     pub(crate) fn with_field(mut self, field: &'static str, value: Option<&str>) -> Self {
-        self.field = Some(field);
-        self.value = value.map(str::to_owned);
+        self.inner.field = Some(field);
+        self.inner.value = value.map(str::to_owned);
         self
     }
 
     pub(crate) fn with_line_column(mut self, line_column: (usize, usize)) -> Self {
-        self.line_column = Some(line_column);
+        self.inner.line_column = Some(line_column);
         self
     }
 
     /// S3's error code: `MalformedXML`, `InvalidRequest` or `MaxMessageLengthExceeded`.
     pub fn code(&self) -> &'static str {
-        self.code.as_str()
+        self.inner.code.as_str()
     }
 
     /// The error code as an enum.
     pub fn error_code(&self) -> ErrorCode {
-        self.code
+        self.inner.code
     }
 
     /// S3's exact message for this error.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The HTTP status S3 answers PutBucketCors with for this error (always 400).
@@ -128,43 +135,43 @@ impl ConfigError {
 
     /// A human explanation of what is wrong (not part of S3's answer).
     pub fn detail(&self) -> &str {
-        &self.detail
+        &self.inner.detail
     }
 
     /// The 0-based index of the offending `CORSRule`, when one rule is at fault.
     pub fn rule_index(&self) -> Option<usize> {
-        self.rule_index
+        self.inner.rule_index
     }
 
     /// The `ID` of the offending rule, when it has one.
     pub fn rule_id(&self) -> Option<&str> {
-        self.rule_id.as_deref()
+        self.inner.rule_id.as_deref()
     }
 
     /// The offending field, in S3's XML spelling (`AllowedMethod`, `MaxAgeSeconds`, ...).
     pub fn field(&self) -> Option<&'static str> {
-        self.field
+        self.inner.field
     }
 
     /// The offending value, verbatim.
     pub fn value(&self) -> Option<&str> {
-        self.value.as_deref()
+        self.inner.value.as_deref()
     }
 
     /// 1-based line and column in the source document (XML or JSON), when known.
     pub fn line_column(&self) -> Option<(usize, usize)> {
-        self.line_column
+        self.inner.line_column
     }
 
     /// The S3 error document for this error, as PutBucketCors returns it.
     ///
     /// `request_id` and `host_id` are written verbatim after XML escaping.
     pub fn to_s3_xml(&self, request_id: &str, host_id: &str) -> String {
-        let mut out = String::with_capacity(160 + self.message.len());
+        let mut out = String::with_capacity(160 + self.inner.message.len());
         out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
         out.push_str(self.code());
         out.push_str("</Code><Message>");
-        crate::xml_escape::push_escaped(&mut out, &self.message);
+        crate::xml_escape::push_escaped(&mut out, &self.inner.message);
         out.push_str("</Message><RequestId>");
         crate::xml_escape::push_escaped(&mut out, request_id);
         out.push_str("</RequestId><HostId>");
@@ -176,24 +183,25 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)?;
+        let this = &*self.inner;
+        write!(f, "{}: {}", this.code, this.message)?;
         let mut parts: Vec<String> = Vec::new();
-        if let Some((line, column)) = self.line_column {
+        if let Some((line, column)) = this.line_column {
             parts.push(format!("line {line}, column {column}"));
         }
-        if let Some(index) = self.rule_index {
-            match &self.rule_id {
+        if let Some(index) = this.rule_index {
+            match &this.rule_id {
                 Some(id) => parts.push(format!("CORSRule {} (index {index}, ID {id:?})", index + 1)),
                 None => parts.push(format!("CORSRule {} (index {index})", index + 1)),
             }
         }
-        match (self.field, &self.value) {
+        match (this.field, &this.value) {
             (Some(field), Some(value)) => parts.push(format!("{field} {value:?}")),
             (Some(field), None) => parts.push(field.to_owned()),
             _ => {}
         }
-        if !self.detail.is_empty() {
-            parts.push(self.detail.clone());
+        if !this.detail.is_empty() {
+            parts.push(this.detail.clone());
         }
         if !parts.is_empty() {
             write!(f, " [{}]", parts.join("; "))?;

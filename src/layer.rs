@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -16,9 +15,10 @@ use tower_service::Service;
 
 use crate::body::CorsBody;
 use crate::config::CorsConfiguration;
-use crate::decision::{CorsHeaders, CorsOptions, Decision, RequestHead, VARY_VALUE};
+use crate::decision::{decide, BucketCors, CorsHeaders, CorsOptions, Decision, RequestHead, VARY_VALUE};
 use crate::matcher::CorsPolicy;
 use crate::s3_error::{Refusal, RequestIds};
+use crate::source::{AsyncCorsSource, AsyncSource, CorsSource, SingleBucket};
 
 /// `x-amz-request-id`.
 pub const X_AMZ_REQUEST_ID: HeaderName = HeaderName::from_static("x-amz-request-id");
@@ -27,18 +27,32 @@ pub const X_AMZ_ID_2: HeaderName = HeaderName::from_static("x-amz-id-2");
 
 type IdHook = dyn Fn(&RequestHead<'_>) -> RequestIds + Send + Sync;
 
-struct Shared {
-    policy: CorsPolicy,
+/// What every request of a layer shares: where rules come from, the options, the id hook.
+struct Shared<Src> {
+    source: Src,
     options: CorsOptions,
-    ids: Option<Arc<IdHook>>,
+    ids: Option<Box<IdHook>>,
+}
+
+impl<Src> Shared<Src> {
+    fn request_ids(&self, head: &RequestHead<'_>) -> RequestIds {
+        match &self.ids {
+            Some(hook) => hook(head),
+            None => RequestIds::generate(),
+        }
+    }
 }
 
 /// A [`Layer`] that applies S3's CORS rules to a service.
 ///
-/// Cheap to clone: the compiled rules are shared.
+/// The rules come from a source: one configuration ([`CorsLayer::new`]), any
+/// [`CorsSource`] (a closure, [`ReloadableRules`](crate::ReloadableRules),
+/// [`BucketStore`](crate::BucketStore)) with [`CorsLayer::from_source`], or an
+/// [`AsyncCorsSource`] with [`CorsLayer::from_async_source`]. Cheap to clone: everything is
+/// shared behind one `Arc`.
 ///
 /// ```
-/// use tower_s3_cors::{CorsConfiguration, CorsLayer};
+/// use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsOptions};
 ///
 /// let config = CorsConfiguration::from_json(
 ///     r#"{"CORSRules": [{"AllowedOrigins": ["https://app.example.com"],
@@ -46,36 +60,77 @@ struct Shared {
 ///                        "AllowedHeaders": ["*"],
 ///                        "ExposeHeaders": ["ETag"]}]}"#,
 /// )?;
-/// let layer = CorsLayer::new(config);
+/// let layer = CorsLayer::new(config).options(CorsOptions::new().cache_safe_vary(true));
 /// # Ok::<(), tower_s3_cors::ConfigError>(())
 /// ```
-#[derive(Clone)]
 #[must_use]
-pub struct CorsLayer {
-    shared: Arc<Shared>,
+pub struct CorsLayer<Src = SingleBucket> {
+    shared: Arc<Shared<Src>>,
 }
 
-impl fmt::Debug for CorsLayer {
+impl<Src> Clone for CorsLayer<Src> {
+    fn clone(&self) -> Self {
+        CorsLayer {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<Src: fmt::Debug> fmt::Debug for CorsLayer<Src> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CorsLayer")
-            .field("policy", &self.shared.policy)
+            .field("source", &self.shared.source)
             .field("options", &self.shared.options)
             .finish_non_exhaustive()
     }
 }
 
-impl CorsLayer {
+impl CorsLayer<SingleBucket> {
     /// A layer that behaves as one configured S3 bucket: the URL path `/` is the bucket, any
     /// other path an object. Infallible: the configuration is already valid.
     pub fn new(config: CorsConfiguration) -> Self {
-        Self::from_policy(CorsPolicy::new(config))
+        Self::from_source(SingleBucket::new(config))
     }
 
-    /// A layer from rules already compiled.
+    /// [`new`](Self::new) with rules already compiled.
     pub fn from_policy(policy: CorsPolicy) -> Self {
+        Self::from_source(SingleBucket::from_policy(policy))
+    }
+
+    /// The compiled rules.
+    pub fn policy(&self) -> &CorsPolicy {
+        self.shared.source.policy()
+    }
+}
+
+impl<Src> CorsLayer<Src> {
+    /// A layer whose rules come from `source`, looked up for every request.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsPolicy, Lookup, RequestHead, ResourceType};
+    ///
+    /// let api = Arc::new(CorsPolicy::new(CorsConfiguration::from_json(
+    ///     r#"[{"AllowedOrigins": ["https://app.example.com"], "AllowedMethods": ["GET", "POST"]}]"#,
+    /// )?));
+    /// // Only /api/ has CORS; everything else is served as if no bucket were named.
+    /// let layer = CorsLayer::from_source(move |head: &RequestHead<'_>| {
+    ///     if head.uri.path().starts_with("/api/") {
+    ///         Lookup::Configured { policy: Arc::clone(&api), resource: ResourceType::Object }
+    ///     } else {
+    ///         Lookup::NoBucket
+    ///     }
+    /// });
+    /// # drop(layer);
+    /// # Ok::<(), tower_s3_cors::ConfigError>(())
+    /// ```
+    pub fn from_source(source: Src) -> Self
+    where
+        Src: CorsSource,
+    {
         CorsLayer {
             shared: Arc::new(Shared {
-                policy,
+                source,
                 options: CorsOptions::default(),
                 ids: None,
             }),
@@ -88,40 +143,57 @@ impl CorsLayer {
     }
 
     /// Sets how `x-amz-request-id` / `<RequestId>` and `x-amz-id-2` / `<HostId>` are made for
-    /// the error documents the layer writes, e.g. from the application's own request id. By
-    /// default [`RequestIds::generate`] makes fresh ones.
+    /// the error documents the layer writes, e.g. from the application's own request id (a
+    /// header, or an extension set by an earlier middleware: see
+    /// [`RequestHead::extensions`]). By default [`RequestIds::generate`] makes fresh ones.
     pub fn request_ids<F>(self, hook: F) -> Self
     where
         F: Fn(&RequestHead<'_>) -> RequestIds + Send + Sync + 'static,
     {
-        self.update(|shared| shared.ids = Some(Arc::new(hook)))
+        self.update(|shared| shared.ids = Some(Box::new(hook)))
     }
 
-    /// The compiled rules.
-    pub fn policy(&self) -> &CorsPolicy {
-        &self.shared.policy
+    /// The source of rules.
+    pub fn source(&self) -> &Src {
+        &self.shared.source
     }
 
-    fn update(self, change: impl FnOnce(&mut Shared)) -> Self {
-        let mut shared = match Arc::try_unwrap(self.shared) {
-            Ok(shared) => shared,
-            Err(arc) => Shared {
-                policy: arc.policy.clone(),
-                options: arc.options,
-                ids: arc.ids.clone(),
-            },
-        };
-        change(&mut shared);
+    /// The options.
+    pub fn current_options(&self) -> CorsOptions {
+        self.shared.options
+    }
+
+    fn update(self, change: impl FnOnce(&mut Shared<Src>)) -> Self {
+        let mut shared = self.shared;
+        match Arc::get_mut(&mut shared) {
+            Some(inner) => change(inner),
+            // A clone of this layer exists; builders are meant to run before layering.
+            None => {
+                debug_assert!(false, "configure the CorsLayer before cloning it");
+            }
+        }
+        CorsLayer { shared }
+    }
+}
+
+impl<A: AsyncCorsSource> CorsLayer<AsyncSource<A>> {
+    /// A layer whose rules come from an asynchronous lookup, polled inside the response
+    /// future. The inner service must be `Clone` (the request is forwarded after the lookup).
+    pub fn from_async_source(source: A) -> Self {
         CorsLayer {
-            shared: Arc::new(shared),
+            shared: Arc::new(Shared {
+                source: AsyncSource(source),
+                options: CorsOptions::default(),
+                ids: None,
+            }),
         }
     }
 }
 
-impl<S> Layer<S> for CorsLayer {
-    type Service = Cors<S>;
+impl<S, Src> Layer<S> for CorsLayer<Src> {
+    type Service = Cors<S, Src>;
 
-    fn layer(&self, inner: S) -> Cors<S> {
+    fn layer(&self, inner: S) -> Cors<S, Src> {
         Cors {
             inner,
             shared: Arc::clone(&self.shared),
@@ -131,13 +203,21 @@ impl<S> Layer<S> for CorsLayer {
 
 /// The middleware made by [`CorsLayer`]: answers preflights itself and adds CORS headers to
 /// the inner service's responses.
-#[derive(Clone)]
-pub struct Cors<S> {
+pub struct Cors<S, Src = SingleBucket> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<Src>>,
 }
 
-impl<S: fmt::Debug> fmt::Debug for Cors<S> {
+impl<S: Clone, Src> Clone for Cors<S, Src> {
+    fn clone(&self) -> Self {
+        Cors {
+            inner: self.inner.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<S: fmt::Debug, Src> fmt::Debug for Cors<S, Src> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cors")
             .field("inner", &self.inner)
@@ -145,9 +225,9 @@ impl<S: fmt::Debug> fmt::Debug for Cors<S> {
     }
 }
 
-impl<S> Cors<S> {
+impl<S, Src> Cors<S, Src> {
     /// Wraps `inner` with the rules of `layer`.
-    pub fn new(inner: S, layer: &CorsLayer) -> Self {
+    pub fn new(inner: S, layer: &CorsLayer<Src>) -> Self {
         layer.layer(inner)
     }
 
@@ -167,9 +247,59 @@ impl<S> Cors<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Cors<S>
+/// Records one decision (feature `tracing`): the outcome and the rule or the S3 error.
+#[cfg(feature = "tracing")]
+fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
+    let rule_id = |index: usize| match bucket {
+        BucketCors::Configured { policy, .. } => policy.rule(index).and_then(|r| r.id()).unwrap_or(""),
+        _ => "",
+    };
+    match decision {
+        Decision::Preflight(allowed) => tracing::debug!(
+            target: "tower_s3_cors",
+            outcome = "preflight allowed",
+            rule_index = allowed.rule_index(),
+            rule_id = rule_id(allowed.rule_index()),
+            "CORS decision"
+        ),
+        Decision::Actual(allowed) => tracing::debug!(
+            target: "tower_s3_cors",
+            outcome = "actual allowed",
+            rule_index = allowed.rule_index(),
+            rule_id = rule_id(allowed.rule_index()),
+            "CORS decision"
+        ),
+        Decision::Refuse(refusal) => tracing::debug!(
+            target: "tower_s3_cors",
+            outcome = "refused",
+            status = refusal.status().as_u16(),
+            code = refusal.code(),
+            message = %refusal.message(),
+            "CORS decision"
+        ),
+        Decision::PassThrough(pass) => tracing::debug!(
+            target: "tower_s3_cors",
+            outcome = "pass through",
+            reason = ?pass.reason(),
+            "CORS decision"
+        ),
+    }
+}
+
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+fn trace(_decision: &Decision, _bucket: &BucketCors<'_>) {}
+
+fn decide_and_trace(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptions) -> Decision {
+    let decision = decide(head, bucket, options);
+    trace(&decision, &bucket);
+    decision
+}
+
+impl<S, Src, ReqBody, ResBody> Service<Request<ReqBody>> for Cors<S, Src>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    Src: CorsSource,
 {
     type Response = Response<CorsBody<ResBody>>;
     type Error = S::Error;
@@ -181,27 +311,34 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let shared = &*self.shared;
-        match shared.policy.evaluate_with(&request, &shared.options) {
-            Decision::Actual(allowed) => {
-                ResponseFuture::inner(self.inner.call(request), Action::Cors(allowed.into_headers()))
-            }
-            Decision::PassThrough(pass) => {
-                let action = if pass.adds_vary() {
-                    Action::Vary
-                } else {
-                    Action::Nothing
-                };
-                ResponseFuture::inner(self.inner.call(request), action)
-            }
-            Decision::Preflight(allowed) => ResponseFuture::ready(preflight_response(allowed.into_headers())),
-            Decision::Refuse(refusal) => {
-                let head = RequestHead::from(&request);
-                let ids = match &shared.ids {
-                    Some(hook) => hook(&head),
-                    None => RequestIds::generate(),
-                };
-                ResponseFuture::ready(error_response(&refusal, &ids))
-            }
+        let head = RequestHead::from(&request);
+        let decision = shared
+            .source
+            .with_rules(&head, |bucket| decide_and_trace(head, bucket, &shared.options));
+        match Step::from_decision(decision, shared, &head) {
+            Step::Call(action) => ResponseFuture::inner(self.inner.call(request), action),
+            Step::Respond(response) => ResponseFuture::ready(response),
+        }
+    }
+}
+
+/// What the service does next with a decision.
+enum Step<B> {
+    Call(Action),
+    Respond(Response<CorsBody<B>>),
+}
+
+impl<B> Step<B> {
+    fn from_decision<Src>(decision: Decision, shared: &Shared<Src>, head: &RequestHead<'_>) -> Self {
+        match decision {
+            Decision::Actual(allowed) => Step::Call(Action::Cors(allowed.into_headers())),
+            Decision::PassThrough(pass) => Step::Call(if pass.adds_vary() {
+                Action::Vary
+            } else {
+                Action::Nothing
+            }),
+            Decision::Preflight(allowed) => Step::Respond(preflight_response(allowed.into_headers())),
+            Decision::Refuse(refusal) => Step::Respond(error_response(&refusal, &shared.request_ids(head))),
         }
     }
 }
@@ -230,6 +367,8 @@ pub(crate) fn error_response<B>(refusal: &Refusal, ids: &RequestIds) -> Response
 }
 
 /// What to do to the inner service's response.
+// Boxing the headers would cost an allocation per request; the future is moved rarely.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Action {
     Nothing,
@@ -238,9 +377,28 @@ enum Action {
     Cors(CorsHeaders),
 }
 
+impl Action {
+    fn apply<B>(self, response: Response<B>) -> Response<CorsBody<B>> {
+        let (mut parts, body) = response.into_parts();
+        match self {
+            Action::Cors(headers) => headers.apply_to(&mut parts.headers),
+            Action::Vary => crate::vary::merge(&mut parts.headers, HeaderValue::from_static(VARY_VALUE)),
+            Action::Nothing => {}
+        }
+        Response::from_parts(parts, CorsBody::inner(body))
+    }
+}
+
+/// An empty 500, for a future polled again after it completed (instead of a panic).
+fn polled_after_completion<B>() -> Response<CorsBody<B>> {
+    let mut response = Response::new(CorsBody::empty());
+    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
 pin_project! {
-    /// The future of [`Cors`]: the inner service's future (headers added when it completes),
-    /// or the layer's own answer, ready at once. Never boxed.
+    /// The future of [`Cors`] with a synchronous source: the inner service's future (headers
+    /// added when it completes), or the layer's own answer, ready at once. Never boxed.
     pub struct ResponseFuture<F, B> {
         #[pin]
         state: State<F, B>,
@@ -257,7 +415,6 @@ pin_project! {
         },
         Ready {
             response: Option<Response<CorsBody<B>>>,
-            _body: PhantomData<B>,
         },
     }
 }
@@ -276,7 +433,6 @@ impl<F, B> ResponseFuture<F, B> {
         ResponseFuture {
             state: State::Ready {
                 response: Some(response),
-                _body: PhantomData,
             },
         }
     }
@@ -298,25 +454,155 @@ where
         match self.project().state.project() {
             StateProj::Inner { future, action } => {
                 let response = ready!(future.poll(cx))?;
-                let (mut parts, body) = response.into_parts();
-                match action.take() {
-                    Some(Action::Cors(headers)) => headers.apply_to(&mut parts.headers),
-                    Some(Action::Vary) => {
-                        crate::vary::merge(&mut parts.headers, HeaderValue::from_static(VARY_VALUE))
-                    }
-                    Some(Action::Nothing) | None => {}
-                }
-                Poll::Ready(Ok(Response::from_parts(parts, CorsBody::inner(body))))
+                Poll::Ready(Ok(match action.take() {
+                    Some(action) => action.apply(response),
+                    None => polled_after_completion(),
+                }))
             }
-            StateProj::Ready { response, .. } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
-                // Polled again after completion: answer with an empty 500 rather than panic.
-                None => {
-                    let mut response = Response::new(CorsBody::empty());
-                    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                    Poll::Ready(Ok(response))
-                }
+            StateProj::Ready { response } => {
+                Poll::Ready(Ok(response.take().unwrap_or_else(polled_after_completion)))
+            }
+        }
+    }
+}
+
+impl<S, A, ReqBody, ResBody> Service<Request<ReqBody>> for Cors<S, AsyncSource<A>>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    A: AsyncCorsSource,
+{
+    type Response = Response<CorsBody<ResBody>>;
+    type Error = S::Error;
+    type Future = AsyncResponseFuture<S, A, ReqBody, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let lookup = self.shared.source.0.lookup(&RequestHead::from(&request));
+        // The service that was made ready goes with the request; a clone stays for the next.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        AsyncResponseFuture {
+            state: AsyncState::Lookup {
+                lookup,
+                pending: Some(Pending {
+                    request,
+                    inner,
+                    shared: Arc::clone(&self.shared),
+                }),
             },
         }
     }
+}
+
+struct Pending<S, A, ReqBody> {
+    request: Request<ReqBody>,
+    inner: S,
+    shared: Arc<Shared<AsyncSource<A>>>,
+}
+
+pin_project! {
+    /// The future of [`Cors`] with an asynchronous source: the lookup, then the inner
+    /// service's future or the layer's own answer.
+    pub struct AsyncResponseFuture<S, A, ReqBody, B>
+    where
+        S: Service<Request<ReqBody>>,
+        A: AsyncCorsSource,
+    {
+        #[pin]
+        state: AsyncState<S, A, ReqBody, B>,
+    }
+}
+
+pin_project! {
+    #[project = AsyncStateProj]
+    enum AsyncState<S, A, ReqBody, B>
+    where
+        S: Service<Request<ReqBody>>,
+        A: AsyncCorsSource,
+    {
+        Lookup {
+            #[pin]
+            lookup: A::Future,
+            pending: Option<Pending<S, A, ReqBody>>,
+        },
+        Inner {
+            #[pin]
+            future: ResponseFuture<S::Future, B>,
+        },
+    }
+}
+
+impl<S, A, ReqBody, B> fmt::Debug for AsyncResponseFuture<S, A, ReqBody, B>
+where
+    S: Service<Request<ReqBody>>,
+    A: AsyncCorsSource,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, A, ReqBody, B> Future for AsyncResponseFuture<S, A, ReqBody, B>
+where
+    S: Service<Request<ReqBody>, Response = Response<B>>,
+    A: AsyncCorsSource,
+{
+    type Output = Result<Response<CorsBody<B>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                AsyncStateProj::Lookup { lookup, pending } => {
+                    let looked_up = ready!(lookup.poll(cx));
+                    let Some(Pending {
+                        request,
+                        mut inner,
+                        shared,
+                    }) = pending.take()
+                    else {
+                        return Poll::Ready(Ok(polled_after_completion()));
+                    };
+                    let head = RequestHead::from(&request);
+                    let decision = match &looked_up {
+                        Ok(found) => decide_and_trace(head, found.as_bucket_cors(), &shared.options),
+                        Err(_error) => lookup_failed(&head, &shared.options),
+                    };
+                    let future = match Step::from_decision(decision, &shared, &head) {
+                        Step::Call(action) => ResponseFuture::inner(inner.call(request), action),
+                        Step::Respond(response) => ResponseFuture::ready(response),
+                    };
+                    this.state.set(AsyncState::Inner { future });
+                }
+                AsyncStateProj::Inner { future } => return future.poll(cx),
+            }
+        }
+    }
+}
+
+/// A failed lookup: a preflight (or, in enforce mode, any cross-origin request) gets S3's 500
+/// `InternalError`; otherwise the request is served without CORS headers, as S3 serves an
+/// actual request it cannot match.
+fn lookup_failed(head: &RequestHead<'_>, options: &CorsOptions) -> Decision {
+    let has_origin = head
+        .headers
+        .get(http::header::ORIGIN)
+        .is_some_and(|o| !o.is_empty());
+    let preflight = *head.method == http::Method::OPTIONS
+        && (!options.fetch_mode
+            || (has_origin
+                && head
+                    .headers
+                    .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)));
+    let decision = if preflight || (options.enforce && has_origin) {
+        Decision::Refuse(Refusal::lookup_failed())
+    } else {
+        decide(*head, BucketCors::NoBucket, options)
+    };
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "tower_s3_cors", outcome = "lookup failed", "CORS decision");
+    decision
 }

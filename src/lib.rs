@@ -100,6 +100,7 @@ mod json;
 mod layer;
 mod matcher;
 mod s3_error;
+mod source;
 mod validate;
 mod vary;
 #[cfg(feature = "xml")]
@@ -114,6 +115,10 @@ pub use decision::{
 };
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
-pub use layer::{Cors, CorsLayer, ResponseFuture, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
+pub use layer::{AsyncResponseFuture, Cors, CorsLayer, ResponseFuture, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
 pub use matcher::{CorsPolicy, S3Method};
 pub use s3_error::{Refusal, RefusalKind, RequestIds};
+pub use source::{
+    AsyncCorsSource, AsyncSource, BoxError, BucketAddressing, BucketStore, CorsSource, Lookup, NoSuchBucket,
+    ReloadableRules, SingleBucket,
+};

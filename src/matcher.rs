@@ -16,6 +16,12 @@ use crate::validate::S3_METHODS;
 /// A set of rules, one bit per rule index.
 pub(crate) type Mask = u128;
 
+/// A one-`*` pattern's prefix and suffix, and the rules that list it.
+type Affix = (Box<[u8]>, Box<[u8]>, Mask);
+
+/// An exact header name: hash of the lowercased name, the lowercased name, its rules.
+type HashedName = (u64, Box<[u8]>, Mask);
+
 /// An S3 pattern with at most one `*`: anything, an exact value, or a prefix and a suffix
 /// around a run of any bytes (possibly empty).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,12 +171,12 @@ pub struct CorsPolicy {
     method_masks: [Mask; 5],
     any_origin: Mask,
     exact_origins: HashMap<Box<[u8]>, Mask>,
-    wildcard_origins: Box<[(Box<[u8]>, Box<[u8]>, Mask)]>,
+    wildcard_origins: Box<[Affix]>,
     any_header: Mask,
     /// Sorted by hash of the lowercased name.
-    exact_headers: Box<[(u64, Box<[u8]>, Mask)]>,
+    exact_headers: Box<[HashedName]>,
     /// Lowercased prefix and suffix.
-    wildcard_headers: Box<[(Box<[u8]>, Box<[u8]>, Mask)]>,
+    wildcard_headers: Box<[Affix]>,
 }
 
 impl From<CorsConfiguration> for CorsPolicy {
@@ -190,7 +196,7 @@ impl CorsPolicy {
         let mut wildcard_origins = Vec::new();
         let mut any_header = 0;
         let mut exact_headers: HashMap<Box<[u8]>, Mask> = HashMap::new();
-        let mut wildcard_headers: Vec<(Box<[u8]>, Box<[u8]>, Mask)> = Vec::new();
+        let mut wildcard_headers: Vec<Affix> = Vec::new();
         // A configuration holds at most 100 rules, so every index fits in the mask.
         for (index, rule) in rules.iter().enumerate().take(128) {
             let bit: Mask = 1 << index;
@@ -226,7 +232,7 @@ impl CorsPolicy {
                 }
             }
         }
-        let mut exact_headers: Vec<(u64, Box<[u8]>, Mask)> = exact_headers
+        let mut exact_headers: Vec<HashedName> = exact_headers
             .into_iter()
             .map(|(name, mask)| (hash_lowercase(&name), name, mask))
             .collect();
@@ -323,7 +329,7 @@ impl CorsPolicy {
 }
 
 /// Keeps one entry per distinct (prefix, suffix), so repeated patterns cost one comparison.
-fn merge_pair(list: &mut Vec<(Box<[u8]>, Box<[u8]>, Mask)>, prefix: Box<[u8]>, suffix: Box<[u8]>, bit: Mask) {
+fn merge_pair(list: &mut Vec<Affix>, prefix: Box<[u8]>, suffix: Box<[u8]>, bit: Mask) {
     match list.iter_mut().find(|(p, s, _)| *p == prefix && *s == suffix) {
         Some(entry) => entry.2 |= bit,
         None => list.push((prefix, suffix, bit)),

@@ -1,0 +1,421 @@
+//! Where the rules of a request come from (spec §3): one configuration, a closure, a
+//! per-bucket store, rules replaced while serving, or an asynchronous lookup.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use http::header::HOST;
+
+use crate::config::CorsConfiguration;
+use crate::decision::{BucketCors, RequestHead, ResourceType};
+use crate::matcher::CorsPolicy;
+
+/// The error an asynchronous source may fail with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The outcome of looking up a request's rules, owned (what closures and asynchronous sources
+/// return). [`BucketCors`] is the borrowed form the decision reads.
+#[derive(Clone, Debug)]
+pub enum Lookup {
+    /// The request names no bucket (service endpoint): actual requests pass through untouched.
+    NoBucket,
+    /// The bucket does not exist (spec P2).
+    NoSuchBucket,
+    /// The bucket has no CORS configuration (spec P3).
+    NotConfigured,
+    /// The bucket's rules, and whether the URL names the bucket or an object.
+    Configured {
+        /// The compiled rules.
+        policy: Arc<CorsPolicy>,
+        /// Bucket URL or object URL.
+        resource: ResourceType,
+    },
+}
+
+impl Lookup {
+    /// The borrowed form.
+    pub fn as_bucket_cors(&self) -> BucketCors<'_> {
+        match self {
+            Lookup::NoBucket => BucketCors::NoBucket,
+            Lookup::NoSuchBucket => BucketCors::NoSuchBucket,
+            Lookup::NotConfigured => BucketCors::NotConfigured,
+            Lookup::Configured { policy, resource } => BucketCors::Configured {
+                policy,
+                resource: *resource,
+            },
+        }
+    }
+}
+
+/// A synchronous source of rules: given the request, hands the bucket's rules to `decide`.
+///
+/// The continuation style lets a source lend rules it holds (a configuration, an `arc-swap`
+/// guard) without cloning an `Arc` per request. Implemented for:
+/// - [`SingleBucket`] (what [`CorsLayer::new`](crate::CorsLayer::new) uses),
+/// - [`ReloadableRules`] (one configuration replaced while serving),
+/// - [`BucketStore`] (an in-memory per-bucket store),
+/// - any `Fn(&RequestHead) -> Lookup` closure,
+/// - `Arc<T>` of any of these, so the application keeps a handle to change them.
+pub trait CorsSource: Send + Sync + 'static {
+    /// Looks up the request's rules and calls `decide` with them.
+    fn with_rules<R>(&self, head: &RequestHead<'_>, decide: impl FnOnce(BucketCors<'_>) -> R) -> R;
+}
+
+impl<F> CorsSource for F
+where
+    F: Fn(&RequestHead<'_>) -> Lookup + Send + Sync + 'static,
+{
+    fn with_rules<R>(&self, head: &RequestHead<'_>, decide: impl FnOnce(BucketCors<'_>) -> R) -> R {
+        let lookup = self(head);
+        decide(lookup.as_bucket_cors())
+    }
+}
+
+impl<T: CorsSource> CorsSource for Arc<T> {
+    fn with_rules<R>(&self, head: &RequestHead<'_>, decide: impl FnOnce(BucketCors<'_>) -> R) -> R {
+        (**self).with_rules(head, decide)
+    }
+}
+
+/// An asynchronous source of rules, for lookups that await (a database, a cache, another
+/// service). Use it with [`CorsLayer::from_async_source`](crate::CorsLayer::from_async_source).
+///
+/// The returned future must not borrow the request: take what the lookup needs (the bucket
+/// name) from `head` before returning it. A lookup that fails answers a preflight with S3's
+/// 500 `InternalError` document; an actual request is then served without CORS headers (or
+/// refused with that document in enforce mode).
+pub trait AsyncCorsSource: Send + Sync + 'static {
+    /// The lookup's future.
+    type Future: Future<Output = Result<Lookup, BoxError>>;
+
+    /// Starts looking up the request's rules.
+    fn lookup(&self, head: &RequestHead<'_>) -> Self::Future;
+}
+
+impl<T: AsyncCorsSource> AsyncCorsSource for Arc<T> {
+    type Future = T::Future;
+
+    fn lookup(&self, head: &RequestHead<'_>) -> Self::Future {
+        (**self).lookup(head)
+    }
+}
+
+/// Marks a source as asynchronous for [`CorsLayer`](crate::CorsLayer); made by
+/// [`CorsLayer::from_async_source`](crate::CorsLayer::from_async_source).
+#[derive(Clone, Debug)]
+pub struct AsyncSource<A>(pub A);
+
+/// One configuration for every request, as one virtual-hosted bucket that exists and is
+/// configured: the path `/` is the bucket, any other path an object.
+#[derive(Clone, Debug)]
+pub struct SingleBucket {
+    policy: CorsPolicy,
+}
+
+impl SingleBucket {
+    /// Compiles `config`.
+    pub fn new(config: CorsConfiguration) -> Self {
+        SingleBucket {
+            policy: CorsPolicy::new(config),
+        }
+    }
+
+    /// From rules already compiled.
+    pub fn from_policy(policy: CorsPolicy) -> Self {
+        SingleBucket { policy }
+    }
+
+    /// The rules.
+    pub fn policy(&self) -> &CorsPolicy {
+        &self.policy
+    }
+}
+
+impl CorsSource for SingleBucket {
+    fn with_rules<R>(&self, head: &RequestHead<'_>, decide: impl FnOnce(BucketCors<'_>) -> R) -> R {
+        let resource = ResourceType::from_path(head.uri.path());
+        decide(BucketCors::Configured {
+            policy: &self.policy,
+            resource,
+        })
+    }
+}
+
+/// One configuration that can be replaced atomically while requests are in flight: each
+/// request sees the old rules or the new ones entirely, never a mix, and reading takes no
+/// lock. Keep an `Arc` of it to call [`replace`](Self::replace).
+///
+/// ```
+/// use std::sync::Arc;
+/// use tower_s3_cors::{CorsConfiguration, CorsLayer, ReloadableRules};
+///
+/// let first = CorsConfiguration::from_json(r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]"#)?;
+/// let rules = Arc::new(ReloadableRules::new(first));
+/// let layer = CorsLayer::from_source(Arc::clone(&rules));
+///
+/// // Later, while serving:
+/// let second = CorsConfiguration::from_json(r#"[{"AllowedOrigins": ["https://a.example"], "AllowedMethods": ["GET"]}]"#)?;
+/// rules.replace(second);
+/// # drop(layer);
+/// # Ok::<(), tower_s3_cors::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct ReloadableRules {
+    current: ArcSwap<CorsPolicy>,
+}
+
+impl ReloadableRules {
+    /// Starts with `config`.
+    pub fn new(config: CorsConfiguration) -> Self {
+        ReloadableRules {
+            current: ArcSwap::from_pointee(CorsPolicy::new(config)),
+        }
+    }
+
+    /// Replaces the rules; requests already evaluating keep the ones they started with.
+    pub fn replace(&self, config: CorsConfiguration) {
+        self.current.store(Arc::new(CorsPolicy::new(config)));
+    }
+
+    /// The rules now.
+    pub fn current(&self) -> Arc<CorsPolicy> {
+        self.current.load_full()
+    }
+}
+
+impl CorsSource for ReloadableRules {
+    fn with_rules<R>(&self, head: &RequestHead<'_>, decide: impl FnOnce(BucketCors<'_>) -> R) -> R {
+        let policy = self.current.load();
+        let resource = ResourceType::from_path(head.uri.path());
+        decide(BucketCors::Configured {
+            policy: &policy,
+            resource,
+        })
+    }
+}
+
+/// How requests name their bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BucketAddressing {
+    /// `/bucket/key`: the first path segment is the bucket; `/` is the service endpoint.
+    PathStyle,
+    /// `bucket.BASE/key` (the `Host` header or the URI's authority, port ignored); a request to
+    /// `BASE` itself (or any other host) falls back to path-style.
+    VirtualHost {
+        /// The endpoint's domain, e.g. `s3.example.com`.
+        base_domain: String,
+    },
+}
+
+impl BucketAddressing {
+    /// The bucket the request names and whether the URL names the bucket or an object;
+    /// `None` for the service endpoint.
+    ///
+    /// ```
+    /// use tower_s3_cors::{BucketAddressing, RequestHead, ResourceType};
+    ///
+    /// let vhost = BucketAddressing::VirtualHost { base_domain: "s3.example.com".into() };
+    /// let request = http::Request::get("/photos/cat.jpg")
+    ///     .header("host", "media.s3.example.com:9000")
+    ///     .body(())
+    ///     .unwrap();
+    /// assert_eq!(vhost.bucket(&RequestHead::from(&request)), Some(("media", ResourceType::Object)));
+    ///
+    /// let request = http::Request::get("/media/").body(()).unwrap();
+    /// let path = BucketAddressing::PathStyle;
+    /// assert_eq!(path.bucket(&RequestHead::from(&request)), Some(("media", ResourceType::Bucket)));
+    /// ```
+    pub fn bucket<'a>(&self, head: &RequestHead<'a>) -> Option<(&'a str, ResourceType)> {
+        if let BucketAddressing::VirtualHost { base_domain } = self {
+            let host = head
+                .headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .or_else(|| head.uri.host())
+                .unwrap_or_default();
+            let host = host.rsplit_once(':').map_or(host, |(name, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    name
+                } else {
+                    host
+                }
+            });
+            if let Some(bucket) = host
+                .len()
+                .checked_sub(base_domain.len() + 1)
+                .filter(|&cut| {
+                    host.get(cut + 1..)
+                        .is_some_and(|d| d.eq_ignore_ascii_case(base_domain))
+                        && host.as_bytes().get(cut) == Some(&b'.')
+                })
+                .and_then(|cut| host.get(..cut))
+                .filter(|b| !b.is_empty())
+            {
+                return Some((bucket, ResourceType::from_path(head.uri.path())));
+            }
+        }
+        let path = head.uri.path().strip_prefix('/').unwrap_or(head.uri.path());
+        let (bucket, rest) = path.split_once('/').unwrap_or((path, ""));
+        if bucket.is_empty() {
+            return None;
+        }
+        let resource = if rest.is_empty() {
+            ResourceType::Bucket
+        } else {
+            ResourceType::Object
+        };
+        Some((bucket, resource))
+    }
+}
+
+/// An in-memory per-bucket store: which buckets exist and each one's CORS configuration, with
+/// S3's operations (PutBucketCors, GetBucketCors, DeleteBucketCors). Changes are atomic and
+/// lock-free for readers (copy on write; writes are expected to be rare).
+///
+/// ```
+/// use std::sync::Arc;
+/// use tower_s3_cors::{BucketAddressing, BucketStore, CorsConfiguration, CorsLayer};
+///
+/// let store = Arc::new(BucketStore::new(BucketAddressing::PathStyle));
+/// store.create_bucket("media");
+/// store.put_cors("media", CorsConfiguration::from_json(
+///     r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]"#,
+/// )?)?;
+/// let layer = CorsLayer::from_source(Arc::clone(&store));
+/// assert!(store.get_cors("media").is_some());
+/// # drop(layer);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct BucketStore {
+    addressing: BucketAddressing,
+    buckets: ArcSwap<HashMap<String, Option<Arc<CorsPolicy>>>>,
+}
+
+/// The bucket named in a [`BucketStore`] operation does not exist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoSuchBucket(pub String);
+
+impl std::fmt::Display for NoSuchBucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "NoSuchBucket: The specified bucket does not exist ({})",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NoSuchBucket {}
+
+impl BucketStore {
+    /// An empty store.
+    pub fn new(addressing: BucketAddressing) -> Self {
+        BucketStore {
+            addressing,
+            buckets: ArcSwap::from_pointee(HashMap::new()),
+        }
+    }
+
+    /// How requests name buckets.
+    pub fn addressing(&self) -> &BucketAddressing {
+        &self.addressing
+    }
+
+    fn update(&self, mut change: impl FnMut(&mut HashMap<String, Option<Arc<CorsPolicy>>>)) {
+        self.buckets.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            change(&mut next);
+            next
+        });
+    }
+
+    /// Creates a bucket without CORS configuration; returns `false` if it already existed.
+    pub fn create_bucket(&self, bucket: &str) -> bool {
+        let mut created = false;
+        self.update(|map| {
+            created = !map.contains_key(bucket);
+            map.entry(bucket.to_owned()).or_insert(None);
+        });
+        created
+    }
+
+    /// Deletes a bucket; returns `false` if it did not exist.
+    pub fn delete_bucket(&self, bucket: &str) -> bool {
+        let mut existed = false;
+        self.update(|map| existed = map.remove(bucket).is_some());
+        existed
+    }
+
+    /// Whether the bucket exists.
+    pub fn bucket_exists(&self, bucket: &str) -> bool {
+        self.buckets.load().contains_key(bucket)
+    }
+
+    /// The names of the buckets, sorted.
+    pub fn buckets(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.buckets.load().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// PutBucketCors: sets (replaces) the bucket's configuration.
+    pub fn put_cors(&self, bucket: &str, config: CorsConfiguration) -> Result<(), NoSuchBucket> {
+        let policy = Arc::new(CorsPolicy::new(config));
+        let mut found = false;
+        self.update(|map| {
+            found = false;
+            if let Some(slot) = map.get_mut(bucket) {
+                *slot = Some(Arc::clone(&policy));
+                found = true;
+            }
+        });
+        if found {
+            Ok(())
+        } else {
+            Err(NoSuchBucket(bucket.to_owned()))
+        }
+    }
+
+    /// GetBucketCors: `None` if the bucket does not exist, `Some(None)` if it has no
+    /// configuration (S3 answers 404 `NoSuchCORSConfiguration`).
+    pub fn get_cors(&self, bucket: &str) -> Option<Option<CorsConfiguration>> {
+        self.buckets
+            .load()
+            .get(bucket)
+            .map(|slot| slot.as_ref().map(|p| p.configuration().clone()))
+    }
+
+    /// DeleteBucketCors: removes the configuration (S3 answers 204 either way).
+    pub fn delete_cors(&self, bucket: &str) -> Result<(), NoSuchBucket> {
+        let mut found = false;
+        self.update(|map| {
+            found = false;
+            if let Some(slot) = map.get_mut(bucket) {
+                *slot = None;
+                found = true;
+            }
+        });
+        if found {
+            Ok(())
+        } else {
+            Err(NoSuchBucket(bucket.to_owned()))
+        }
+    }
+}
+
+impl CorsSource for BucketStore {
+    fn with_rules<R>(&self, head: &RequestHead<'_>, decide: impl FnOnce(BucketCors<'_>) -> R) -> R {
+        let Some((bucket, resource)) = self.addressing.bucket(head) else {
+            return decide(BucketCors::NoBucket);
+        };
+        let buckets = self.buckets.load();
+        match buckets.get(bucket) {
+            None => decide(BucketCors::NoSuchBucket),
+            Some(None) => decide(BucketCors::NotConfigured),
+            Some(Some(policy)) => decide(BucketCors::Configured { policy, resource }),
+        }
+    }
+}
