@@ -1,12 +1,13 @@
 //! XML text escaping for the documents the crate writes.
 
-/// Appends `text` to `out`, escaped for XML character data and attribute values.
+/// Appends `text` to `out`, escaped for XML character data as S3 writes it: `&`, `<` and `>`
+/// only (S3 writes `resource's` with a plain apostrophe).
 ///
 /// `\r` is written as a character reference so that a parser's end-of-line normalisation
 /// gives back the same value.
 pub(crate) fn push_escaped(out: &mut String, text: &str) {
     let mut rest = text;
-    while let Some(i) = rest.find(['&', '<', '>', '"', '\'', '\r']) {
+    while let Some(i) = rest.find(['&', '<', '>', '\r']) {
         let (head, tail) = rest.split_at(i);
         out.push_str(head);
         let mut chars = tail.chars();
@@ -14,8 +15,6 @@ pub(crate) fn push_escaped(out: &mut String, text: &str) {
             Some('&') => "&amp;",
             Some('<') => "&lt;",
             Some('>') => "&gt;",
-            Some('"') => "&quot;",
-            Some('\'') => "&apos;",
             _ => "&#13;",
         };
         out.push_str(replacement);
@@ -49,7 +48,7 @@ mod tests {
     fn escapes_metacharacters() {
         let mut out = String::new();
         push_escaped(&mut out, "a<b>&\"c'\r");
-        assert_eq!(out, "a&lt;b&gt;&amp;&quot;c&apos;&#13;");
+        assert_eq!(out, "a&lt;b&gt;&amp;\"c'&#13;");
     }
 
     #[test]
