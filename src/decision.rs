@@ -1,5 +1,6 @@
 //! The pure decision: request parts in, what S3 would do out. No I/O, no tower.
 
+use http::header::{GetAll, ValueIter};
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
@@ -7,7 +8,7 @@ use http::header::{
 };
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
-use crate::matcher::{CorsPolicy, S3Method};
+use crate::matcher::{bytes_equal, CorsPolicy, S3Method, HIGH};
 use crate::s3_error::Refusal;
 
 /// `Access-Control-Request-Private-Network` (Private Network Access).
@@ -278,6 +279,15 @@ pub struct CorsHeaders {
 }
 
 const TRUE: HeaderValue = HeaderValue::from_static("true");
+
+/// The inner response's headers a match replaces that the layer does not always set.
+const REMOVED: [HeaderName; 5] = [
+    ACCESS_CONTROL_ALLOW_CREDENTIALS,
+    ACCESS_CONTROL_ALLOW_HEADERS,
+    ACCESS_CONTROL_EXPOSE_HEADERS,
+    ACCESS_CONTROL_MAX_AGE,
+    ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+];
 const STAR: HeaderValue = HeaderValue::from_static("*");
 
 impl CorsHeaders {
@@ -338,6 +348,15 @@ impl CorsHeaders {
         .flatten()
     }
 
+    /// How many fields [`write_to`](Self::write_to) writes.
+    pub(crate) fn len(&self) -> usize {
+        3 + usize::from(self.allow_credentials)
+            + usize::from(self.allow_headers.is_some())
+            + usize::from(self.expose_headers.is_some())
+            + usize::from(self.max_age.is_some())
+            + usize::from(self.allow_private_network)
+    }
+
     /// Writes the headers of a short-circuited preflight into an empty map.
     pub(crate) fn write_to(self, headers: &mut HeaderMap) {
         let vary = self.insert_access_control(headers);
@@ -347,17 +366,29 @@ impl CorsHeaders {
     /// Applies the headers to an inner service's response: the layer's values replace every
     /// `Access-Control-*` header the inner service set, and `Vary` is merged into one field.
     pub fn apply_to(self, headers: &mut HeaderMap) {
-        for name in [
-            ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            ACCESS_CONTROL_ALLOW_HEADERS,
-            ACCESS_CONTROL_EXPOSE_HEADERS,
-            ACCESS_CONTROL_MAX_AGE,
-            ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
-        ] {
-            headers.remove(name);
+        // One look at the response's field names (no hashing) tells whether the inner service
+        // set a CORS header the layer may not overwrite, or a `Vary` to merge into. Most
+        // responses have neither, and then nothing is looked up before inserting.
+        let mut stale = false;
+        let mut has_vary = false;
+        for name in headers.keys() {
+            if *name == VARY {
+                has_vary = true;
+            } else if REMOVED.contains(name) {
+                stale = true;
+            }
+        }
+        if stale {
+            for name in REMOVED {
+                headers.remove(name);
+            }
         }
         let vary = self.insert_access_control(headers);
-        crate::vary::merge(headers, vary);
+        if has_vary {
+            crate::vary::merge(headers, vary);
+        } else {
+            headers.insert(VARY, vary);
+        }
     }
 
     /// Inserts every `Access-Control-*` header (replacing same-named ones); gives back `Vary`.
@@ -411,55 +442,162 @@ fn request_method_field(headers: &HeaderMap) -> Option<(&HeaderValue, bool)> {
 
 /// The names listed in `Access-Control-Request-Headers`: every field joined with `,`, split on
 /// `,`, trimmed of spaces and tabs, empty items dropped. One pass, no allocation.
-pub(crate) fn requested_headers(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
-    headers
-        .get_all(ACCESS_CONTROL_REQUEST_HEADERS)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .map(trim_ows)
-        .filter(|name| !name.is_empty())
+pub(crate) fn requested_headers(headers: &HeaderMap) -> Names<'_> {
+    RequestedHeaders::of(headers).names()
 }
 
-fn trim_ows(bytes: &[u8]) -> &[u8] {
+/// The `Access-Control-Request-Headers` fields of a request, looked up once.
+pub(crate) struct RequestedHeaders<'a> {
+    fields: GetAll<'a, HeaderValue>,
+}
+
+impl<'a> RequestedHeaders<'a> {
+    pub(crate) fn of(headers: &'a HeaderMap) -> Self {
+        RequestedHeaders {
+            fields: headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS),
+        }
+    }
+
+    pub(crate) fn names(&self) -> Names<'a> {
+        Names {
+            fields: self.fields.iter(),
+            rest: b"",
+        }
+    }
+
+    /// The `Access-Control-Allow-Headers` echo of names `listed` counted: lowercased, joined
+    /// by `, `. One allocation of the exact size, or none when the request's single field is
+    /// already that value (one lowercase name, as browsers send it).
+    fn echo(&self, listed: &Listed) -> Option<HeaderValue> {
+        if listed.count == 0 {
+            return None;
+        }
+        if let Some(field) = listed.verbatim {
+            return Some(field.clone());
+        }
+        let mut out = Vec::with_capacity(listed.bytes + 2 * (listed.count - 1));
+        for name in self.names() {
+            if !out.is_empty() {
+                out.extend_from_slice(b", ");
+            }
+            let start = out.len();
+            out.extend_from_slice(name);
+            if let Some(copied) = out.get_mut(start..) {
+                copied.make_ascii_lowercase();
+            }
+        }
+        // Exact capacity, so `Bytes` takes the buffer over without a second allocation. The
+        // bytes come from header values, so they are valid in one.
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
+    }
+}
+
+/// What the matching pass learnt about the requested names, to size the echo.
+#[derive(Default)]
+struct Listed<'a> {
+    count: usize,
+    /// Total length of the names.
+    bytes: usize,
+    /// The request's one field, when it is exactly the echo.
+    verbatim: Option<&'a HeaderValue>,
+}
+
+/// Iterator over requested header names (see [`requested_headers`]).
+pub(crate) struct Names<'a> {
+    fields: ValueIter<'a, HeaderValue>,
+    /// What is left of the current field.
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Names<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            let rest = skip_separators(self.rest);
+            if rest.is_empty() {
+                self.rest = self.fields.next()?.as_bytes();
+                continue;
+            }
+            // `rest` starts with a name byte, so the trimmed item is not empty.
+            let (item, after) = rest.split_at_checked(find_comma(rest)).unwrap_or((rest, b""));
+            self.rest = after;
+            return Some(trim_end_ows(item));
+        }
+    }
+}
+
+/// Branch-free (`|`, not `||`), so a block of tests becomes a few vector compares.
+fn is_separator(b: u8) -> bool {
+    (b == b',') | (b == b' ') | (b == b'\t')
+}
+
+/// `bytes` after its leading commas, spaces and tabs (empty items and whitespace). Hostile
+/// lists are mostly separators: they are skipped sixteen bytes a step (the compiler turns
+/// the block test into vector compares), the first other byte is then found eight at a time.
+fn skip_separators(mut bytes: &[u8]) -> &[u8] {
+    while let Some((block, rest)) = bytes.split_first_chunk::<16>() {
+        if !block.iter().fold(true, |all, &b| all & is_separator(b)) {
+            break;
+        }
+        bytes = rest;
+    }
+    while let Some((word, rest)) = bytes.split_first_chunk::<8>() {
+        let word = u64::from_le_bytes(*word);
+        let separators = bytes_equal(word, b',') | bytes_equal(word, b' ') | bytes_equal(word, b'\t');
+        let others = !separators & HIGH;
+        if others != 0 {
+            return bytes
+                .get(others.trailing_zeros() as usize / 8..)
+                .unwrap_or_default();
+        }
+        bytes = rest;
+    }
     let start = bytes
         .iter()
-        .position(|&b| b != b' ' && b != b'\t')
+        .position(|&b| !is_separator(b))
         .unwrap_or(bytes.len());
+    bytes.get(start..).unwrap_or_default()
+}
+
+/// The index of the first comma in `bytes`, or its length; sixteen then eight bytes a step.
+fn find_comma(bytes: &[u8]) -> usize {
+    let mut skipped = 0;
+    let mut rest = bytes;
+    while let Some((block, tail)) = rest.split_first_chunk::<16>() {
+        if block.iter().fold(false, |any, &b| any | (b == b',')) {
+            break;
+        }
+        skipped += 16;
+        rest = tail;
+    }
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        let commas = bytes_equal(u64::from_le_bytes(*word), b',');
+        if commas != 0 {
+            return skipped + commas.trailing_zeros() as usize / 8;
+        }
+        skipped += 8;
+        rest = tail;
+    }
+    skipped + rest.iter().position(|&b| b == b',').unwrap_or(rest.len())
+}
+
+fn trim_end_ows(bytes: &[u8]) -> &[u8] {
     let end = bytes
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |i| i + 1);
-    bytes.get(start..end).unwrap_or_default()
+        .map_or(0, |i| i + 1);
+    bytes.get(..end).unwrap_or_default()
 }
 
-/// The `Access-Control-Allow-Headers` echo: requested names lowercased, joined by `, `.
-fn echo_requested_headers(headers: &HeaderMap) -> Option<HeaderValue> {
-    let capacity: usize = headers
-        .get_all(ACCESS_CONTROL_REQUEST_HEADERS)
-        .iter()
-        .map(|v| v.len() + 2)
-        .sum();
-    let mut out = Vec::with_capacity(capacity);
-    for name in requested_headers(headers) {
-        if !out.is_empty() {
-            out.extend_from_slice(b", ");
-        }
-        out.extend(name.iter().map(u8::to_ascii_lowercase));
-    }
-    if out.is_empty() {
-        return None;
-    }
-    // The bytes come from header values, so they are valid in one.
-    HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
-}
-
-/// Finds the first rule that accepts `origin`, `method` and every requested header.
-pub(crate) fn first_match(
+/// Finds the first rule that accepts `origin`, `method` and every requested header. The same
+/// pass over the requested names counts them for the echo.
+fn first_match<'a>(
     policy: &CorsPolicy,
     origin: &[u8],
     method: S3Method,
-    headers: &HeaderMap,
-) -> Option<usize> {
+    requested: &RequestedHeaders<'a>,
+) -> Option<(usize, Listed<'a>)> {
     let mut candidates = policy.method_mask(method) & policy.all();
     if candidates == 0 {
         return None;
@@ -468,23 +606,43 @@ pub(crate) fn first_match(
     if candidates == 0 {
         return None;
     }
-    // Rules with AllowedHeader `*` accept any list; only check names if another rule is left.
-    if candidates & !policy.any_header() != 0 {
-        for name in requested_headers(headers) {
+    let mut fields = requested.fields.iter();
+    let Some(first_field) = fields.next() else {
+        return Some((candidates.trailing_zeros() as usize, Listed::default()));
+    };
+    let one_field = fields.next().is_none();
+    let mut listed = Listed::default();
+    let mut first_name: &[u8] = b"";
+    for name in requested.names() {
+        // Rules with AllowedHeader `*` accept any name; only look a name up while another
+        // rule is in the running.
+        if candidates & !policy.any_header() != 0 {
             candidates = policy.header_mask(name, candidates);
             if candidates == 0 {
                 return None;
             }
         }
+        if listed.count == 0 {
+            first_name = name;
+        }
+        listed.count += 1;
+        listed.bytes += name.len();
     }
-    Some(candidates.trailing_zeros() as usize)
+    if one_field
+        && listed.count == 1
+        && first_name.len() == first_field.len()
+        && !first_name.iter().any(u8::is_ascii_uppercase)
+    {
+        listed.verbatim = Some(first_field);
+    }
+    Some((candidates.trailing_zeros() as usize, listed))
 }
 
 fn allowed(
     policy: &CorsPolicy,
-    index: usize,
+    (index, listed): (usize, Listed<'_>),
     origin: &HeaderValue,
-    head: &RequestHead<'_>,
+    requested: &RequestedHeaders<'_>,
     private_network: bool,
 ) -> Option<Allowed> {
     let rule = policy.rules.get(index)?;
@@ -494,7 +652,7 @@ fn allowed(
             allow_origin: if rule.any_origin { STAR } else { origin.clone() },
             allow_credentials: !rule.any_origin,
             allow_methods: rule.allow_methods.clone(),
-            allow_headers: echo_requested_headers(head.headers),
+            allow_headers: requested.echo(&listed),
             expose_headers: rule.expose_headers.clone(),
             max_age: rule.max_age.clone(),
             allow_private_network: private_network,
@@ -547,8 +705,11 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
         Some((_, true)) => b"",
     };
     let matched = match (origin, S3Method::from_bytes(method_bytes)) {
-        (Some(origin), Some(method)) => first_match(policy, origin.as_bytes(), method, head.headers)
-            .and_then(|index| allowed(policy, index, origin, &head, false)),
+        (Some(origin), Some(method)) => {
+            let requested = RequestedHeaders::of(head.headers);
+            first_match(policy, origin.as_bytes(), method, &requested)
+                .and_then(|found| allowed(policy, found, origin, &requested, false))
+        }
         _ => None,
     };
     match matched {
@@ -604,8 +765,11 @@ fn preflight_decision(
             .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
             .is_some_and(|v| v == "true");
     let matched = match origin {
-        OriginField::One(origin) => first_match(policy, origin.as_bytes(), method, head.headers)
-            .and_then(|index| allowed(policy, index, origin, &head, private_network)),
+        OriginField::One(origin) => {
+            let requested = RequestedHeaders::of(head.headers);
+            first_match(policy, origin.as_bytes(), method, &requested)
+                .and_then(|found| allowed(policy, found, origin, &requested, private_network))
+        }
         _ => None,
     };
     match matched {

@@ -8,7 +8,7 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderName, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -345,10 +345,12 @@ impl<B> Step<B> {
 
 /// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`.
 pub(crate) fn preflight_response<B>(headers: CorsHeaders) -> Response<CorsBody<B>> {
-    let mut response = Response::new(CorsBody::empty());
-    let map = response.headers_mut();
-    headers.write_to(map);
+    // Sized for every field at once: the map is allocated once and never grows.
+    let mut map = HeaderMap::with_capacity(headers.len() + 1);
+    headers.write_to(&mut map);
     map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    let mut response = Response::new(CorsBody::empty());
+    *response.headers_mut() = map;
     response
 }
 

@@ -4,7 +4,9 @@
 //! lookups that each give the mask of rules accepting one part of it (origin, method, each
 //! requested header); their intersection's lowest bit is S3's "first matching rule". Exact
 //! origins and exact header names are found through indexes, so the cost does not grow with
-//! the number of rules that cannot match.
+//! the number of rules that cannot match: exact values through a hash table, one-`*` patterns
+//! through the same kind of table keyed by their longer side (so `https://*.example.com` is
+//! found by its suffix, `x-amz-*` by its prefix), with one probe per distinct key length.
 
 use std::collections::HashMap;
 
@@ -15,12 +17,6 @@ use crate::validate::S3_METHODS;
 
 /// A set of rules, one bit per rule index.
 pub(crate) type Mask = u128;
-
-/// A one-`*` pattern's prefix and suffix, and the rules that list it.
-type Affix = (Box<[u8]>, Box<[u8]>, Mask);
-
-/// An exact header name: hash of the lowercased name, the lowercased name, its rules.
-type HashedName = (u64, Box<[u8]>, Mask);
 
 /// An S3 pattern with at most one `*`: anything, an exact value, or a prefix and a suffix
 /// around a run of any bytes (possibly empty).
@@ -170,13 +166,13 @@ pub struct CorsPolicy {
     all: Mask,
     method_masks: [Mask; 5],
     any_origin: Mask,
-    exact_origins: HashMap<Box<[u8]>, Mask>,
-    wildcard_origins: Box<[Affix]>,
+    exact_origins: Table<Mask>,
+    wildcard_origins: AffixIndex,
     any_header: Mask,
-    /// Sorted by hash of the lowercased name.
-    exact_headers: Box<[HashedName]>,
-    /// Lowercased prefix and suffix.
-    wildcard_headers: Box<[Affix]>,
+    /// Lowercased names, compared ASCII-case-insensitively.
+    exact_headers: Table<Mask>,
+    /// Lowercased prefixes and suffixes, compared ASCII-case-insensitively.
+    wildcard_headers: AffixIndex,
 }
 
 impl From<CorsConfiguration> for CorsPolicy {
@@ -196,7 +192,7 @@ impl CorsPolicy {
         let mut wildcard_origins = Vec::new();
         let mut any_header = 0;
         let mut exact_headers: HashMap<Box<[u8]>, Mask> = HashMap::new();
-        let mut wildcard_headers: Vec<Affix> = Vec::new();
+        let mut wildcard_headers = Vec::new();
         // A configuration holds at most 100 rules, so every index fits in the mask.
         for (index, rule) in rules.iter().enumerate().take(128) {
             let bit: Mask = 1 << index;
@@ -211,7 +207,7 @@ impl CorsPolicy {
                     Pattern::Any => any_origin |= bit,
                     Pattern::Exact(exact) => *exact_origins.entry(exact.clone()).or_default() |= bit,
                     Pattern::Wildcard { prefix, suffix } => {
-                        merge_pair(&mut wildcard_origins, prefix.clone(), suffix.clone(), bit)
+                        wildcard_origins.push((prefix.clone(), suffix.clone(), bit))
                     }
                 }
             }
@@ -223,31 +219,25 @@ impl CorsPolicy {
                             .entry(exact.to_ascii_lowercase().into())
                             .or_default() |= bit
                     }
-                    Pattern::Wildcard { prefix, suffix } => merge_pair(
-                        &mut wildcard_headers,
+                    Pattern::Wildcard { prefix, suffix } => wildcard_headers.push((
                         prefix.to_ascii_lowercase().into(),
                         suffix.to_ascii_lowercase().into(),
                         bit,
-                    ),
+                    )),
                 }
             }
         }
-        let mut exact_headers: Vec<HashedName> = exact_headers
-            .into_iter()
-            .map(|(name, mask)| (hash_lowercase(&name), name, mask))
-            .collect();
-        exact_headers.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         CorsPolicy {
             config,
             rules,
             all,
             method_masks,
             any_origin,
-            exact_origins,
-            wildcard_origins: wildcard_origins.into(),
+            exact_origins: Table::new(exact_origins, Case::Sensitive),
+            wildcard_origins: AffixIndex::new(wildcard_origins, Case::Sensitive),
             any_header,
-            exact_headers: exact_headers.into(),
-            wildcard_headers: wildcard_headers.into(),
+            exact_headers: Table::new(exact_headers, Case::Insensitive),
+            wildcard_headers: AffixIndex::new(wildcard_headers, Case::Insensitive),
         }
     }
 
@@ -261,21 +251,15 @@ impl CorsPolicy {
         self.config.rules().get(index)
     }
 
-    /// Rules whose origin patterns accept `origin`.
+    /// Rules whose origin patterns accept `origin`, among `among`.
     pub(crate) fn origin_mask(&self, origin: &[u8], among: Mask) -> Mask {
         let mut mask = self.any_origin;
         if let Some(exact) = self.exact_origins.get(origin) {
             mask |= exact;
         }
-        for (prefix, suffix, rules) in self.wildcard_origins.iter() {
-            // Only patterns of rules still in the running are worth a comparison.
-            if rules & among & !mask != 0
-                && origin.len() >= prefix.len() + suffix.len()
-                && origin.starts_with(prefix)
-                && origin.ends_with(suffix)
-            {
-                mask |= rules;
-            }
+        // Only patterns of rules still in the running are worth a comparison.
+        if among & !mask & self.wildcard_origins.rules != 0 {
+            mask = self.wildcard_origins.matches(origin, among, mask);
         }
         mask & among
     }
@@ -285,34 +269,18 @@ impl CorsPolicy {
         self.method_masks[method.index()]
     }
 
-    /// Rules whose AllowedHeaders accept the (trimmed, non-empty) requested header `name`.
+    /// Rules whose AllowedHeaders accept the (trimmed, non-empty) requested header `name`,
+    /// among `among`.
     pub(crate) fn header_mask(&self, name: &[u8], among: Mask) -> Mask {
         let mut mask = self.any_header & among;
         if mask == among {
             return mask;
         }
-        let hash = hash_lowercase(name);
-        let start = self.exact_headers.partition_point(|entry| entry.0 < hash);
-        for (h, exact, rules) in self.exact_headers.get(start..).unwrap_or_default() {
-            if *h != hash {
-                break;
-            }
-            if exact.eq_ignore_ascii_case(name) {
-                mask |= rules & among;
-            }
+        if let Some(exact) = self.exact_headers.get(name) {
+            mask |= exact & among;
         }
-        for (prefix, suffix, rules) in self.wildcard_headers.iter() {
-            if rules & among & !mask != 0
-                && name.len() >= prefix.len() + suffix.len()
-                && name
-                    .get(..prefix.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-                && name
-                    .get(name.len() - suffix.len()..)
-                    .is_some_and(|s| s.eq_ignore_ascii_case(suffix))
-            {
-                mask |= rules & among;
-            }
+        if among & !mask & self.wildcard_headers.rules != 0 {
+            mask = self.wildcard_headers.matches(name, among, mask) & among;
         }
         mask
     }
@@ -328,23 +296,293 @@ impl CorsPolicy {
     }
 }
 
-/// Keeps one entry per distinct (prefix, suffix), so repeated patterns cost one comparison.
-fn merge_pair(list: &mut Vec<Affix>, prefix: Box<[u8]>, suffix: Box<[u8]>, bit: Mask) {
-    match list.iter_mut().find(|(p, s, _)| *p == prefix && *s == suffix) {
-        Some(entry) => entry.2 |= bit,
-        None => list.push((prefix, suffix, bit)),
+/// A configured value, pattern side or header name.
+type Key = Box<[u8]>;
+
+/// A table entry: the key's hash, the key, its value.
+type Entry<V> = (u64, Key, V);
+
+/// A one-`*` pattern as (the side it is keyed by, the other side, its rules).
+type Affix = (Key, Key, Mask);
+
+/// The patterns that share a key: (other side, rules) each.
+type Others = Box<[(Key, Mask)]>;
+
+/// How keys compare: origins byte for byte, header names ASCII-case-insensitively.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Case {
+    Sensitive,
+    Insensitive,
+}
+
+impl Case {
+    /// Whether a request's `value` equals a configured key or affix (lowercased already when
+    /// `Insensitive`).
+    fn eq(self, configured: &[u8], value: &[u8]) -> bool {
+        match self {
+            Case::Sensitive => configured == value,
+            Case::Insensitive => configured.len() == value.len() && eq_lowercased(configured, value),
+        }
+    }
+
+    /// Eight bytes at a time, FxHash-style; `Insensitive` sets bit 5 of every byte first, so
+    /// names equal but for ASCII case hash alike (other bytes may collide, which the
+    /// comparison after the probe sorts out). Keys come from the configuration: a request
+    /// chooses where a lookup starts, never how long a chain of configured keys is.
+    fn hash(self, bytes: &[u8]) -> u64 {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let fold: u64 = match self {
+            Case::Sensitive => 0,
+            Case::Insensitive => 0x2020_2020_2020_2020,
+        };
+        let mix = |hash: u64, word: u64| (hash.rotate_left(5) ^ (word | fold)).wrapping_mul(K);
+        let mut hash = bytes.len() as u64;
+        let mut rest = bytes;
+        while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+            hash = mix(hash, u64::from_le_bytes(*word));
+            rest = tail;
+        }
+        // The last 1..=7 bytes: the last eight bytes of the key when it has them (overlapping
+        // some already hashed), else two overlapping four-byte reads, else three bytes.
+        if !rest.is_empty() {
+            let n = bytes.len();
+            let word = if let Some(last) = bytes.last_chunk::<8>() {
+                u64::from_le_bytes(*last)
+            } else if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+                u64::from(u32::from_le_bytes(*first)) | u64::from(u32::from_le_bytes(*last)) << 32
+            } else {
+                let at = |i: usize| u64::from(bytes.get(i).copied().unwrap_or(0));
+                at(0) | at(n / 2) << 8 | at(n - 1) << 16
+            };
+            hash = mix(hash, word);
+        }
+        // The multiply leaves the low bits (the probe position) weakest: fold the high ones in.
+        hash ^ (hash >> 29)
     }
 }
 
-/// FNV-1a over the ASCII-lowercased bytes. Keys come from the configuration, so a request
-/// cannot make a lookup slower than the longest run of equal hashes among configured names.
-fn hash_lowercase(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        hash ^= u64::from(b.to_ascii_lowercase());
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every byte of `word` equal to `b` (exact: the additions stay within each
+/// byte). Eight bytes tested in a handful of instructions.
+pub(crate) fn bytes_equal(word: u64, b: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(b));
+    !(((x & !HIGH) + !HIGH) | x) & HIGH
+}
+
+/// `word` with its ASCII capitals (eight bytes at a time) made small.
+fn lowercase_word(word: u64) -> u64 {
+    let low7 = word & !HIGH;
+    let at_least_a = low7 + ONES * u64::from(0x80 - b'A');
+    let past_z = low7 + ONES * u64::from(0x80 - b'Z' - 1);
+    let capitals = at_least_a & !past_z & !word & HIGH;
+    word | (capitals >> 2)
+}
+
+/// `lower == value.to_ascii_lowercase()` for slices of one length, eight bytes a step (the
+/// last step overlapping the one before when the length is not a multiple of eight).
+fn eq_lowercased(lower: &[u8], value: &[u8]) -> bool {
+    let same = |x: u64, y: u64| x == lowercase_word(y);
+    if let (Some(x), Some(y)) = (lower.last_chunk::<8>(), value.last_chunk::<8>()) {
+        if !same(u64::from_le_bytes(*x), u64::from_le_bytes(*y)) {
+            return false;
+        }
+        let (mut a, mut b) = (lower, value);
+        while let (Some((x, rest_a)), Some((y, rest_b))) =
+            (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+        {
+            if !same(u64::from_le_bytes(*x), u64::from_le_bytes(*y)) {
+                return false;
+            }
+            a = rest_a;
+            b = rest_b;
+        }
+        return true;
     }
-    hash
+    if let (Some(x0), Some(x1), Some(y0), Some(y1)) = (
+        lower.first_chunk::<4>(),
+        lower.last_chunk::<4>(),
+        value.first_chunk::<4>(),
+        value.last_chunk::<4>(),
+    ) {
+        let word = |a: &[u8; 4], b: &[u8; 4]| {
+            u64::from(u32::from_le_bytes(*a)) | u64::from(u32::from_le_bytes(*b)) << 32
+        };
+        return same(word(x0, x1), word(y0, y1));
+    }
+    lower.iter().zip(value).all(|(x, y)| *x == y.to_ascii_lowercase())
+}
+
+/// Byte strings from the configuration, found by one hash and (nearly always) one probe.
+/// Open addressing with linear probing, at most half full.
+#[derive(Clone, Debug)]
+struct Table<V> {
+    case: Case,
+    /// Bit `n` set when a key is `n` bytes long (bit 63: 63 or more), so most values that
+    /// cannot be a key are turned away before hashing.
+    lengths: u64,
+    /// `0` for an empty slot, else 1 + an index into `entries`.
+    slots: Box<[u32]>,
+    entries: Box<[Entry<V>]>,
+}
+
+impl<V> Table<V> {
+    fn new(keys: impl IntoIterator<Item = (Key, V)>, case: Case) -> Self {
+        let entries: Box<[Entry<V>]> = keys
+            .into_iter()
+            .map(|(key, value)| (case.hash(&key), key, value))
+            .collect();
+        let size = (entries.len() * 2).next_power_of_two().max(2);
+        let mut slots = vec![0u32; size].into_boxed_slice();
+        let mask = size - 1;
+        for (index, (hash, _, _)) in entries.iter().enumerate() {
+            let mut at = *hash as usize & mask;
+            while slots.get(at).is_some_and(|slot| *slot != 0) {
+                at = (at + 1) & mask;
+            }
+            if let Some(slot) = slots.get_mut(at) {
+                // At most 100 rules' worth of keys: the index fits.
+                *slot = index as u32 + 1;
+            }
+        }
+        let lengths = entries
+            .iter()
+            .fold(0, |bits, (_, key, _)| bits | length_bit(key.len()));
+        Table {
+            case,
+            lengths,
+            slots,
+            entries,
+        }
+    }
+
+    fn get(&self, key: &[u8]) -> Option<&V> {
+        if self.lengths & length_bit(key.len()) == 0 {
+            return None;
+        }
+        // One key (the usual configuration): a comparison is cheaper than a hash.
+        if let [(_, only, value)] = &*self.entries {
+            return self.case.eq(only, key).then_some(value);
+        }
+        let hash = self.case.hash(key);
+        let mask = self.slots.len() - 1;
+        let mut at = hash as usize & mask;
+        // The table is at most half full, so an empty slot ends every probe sequence.
+        loop {
+            let slot = *self.slots.get(at)?;
+            let (h, k, value) = self.entries.get(slot.checked_sub(1)? as usize)?;
+            if *h == hash && self.case.eq(k, key) {
+                return Some(value);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
+}
+
+/// One-`*` patterns, found through a [`Table`] keyed by the longer of prefix and suffix: a
+/// value is probed once per distinct key length, not once per pattern. Patterns sharing a
+/// key are then told apart by their other side.
+#[derive(Clone, Debug)]
+struct AffixIndex {
+    /// Every rule that has a pattern here.
+    rules: Mask,
+    by_prefix: Side,
+    by_suffix: Side,
+}
+
+/// The patterns keyed by one side: each key's patterns as (other side, rules).
+#[derive(Clone, Debug)]
+struct Side {
+    /// The distinct key lengths, ascending.
+    lengths: Box<[usize]>,
+    keys: Table<Others>,
+}
+
+impl Side {
+    fn new(patterns: Vec<Affix>, case: Case) -> Self {
+        let mut lengths: Vec<usize> = patterns.iter().map(|(key, _, _)| key.len()).collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        let mut grouped: Vec<(Key, Vec<(Key, Mask)>)> = Vec::new();
+        for (key, other, bit) in patterns {
+            let group = match grouped.iter_mut().position(|(k, _)| *k == key) {
+                Some(at) => grouped.get_mut(at),
+                None => {
+                    grouped.push((key, Vec::new()));
+                    grouped.last_mut()
+                }
+            };
+            if let Some((_, list)) = group {
+                // One entry per distinct pattern, so a repeated pattern costs one comparison.
+                match list.iter_mut().find(|(o, _)| *o == other) {
+                    Some(entry) => entry.1 |= bit,
+                    None => list.push((other, bit)),
+                }
+            }
+        }
+        Side {
+            lengths: lengths.into(),
+            keys: Table::new(grouped.into_iter().map(|(k, list)| (k, list.into())), case),
+        }
+    }
+}
+
+impl AffixIndex {
+    fn new(patterns: Vec<Affix>, case: Case) -> Self {
+        let rules = patterns.iter().fold(0, |m, (_, _, bit)| m | bit);
+        let (by_prefix, by_suffix): (Vec<_>, Vec<_>) = patterns
+            .into_iter()
+            .partition(|(prefix, suffix, _)| prefix.len() >= suffix.len());
+        AffixIndex {
+            rules,
+            by_prefix: Side::new(by_prefix, case),
+            by_suffix: Side::new(
+                by_suffix
+                    .into_iter()
+                    .map(|(prefix, suffix, bit)| (suffix, prefix, bit))
+                    .collect(),
+                case,
+            ),
+        }
+    }
+
+    /// `mask` plus the rules among `among` with a pattern matching `value`. The length test
+    /// keeps prefix and suffix from overlapping; the `*` run may be empty.
+    fn matches(&self, value: &[u8], among: Mask, mut mask: Mask) -> Mask {
+        let case = self.by_prefix.keys.case;
+        for &len in self.by_prefix.lengths.iter() {
+            let Some(prefix) = value.get(..len) else { break };
+            for (suffix, rules) in self.by_prefix.keys.get(prefix).into_iter().flatten() {
+                if rules & among & !mask != 0
+                    && value.len() >= len + suffix.len()
+                    && value
+                        .get(value.len() - suffix.len()..)
+                        .is_some_and(|s| case.eq(suffix, s))
+                {
+                    mask |= rules;
+                }
+            }
+        }
+        for &len in self.by_suffix.lengths.iter() {
+            let Some(suffix) = value.len().checked_sub(len).and_then(|at| value.get(at..)) else {
+                break;
+            };
+            for (prefix, rules) in self.by_suffix.keys.get(suffix).into_iter().flatten() {
+                if rules & among & !mask != 0
+                    && value.len() >= len + prefix.len()
+                    && value.get(..prefix.len()).is_some_and(|p| case.eq(prefix, p))
+                {
+                    mask |= rules;
+                }
+            }
+        }
+        mask
+    }
 }
 
 fn compile_rule(rule: &CorsRule) -> CompiledRule {
@@ -400,5 +638,171 @@ mod tests {
         assert!(p.matches_ignore_case(b"x-amz-date"));
         assert!(p.matches_ignore_case(b"X-AMZ-"));
         assert!(!p.matches_ignore_case(b"x-am"));
+    }
+
+    // ---- the indexes against rule-by-rule matching ------------------------------------------
+
+    use proptest::prelude::*;
+
+    fn policy(rules: &[(Vec<String>, Vec<String>)]) -> CorsPolicy {
+        let rules = rules.iter().map(|(origins, headers)| {
+            CorsRule::builder()
+                .allowed_origins(origins.iter().cloned())
+                .allowed_method("GET")
+                .allowed_headers(headers.iter().cloned())
+                .build()
+        });
+        CorsPolicy::new(CorsConfiguration::new(rules).expect("valid rules"))
+    }
+
+    /// The rules whose patterns accept `value`, one rule at a time, from the patterns alone.
+    fn naive(policy: &CorsPolicy, value: &[u8], header: bool) -> Mask {
+        policy.rules.iter().enumerate().fold(0, |mask, (i, rule)| {
+            let patterns = if header { &rule.headers } else { &rule.origins };
+            let hit = patterns.iter().any(|p| {
+                if header {
+                    p.matches_ignore_case(value)
+                } else {
+                    p.matches(value)
+                }
+            });
+            mask | (Mask::from(hit) << i)
+        })
+    }
+
+    fn first(policy: &CorsPolicy, origin: &str) -> Option<usize> {
+        let request = http::Request::get("/k")
+            .header("origin", origin)
+            .body(())
+            .unwrap();
+        match policy.evaluate(&request) {
+            crate::Decision::Actual(allowed) => Some(allowed.rule_index()),
+            _ => None,
+        }
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn first_match_order_holds_across_exact_and_wildcard_rules() {
+        let wild = strings(&["https://*.example.com"]);
+        let exact = strings(&["https://a.example.com"]);
+        let any = strings(&["*"]);
+        // Wildcard first: it wins even though an exact rule follows.
+        let p = policy(&[(wild.clone(), vec![]), (exact.clone(), vec![])]);
+        assert_eq!(first(&p, "https://a.example.com"), Some(0));
+        // Exact first: it wins.
+        let p = policy(&[(exact.clone(), vec![]), (wild.clone(), vec![])]);
+        assert_eq!(first(&p, "https://a.example.com"), Some(0));
+        assert_eq!(first(&p, "https://b.example.com"), Some(1));
+        // A `*` rule between them, and a late exact one.
+        let p = policy(&[
+            (strings(&["https://x.example"]), vec![]),
+            (wild.clone(), vec![]),
+            (any, vec![]),
+            (exact, vec![]),
+        ]);
+        assert_eq!(first(&p, "https://a.example.com"), Some(1));
+        assert_eq!(first(&p, "https://x.example"), Some(0));
+        assert_eq!(first(&p, "http://elsewhere"), Some(2));
+        // Prefix-keyed and suffix-keyed patterns, several sharing a key.
+        let p = policy(&[
+            (strings(&["http://localhost:*"]), vec![]),
+            (
+                strings(&["https://app-*.example.com", "https://*.example.com"]),
+                vec![],
+            ),
+            (strings(&["https://*.example.com"]), vec![]),
+        ]);
+        assert_eq!(first(&p, "http://localhost:8080"), Some(0));
+        assert_eq!(first(&p, "https://app-1.example.com"), Some(1));
+        assert_eq!(first(&p, "https://b.example.com"), Some(1));
+        assert_eq!(first(&p, "https://example.com"), None);
+    }
+
+    #[test]
+    fn tables_find_every_key_and_nothing_else() {
+        let keys: Vec<Box<[u8]>> = (0..100)
+            .map(|i| format!("https://app{i}.example.com").into_bytes().into())
+            .collect();
+        let table = Table::new(keys.iter().cloned().zip(0..), Case::Sensitive);
+        for (i, key) in keys.iter().enumerate() {
+            assert_eq!(table.get(key), Some(&i));
+        }
+        assert_eq!(table.get(b"https://app100.example.com"), None);
+        assert_eq!(table.get(b"HTTPS://app1.example.com"), None);
+        assert_eq!(table.get(b""), None);
+        let names = Table::new([(Box::from(&b"content-type"[..]), 7)], Case::Insensitive);
+        assert_eq!(names.get(b"Content-Type"), Some(&7));
+        assert_eq!(names.get(b"content-typf"), None);
+        // `@` and a backquote differ only in bit 5, as capitals and small letters do.
+        let odd = Table::new(
+            [(Box::from(&b"a@b"[..]), 1), (Box::from(&b"x"[..]), 2)],
+            Case::Insensitive,
+        );
+        assert_eq!(odd.get(b"A@B"), Some(&1));
+        assert_eq!(odd.get(b"a`b"), None);
+    }
+
+    #[test]
+    fn case_folding_compares_like_the_standard_library() {
+        let samples: [&[u8]; 8] = [
+            b"",
+            b"a",
+            b"AbC",
+            b"x-amz-",
+            b"X-AMZ-DATE",
+            b"[\\]^_`{|}~@",
+            b"\xc3\xa9\xc3\x89",
+            b"0123456789ABCDEFghij",
+        ];
+        for a in samples {
+            for b in samples {
+                let lower = a.to_ascii_lowercase();
+                assert_eq!(
+                    Case::Insensitive.eq(&lower, b),
+                    lower.eq_ignore_ascii_case(b),
+                    "{a:?} {b:?}"
+                );
+                if lower.eq_ignore_ascii_case(b) {
+                    assert_eq!(Case::Insensitive.hash(&lower), Case::Insensitive.hash(b));
+                }
+            }
+        }
+    }
+
+    /// Patterns and values over a tiny alphabet, so that they often nearly match.
+    fn pattern() -> impl Strategy<Value = String> {
+        prop_oneof![
+            1 => Just("*".to_string()),
+            4 => "[abAB.]{0,4}",
+            6 => ("[abAB.]{0,4}", "[abAB.]{0,4}").prop_map(|(p, s)| format!("{p}*{s}")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn indexes_agree_with_rule_by_rule_matching(
+            rules in prop::collection::vec(
+                (prop::collection::vec(pattern(), 1..4), prop::collection::vec(pattern(), 0..4)),
+                1..8,
+            ),
+            values in prop::collection::vec("[abAB.]{0,7}", 1..8),
+        ) {
+            let p = policy(&rules);
+            for value in &values {
+                let v = value.as_bytes();
+                prop_assert_eq!(p.origin_mask(v, p.all()), naive(&p, v, false), "origin {:?}", value);
+                prop_assert_eq!(p.header_mask(v, p.all()), naive(&p, v, true), "header {:?}", value);
+                // Narrowed candidate sets give the same answer restricted to them.
+                let among = p.all() & !1;
+                prop_assert_eq!(p.origin_mask(v, among), naive(&p, v, false) & among);
+                prop_assert_eq!(p.header_mask(v, among), naive(&p, v, true) & among);
+            }
+        }
     }
 }

@@ -1,0 +1,364 @@
+//! Heap allocations per request, counted by a global allocator (deterministic, unlike time).
+//!
+//! The goals (issue "Performance"): an actual request costs no allocation beyond inserting
+//! the CORS headers into the inner service's response, and a preflight at most one beyond the
+//! response's own header storage: the echoed `Access-Control-Allow-Headers` value.
+//!
+//! What "inserting headers into the response" costs is measured, not assumed: the same
+//! headers are inserted by hand into the same stub response and counted. A `HeaderMap` that
+//! holds one field has room for six (an 8-slot index table, three quarters usable); a
+//! seventh field makes it grow, which is one new index table and one reallocation of the
+//! entries. A map made for `n` fields (`HeaderMap::with_capacity`) costs two allocations.
+//!
+//! `cargo test --test allocations -- --nocapture` prints the table.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::future::{ready, Future, Ready};
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
+use tower_layer::Layer;
+use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsRule};
+use tower_service::Service;
+
+/// Counts allocator calls made by the current thread (tests run on several threads).
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn bump() {
+    let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        bump();
+        System.alloc(layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        bump();
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        bump();
+        System.realloc(ptr, layout, new_size)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations (alloc, alloc_zeroed and realloc calls) made while `f` runs, and its result.
+fn counted<T>(f: impl FnOnce() -> T) -> (usize, T) {
+    let before = ALLOCS.with(Cell::get);
+    let out = f();
+    (ALLOCS.with(Cell::get) - before, out)
+}
+
+/// The inner service: answers at once with an empty body and one header.
+#[derive(Clone, Copy)]
+struct Stub;
+
+impl Service<Request<()>> for Stub {
+    type Response = Response<()>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<()>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _request: Request<()>) -> Self::Future {
+        ready(Ok(stub_response()))
+    }
+}
+
+fn stub_response() -> Response<()> {
+    let mut response = Response::new(());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+/// `poll_ready`, `call` and one poll with a no-op waker: the whole request, no runtime.
+fn drive<S, B>(service: &mut S, request: Request<()>) -> Response<B>
+where
+    S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(service.poll_ready(&mut cx).is_ready());
+    let mut future = pin!(service.call(request));
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(response)) => response,
+        Poll::Pending => panic!("the stub answers at once"),
+    }
+}
+
+/// A request whose header values are shared `Bytes`, as hyper hands them over (slices of its
+/// read buffer): cloning one is a reference-count increment, as in a real server.
+fn request(method: Method, headers: &[(&str, &str)]) -> Request<()> {
+    let mut request = Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = http::Uri::from_static("/photos/cat.jpg");
+    for (name, value) in headers {
+        let bytes = bytes::Bytes::copy_from_slice(value.as_bytes());
+        let value = HeaderValue::from_maybe_shared(bytes.slice(..)).unwrap();
+        request
+            .headers_mut()
+            .append(HeaderName::from_bytes(name.as_bytes()).unwrap(), value);
+    }
+    request
+}
+
+const APP: &str = "https://app.example.com";
+
+/// The benchmark's rule: three methods, two allowed headers, two exposed, max-age.
+fn full_rule(origin: &str, headers: &[&str]) -> CorsRule {
+    CorsRule::builder()
+        .allowed_origin(origin)
+        .allowed_methods(["GET", "PUT", "POST"])
+        .allowed_headers(headers.iter().copied())
+        .expose_headers(["ETag", "x-amz-request-id"])
+        .max_age_seconds(3000)
+        .build()
+}
+
+/// A rule with nothing optional: Allow-Origin, -Credentials, -Methods and Vary only.
+fn minimal_rule(origin: &str) -> CorsRule {
+    CorsRule::builder()
+        .allowed_origin(origin)
+        .allowed_method("GET")
+        .build()
+}
+
+fn layer(rules: Vec<CorsRule>) -> CorsLayer {
+    CorsLayer::new(CorsConfiguration::new(rules).unwrap())
+}
+
+/// Allocations of inserting, by hand, the headers `response` has beyond the stub's into a
+/// fresh stub response: the cost of "inserting headers into the response".
+fn insertion_cost(response: &HeaderMap) -> usize {
+    let stub = stub_response();
+    let added: Vec<(HeaderName, HeaderValue)> = response
+        .iter()
+        .filter(|(name, _)| !stub.headers().contains_key(*name))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let mut stub = stub;
+    counted(move || {
+        for (name, value) in added {
+            stub.headers_mut().insert(name, value);
+        }
+        stub
+    })
+    .0
+}
+
+/// Allocations of a map made for exactly the headers of `response` (the preflight's own
+/// response storage).
+fn storage_cost(response: &HeaderMap) -> usize {
+    let fields: Vec<(HeaderName, HeaderValue)> =
+        response.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    counted(move || {
+        let mut map = HeaderMap::with_capacity(fields.len());
+        for (name, value) in fields {
+            map.append(name, value);
+        }
+        map
+    })
+    .0
+}
+
+struct Row {
+    case: &'static str,
+    /// Allocations of the request (for an actual request, minus the stub's own).
+    total: usize,
+    /// What inserting the headers (actual) or storing them (preflight) costs by itself.
+    reference: usize,
+    /// `total - reference`: what the layer adds.
+    extra: usize,
+    /// Whether the response echoes `Access-Control-Allow-Headers`.
+    echoed: bool,
+}
+
+impl Row {
+    /// Nothing beyond the reference, but for the echoed Allow-Headers value.
+    fn check(&self) {
+        assert!(
+            self.extra <= usize::from(self.echoed),
+            "{}: {} allocations beyond the headers' own (echo: {})",
+            self.case,
+            self.extra,
+            self.echoed
+        );
+    }
+}
+
+fn print(rows: &[Row], reference: &str) {
+    println!(
+        "{:<44} {:>6} {:>10} {:>6} {:>5}",
+        "case", "allocs", reference, "extra", "echo"
+    );
+    for r in rows {
+        println!(
+            "{:<44} {:>6} {:>10} {:>6} {:>5}",
+            r.case, r.total, r.reference, r.extra, r.echoed
+        );
+    }
+}
+
+fn echoes(headers: &HeaderMap) -> bool {
+    headers.contains_key("access-control-allow-headers")
+}
+
+/// Measures an actual request: the layer's allocations minus the stub's alone, next to the
+/// cost of inserting the same headers by hand.
+fn actual(case: &'static str, cors: &mut tower_s3_cors::Cors<Stub>, headers: &[(&str, &str)]) -> Row {
+    let req = request(Method::GET, headers);
+    let (baseline, _) = counted(|| drive(&mut Stub, req));
+    // Warm up once: the first clone of a prebuilt value may make it shared.
+    drive(cors, request(Method::GET, headers));
+    let req = request(Method::GET, headers);
+    let (total, response) = counted(|| drive(cors, req));
+    let insertion = insertion_cost(response.headers());
+    Row {
+        case,
+        total: total - baseline,
+        reference: insertion,
+        extra: (total - baseline).saturating_sub(insertion),
+        echoed: echoes(response.headers()),
+    }
+}
+
+fn preflight(case: &'static str, cors: &mut tower_s3_cors::Cors<Stub>, headers: &[(&str, &str)]) -> Row {
+    drive(cors, request(Method::OPTIONS, headers));
+    let req = request(Method::OPTIONS, headers);
+    let (total, response) = counted(|| drive(cors, req));
+    assert_eq!(response.status(), http::StatusCode::OK, "{case}");
+    let storage = storage_cost(response.headers());
+    Row {
+        case,
+        total,
+        reference: storage,
+        extra: total.saturating_sub(storage),
+        echoed: echoes(response.headers()),
+    }
+}
+
+#[test]
+fn actual_requests_allocate_nothing_beyond_header_insertion() {
+    let mut full = layer(vec![full_rule(APP, &["Content-Type", "x-amz-*"])]).layer(Stub);
+    let mut minimal = layer(vec![minimal_rule(APP)]).layer(Stub);
+    let many: Vec<CorsRule> = (0..100)
+        .map(|i| full_rule(&format!("https://*.site{i}.example"), &["*"]))
+        .collect();
+    let mut many = layer(many).layer(Stub);
+    let rows = [
+        actual("actual allowed (expose, max-age)", &mut full, &[("origin", APP)]),
+        actual("actual allowed (minimal rule)", &mut minimal, &[("origin", APP)]),
+        actual(
+            "actual not matching",
+            &mut full,
+            &[("origin", "https://evil.example")],
+        ),
+        actual("actual without Origin", &mut full, &[]),
+        actual(
+            "actual with ACRM and ACRH",
+            &mut full,
+            &[
+                ("origin", APP),
+                ("access-control-request-method", "PUT"),
+                ("access-control-request-headers", "content-type, x-amz-date"),
+            ],
+        ),
+        actual(
+            "actual, 100 wildcard rules, last matches",
+            &mut many,
+            &[("origin", "https://a.site99.example")],
+        ),
+    ];
+    print(&rows, "insertion");
+    rows.iter().for_each(Row::check);
+    // Only the request that lists headers echoes them.
+    assert!(rows.iter().filter(|r| r.echoed).count() == 1);
+}
+
+#[test]
+fn preflights_allocate_at_most_the_echoed_allow_headers() {
+    let mut cors = layer(vec![full_rule(APP, &["Content-Type", "x-amz-*"])]).layer(Stub);
+    let preflight_with = |acrh: &[String]| -> Vec<(String, String)> {
+        let mut fields = vec![
+            ("origin".to_owned(), APP.to_owned()),
+            ("access-control-request-method".to_owned(), "PUT".to_owned()),
+        ];
+        fields.extend(
+            acrh.iter()
+                .map(|v| ("access-control-request-headers".to_owned(), v.clone())),
+        );
+        fields
+    };
+    let cases: [(&'static str, Vec<(String, String)>); 6] = [
+        ("preflight, no requested headers", preflight_with(&[])),
+        (
+            "preflight, one lowercase requested header",
+            preflight_with(&["content-type".into()]),
+        ),
+        (
+            "preflight, two requested headers",
+            preflight_with(&["content-type,x-amz-date".into()]),
+        ),
+        (
+            "hostile: 64 KiB of commas",
+            preflight_with(&[",".repeat(64 * 1024)]),
+        ),
+        (
+            "hostile: 10 000 names",
+            preflight_with(&[(0..10_000)
+                .map(|i| format!("x-amz-meta-{i:05}"))
+                .collect::<Vec<_>>()
+                .join(", ")]),
+        ),
+        (
+            "hostile: 1 000 repeated fields",
+            preflight_with(&vec!["x-amz-date".to_owned(); 1_000]),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (case, fields) in &cases {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        rows.push(preflight(case, &mut cors, &fields));
+    }
+    print(&rows, "storage");
+    rows.iter().for_each(Row::check);
+    // A single lowercase name is echoed as the request's own value: no allocation at all.
+    assert_eq!(rows[1].extra, 0);
+    assert!(rows[1].echoed);
+}
+
+#[test]
+fn refused_preflight_allocations_are_reported() {
+    let mut cors = layer(vec![full_rule(APP, &["Content-Type"])]).layer(Stub);
+    let headers = [
+        ("origin", "https://evil.example"),
+        ("access-control-request-method", "PUT"),
+    ];
+    drive(&mut cors, request(Method::OPTIONS, &headers));
+    let req = request(Method::OPTIONS, &headers);
+    let (total, response) = counted(|| drive(&mut cors, req));
+    assert_eq!(response.status(), http::StatusCode::FORBIDDEN);
+    // The S3 error document is built per refusal (ids, XML body); not a goal, reported only.
+    println!("refused preflight (403 document): {total} allocations");
+}
