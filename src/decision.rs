@@ -4,7 +4,7 @@ use http::header::{GetAll, ValueIter};
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
-    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
+    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, ORIGIN, VARY,
 };
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
@@ -414,6 +414,80 @@ impl CorsHeaders {
     }
 }
 
+/// A rule's preflight answer headers, built when the rules are compiled, in the order
+/// [`CorsHeaders::write_to`] writes them, with placeholders for the two values that come
+/// from the request (Allow-Origin, the echoed Allow-Headers). A preflight clones the map that
+/// fits (two allocations, no hashing) and puts the request's values in place.
+#[derive(Clone, Debug)]
+pub(crate) struct PreflightTemplate {
+    without_echo: HeaderMap,
+    with_echo: HeaderMap,
+}
+
+impl PreflightTemplate {
+    pub(crate) fn new(
+        any_origin: bool,
+        allow_methods: &HeaderValue,
+        expose_headers: &Option<HeaderValue>,
+        max_age: &Option<HeaderValue>,
+    ) -> Self {
+        let map = |echo: bool| {
+            CorsHeaders {
+                allow_origin: STAR,
+                allow_credentials: !any_origin,
+                allow_methods: allow_methods.clone(),
+                allow_headers: echo.then_some(STAR),
+                expose_headers: expose_headers.clone(),
+                max_age: max_age.clone(),
+                allow_private_network: false,
+                vary: HeaderValue::from_static(VARY_VALUE),
+            }
+            .preflight_map(None)
+        };
+        PreflightTemplate {
+            without_echo: map(false),
+            with_echo: map(true),
+        }
+    }
+}
+
+impl CorsHeaders {
+    /// The headers of a 200 preflight answer (these, then `Content-Length: 0`), from the
+    /// matched rule's `template` when there is one.
+    pub(crate) fn preflight_map(self, template: Option<&PreflightTemplate>) -> HeaderMap {
+        match template {
+            // Private Network Access changes Vary and adds a field: built by hand (opt-in).
+            Some(template) if !self.allow_private_network => {
+                let mut map = match self.allow_headers {
+                    Some(_) => template.with_echo.clone(),
+                    None => template.without_echo.clone(),
+                };
+                let mut origin = Some(self.allow_origin);
+                let mut echo = self.allow_headers;
+                for (name, value) in map.iter_mut() {
+                    if *name == ACCESS_CONTROL_ALLOW_ORIGIN {
+                        if let Some(origin) = origin.take() {
+                            *value = origin;
+                        }
+                    } else if *name == ACCESS_CONTROL_ALLOW_HEADERS {
+                        if let Some(echo) = echo.take() {
+                            *value = echo;
+                        }
+                    }
+                }
+                map
+            }
+            _ => {
+                // Sized for every field at once: allocated once, never grown.
+                let mut map = HeaderMap::with_capacity(self.len() + 1);
+                self.write_to(&mut map);
+                map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+                map
+            }
+        }
+    }
+}
+
 /// `Origin` as the request sent it.
 enum OriginField<'a> {
     Absent,
@@ -476,7 +550,7 @@ impl<'a> RequestedHeaders<'a> {
             return Some(field.clone());
         }
         let mut out = Vec::with_capacity(listed.bytes + 2 * (listed.count - 1));
-        for name in self.names() {
+        let mut push = |name: &[u8]| {
             if !out.is_empty() {
                 out.extend_from_slice(b", ");
             }
@@ -485,6 +559,11 @@ impl<'a> RequestedHeaders<'a> {
             if let Some(copied) = out.get_mut(start..) {
                 copied.make_ascii_lowercase();
             }
+        };
+        // A short list was kept by the matching pass; a long one is read again.
+        match listed.first.get(..listed.count) {
+            Some(names) => names.iter().for_each(|name| push(name)),
+            None => self.names().for_each(push),
         }
         // Exact capacity, so `Bytes` takes the buffer over without a second allocation. The
         // bytes come from header values, so they are valid in one.
@@ -498,9 +577,14 @@ struct Listed<'a> {
     count: usize,
     /// Total length of the names.
     bytes: usize,
+    /// The first names (all of them when `count` is at most their number).
+    first: [&'a [u8]; KEPT_NAMES],
     /// The request's one field, when it is exactly the echo.
     verbatim: Option<&'a HeaderValue>,
 }
+
+/// How many requested names the matching pass keeps for the echo (browsers send a few).
+const KEPT_NAMES: usize = 8;
 
 /// Iterator over requested header names (see [`requested_headers`]).
 pub(crate) struct Names<'a> {
@@ -591,13 +675,14 @@ fn trim_end_ows(bytes: &[u8]) -> &[u8] {
 }
 
 /// Finds the first rule that accepts `origin`, `method` and every requested header. The same
-/// pass over the requested names counts them for the echo.
+/// pass over the requested names fills `listed` for the echo.
 fn first_match<'a>(
     policy: &CorsPolicy,
     origin: &[u8],
     method: S3Method,
     requested: &RequestedHeaders<'a>,
-) -> Option<(usize, Listed<'a>)> {
+    listed: &mut Listed<'a>,
+) -> Option<usize> {
     let mut candidates = policy.method_mask(method) & policy.all();
     if candidates == 0 {
         return None;
@@ -608,11 +693,9 @@ fn first_match<'a>(
     }
     let mut fields = requested.fields.iter();
     let Some(first_field) = fields.next() else {
-        return Some((candidates.trailing_zeros() as usize, Listed::default()));
+        return Some(candidates.trailing_zeros() as usize);
     };
     let one_field = fields.next().is_none();
-    let mut listed = Listed::default();
-    let mut first_name: &[u8] = b"";
     for name in requested.names() {
         // Rules with AllowedHeader `*` accept any name; only look a name up while another
         // rule is in the running.
@@ -622,12 +705,13 @@ fn first_match<'a>(
                 return None;
             }
         }
-        if listed.count == 0 {
-            first_name = name;
+        if let Some(kept) = listed.first.get_mut(listed.count) {
+            *kept = name;
         }
         listed.count += 1;
         listed.bytes += name.len();
     }
+    let [first_name, ..] = listed.first;
     if one_field
         && listed.count == 1
         && first_name.len() == first_field.len()
@@ -635,12 +719,13 @@ fn first_match<'a>(
     {
         listed.verbatim = Some(first_field);
     }
-    Some((candidates.trailing_zeros() as usize, listed))
+    Some(candidates.trailing_zeros() as usize)
 }
 
 fn allowed(
     policy: &CorsPolicy,
-    (index, listed): (usize, Listed<'_>),
+    index: usize,
+    listed: &Listed<'_>,
     origin: &HeaderValue,
     requested: &RequestedHeaders<'_>,
     private_network: bool,
@@ -652,7 +737,7 @@ fn allowed(
             allow_origin: if rule.any_origin { STAR } else { origin.clone() },
             allow_credentials: !rule.any_origin,
             allow_methods: rule.allow_methods.clone(),
-            allow_headers: requested.echo(&listed),
+            allow_headers: requested.echo(listed),
             expose_headers: rule.expose_headers.clone(),
             max_age: rule.max_age.clone(),
             allow_private_network: private_network,
@@ -707,8 +792,9 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
     let matched = match (origin, S3Method::from_bytes(method_bytes)) {
         (Some(origin), Some(method)) => {
             let requested = RequestedHeaders::of(head.headers);
-            first_match(policy, origin.as_bytes(), method, &requested)
-                .and_then(|found| allowed(policy, found, origin, &requested, false))
+            let mut listed = Listed::default();
+            first_match(policy, origin.as_bytes(), method, &requested, &mut listed)
+                .and_then(|index| allowed(policy, index, &listed, origin, &requested, false))
         }
         _ => None,
     };
@@ -767,8 +853,9 @@ fn preflight_decision(
     let matched = match origin {
         OriginField::One(origin) => {
             let requested = RequestedHeaders::of(head.headers);
-            first_match(policy, origin.as_bytes(), method, &requested)
-                .and_then(|found| allowed(policy, found, origin, &requested, private_network))
+            let mut listed = Listed::default();
+            first_match(policy, origin.as_bytes(), method, &requested, &mut listed)
+                .and_then(|index| allowed(policy, index, &listed, origin, &requested, private_network))
         }
         _ => None,
     };

@@ -7,15 +7,17 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use http::header::CONTENT_TYPE;
+use http::{HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::CorsBody;
 use crate::config::CorsConfiguration;
-use crate::decision::{decide, BucketCors, CorsHeaders, CorsOptions, Decision, RequestHead, VARY_VALUE};
+use crate::decision::{
+    decide, BucketCors, CorsHeaders, CorsOptions, Decision, PreflightTemplate, RequestHead, VARY_VALUE,
+};
 use crate::matcher::CorsPolicy;
 use crate::s3_error::{Refusal, RequestIds};
 use crate::source::{AsyncCorsSource, AsyncSource, CorsSource, SingleBucket};
@@ -312,10 +314,11 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let shared = &*self.shared;
         let head = RequestHead::from(&request);
-        let decision = shared
-            .source
-            .with_rules(&head, |bucket| decide_and_trace(head, bucket, &shared.options));
-        match Step::from_decision(decision, shared, &head) {
+        let step = shared.source.with_rules(&head, |bucket| {
+            let decision = decide_and_trace(head, bucket, &shared.options);
+            Step::from_decision(decision, shared, &head, &bucket)
+        });
+        match step {
             Step::Call(action) => ResponseFuture::inner(self.inner.call(request), action),
             Step::Respond(response) => ResponseFuture::ready(response),
         }
@@ -329,7 +332,14 @@ enum Step<B> {
 }
 
 impl<B> Step<B> {
-    fn from_decision<Src>(decision: Decision, shared: &Shared<Src>, head: &RequestHead<'_>) -> Self {
+    /// `bucket` is what `decision` was made with: a preflight answer starts from the matched
+    /// rule's prebuilt headers.
+    fn from_decision<Src>(
+        decision: Decision,
+        shared: &Shared<Src>,
+        head: &RequestHead<'_>,
+        bucket: &BucketCors<'_>,
+    ) -> Self {
         match decision {
             Decision::Actual(allowed) => Step::Call(Action::Cors(allowed.into_headers())),
             Decision::PassThrough(pass) => Step::Call(if pass.adds_vary() {
@@ -337,20 +347,25 @@ impl<B> Step<B> {
             } else {
                 Action::Nothing
             }),
-            Decision::Preflight(allowed) => Step::Respond(preflight_response(allowed.into_headers())),
+            Decision::Preflight(allowed) => {
+                let template = match bucket {
+                    BucketCors::Configured { policy, .. } => policy.preflight_template(allowed.rule_index()),
+                    _ => None,
+                };
+                Step::Respond(preflight_response(allowed.into_headers(), template))
+            }
             Decision::Refuse(refusal) => Step::Respond(error_response(&refusal, &shared.request_ids(head))),
         }
     }
 }
 
 /// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`.
-pub(crate) fn preflight_response<B>(headers: CorsHeaders) -> Response<CorsBody<B>> {
-    // Sized for every field at once: the map is allocated once and never grows.
-    let mut map = HeaderMap::with_capacity(headers.len() + 1);
-    headers.write_to(&mut map);
-    map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+pub(crate) fn preflight_response<B>(
+    headers: CorsHeaders,
+    template: Option<&PreflightTemplate>,
+) -> Response<CorsBody<B>> {
     let mut response = Response::new(CorsBody::empty());
-    *response.headers_mut() = map;
+    *response.headers_mut() = headers.preflight_map(template);
     response
 }
 
@@ -573,7 +588,11 @@ where
                         Ok(found) => decide_and_trace(head, found.as_bucket_cors(), &shared.options),
                         Err(_error) => lookup_failed(&head, &shared.options),
                     };
-                    let future = match Step::from_decision(decision, &shared, &head) {
+                    let bucket = match &looked_up {
+                        Ok(found) => found.as_bucket_cors(),
+                        Err(_) => BucketCors::NoBucket,
+                    };
+                    let future = match Step::from_decision(decision, &shared, &head, &bucket) {
                         Step::Call(action) => ResponseFuture::inner(inner.call(request), action),
                         Step::Respond(response) => ResponseFuture::ready(response),
                     };

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use http::HeaderValue;
 
 use crate::config::{CorsConfiguration, CorsRule};
+use crate::decision::PreflightTemplate;
 use crate::validate::S3_METHODS;
 
 /// A set of rules, one bit per rule index.
@@ -128,6 +129,8 @@ pub(crate) struct CompiledRule {
     pub(crate) origins: Box<[Pattern]>,
     pub(crate) methods: [bool; 5],
     pub(crate) headers: Box<[Pattern]>,
+    /// The headers of this rule's preflight answer, built once.
+    pub(crate) preflight: PreflightTemplate,
 }
 
 impl CompiledRule {
@@ -283,6 +286,11 @@ impl CorsPolicy {
             mask = self.wildcard_headers.matches(name, among, mask) & among;
         }
         mask
+    }
+
+    /// The prebuilt preflight headers of the rule at `index`.
+    pub(crate) fn preflight_template(&self, index: usize) -> Option<&PreflightTemplate> {
+        self.rules.get(index).map(|rule| &rule.preflight)
     }
 
     /// Every rule.
@@ -592,11 +600,16 @@ fn compile_rule(rule: &CorsRule) -> CompiledRule {
             methods[m.index()] = true;
         }
     }
+    let any_origin = rule.allowed_origins().iter().any(|o| o == "*");
+    let allow_methods = joined_value(rule.allowed_methods()).unwrap_or_else(|| HeaderValue::from_static(""));
+    let expose_headers = joined_value(rule.expose_headers());
+    let max_age = rule.max_age_seconds().map(HeaderValue::from);
     CompiledRule {
-        any_origin: rule.allowed_origins().iter().any(|o| o == "*"),
-        allow_methods: joined_value(rule.allowed_methods()).unwrap_or_else(|| HeaderValue::from_static("")),
-        expose_headers: joined_value(rule.expose_headers()),
-        max_age: rule.max_age_seconds().map(HeaderValue::from),
+        preflight: PreflightTemplate::new(any_origin, &allow_methods, &expose_headers, &max_age),
+        any_origin,
+        allow_methods,
+        expose_headers,
+        max_age,
         origins: rule.allowed_origins().iter().map(|o| Pattern::parse(o)).collect(),
         methods,
         headers: rule.allowed_headers().iter().map(|h| Pattern::parse(h)).collect(),
