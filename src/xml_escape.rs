@@ -1,12 +1,14 @@
 //! XML text escaping for the documents the crate writes.
 
-/// Appends `text` to `out`, escaped for XML character data and attribute values.
+/// Appends `text` to `out`, escaped for XML character data (every document the crate writes
+/// puts text in elements only).
 ///
-/// `\r` is written as a character reference so that a parser's end-of-line normalisation
-/// gives back the same value.
+/// Quotes and apostrophes stay literal, as in S3's documents (`resource's CORS spec`,
+/// `AllowedOrigin "*example*.com"`). `\r` is written as a character reference so that a
+/// parser's end-of-line normalisation gives back the same value.
 pub(crate) fn push_escaped(out: &mut String, text: &str) {
     let mut rest = text;
-    while let Some(i) = rest.find(['&', '<', '>', '"', '\'', '\r']) {
+    while let Some(i) = rest.find(['&', '<', '>', '\r']) {
         let (head, tail) = rest.split_at(i);
         out.push_str(head);
         let mut chars = tail.chars();
@@ -14,8 +16,6 @@ pub(crate) fn push_escaped(out: &mut String, text: &str) {
             Some('&') => "&amp;",
             Some('<') => "&lt;",
             Some('>') => "&gt;",
-            Some('"') => "&quot;",
-            Some('\'') => "&apos;",
             _ => "&#13;",
         };
         out.push_str(replacement);
@@ -49,7 +49,7 @@ mod tests {
     fn escapes_metacharacters() {
         let mut out = String::new();
         push_escaped(&mut out, "a<b>&\"c'\r");
-        assert_eq!(out, "a&lt;b&gt;&amp;&quot;c&apos;&#13;");
+        assert_eq!(out, "a&lt;b&gt;&amp;\"c'&#13;");
     }
 
     #[test]
