@@ -421,7 +421,7 @@ fn configuration(rules: &[Rule]) -> CorsConfiguration {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
 
     #[test]
     fn compiled_matcher_agrees_with_the_spec_reference((rules, requests) in case()) {
