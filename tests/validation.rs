@@ -696,6 +696,16 @@ fn serde_reads_both_forms_and_validates() {
     assert!(err.to_string().contains(&method("get")), "{err}");
     let err = serde_json::from_value::<CorsConfiguration>(serde_json::json!({"CORSRules": []})).unwrap_err();
     assert!(err.to_string().contains("MalformedXML"), "{err}");
+
+    // Unknown members are refused as from_json refuses them, at the top and in a rule.
+    let extra_top = serde_json::json!(
+        {"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}], "Extra": 1}
+    );
+    assert!(CorsConfiguration::from_json(&extra_top.to_string()).is_err());
+    assert!(serde_json::from_value::<CorsConfiguration>(extra_top).is_err());
+    let extra_in_rule = serde_json::json!([{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "Extra": 1}]);
+    assert!(CorsConfiguration::from_json(&extra_in_rule.to_string()).is_err());
+    assert!(serde_json::from_value::<CorsConfiguration>(extra_in_rule).is_err());
 }
 
 #[test]
