@@ -215,7 +215,7 @@ fn run_on_decision(check: &mut Check<'_>, case: &Value, bucket: BucketCors<'_>) 
             }
             check.that(
                 "no body expected from the layer",
-                expect["body_contains"].as_array().map_or(true, Vec::is_empty),
+                expect["body_contains"].as_array().is_none_or(Vec::is_empty),
             );
         }
         other => check
