@@ -117,7 +117,7 @@ pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
 pub use layer::{AsyncResponseFuture, Cors, CorsLayer, ResponseFuture, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
 pub use matcher::{CorsPolicy, S3Method};
-pub use s3_error::{Refusal, RefusalKind, RequestIds};
+pub use s3_error::{NoSuchCorsConfiguration, Refusal, RefusalKind, RequestIds};
 pub use source::{
     AsyncCorsSource, AsyncSource, BoxError, BucketAddressing, BucketStore, CorsSource, Lookup, NoSuchBucket,
     ReloadableRules, SingleBucket,
