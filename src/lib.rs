@@ -98,6 +98,7 @@ mod explain;
 #[cfg(feature = "json")]
 mod json;
 mod layer;
+mod lint;
 mod matcher;
 mod s3_error;
 mod validate;
@@ -115,5 +116,6 @@ pub use decision::{
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
 pub use layer::{Cors, CorsLayer, ResponseFuture, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
+pub use lint::{LintCode, LintWarning, CHROMIUM_MAX_AGE_SECONDS};
 pub use matcher::{CorsPolicy, S3Method};
 pub use s3_error::{Refusal, RefusalKind, RequestIds};
