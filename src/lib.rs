@@ -76,7 +76,11 @@
 //! - [`decide`] / [`CorsPolicy::evaluate`]: a pure function from request parts to a
 //!   [`Decision`] (preflight allowed, refused with which S3 error, actual request with which
 //!   headers, or pass through), reporting the rule that matched.
-//! - [`CorsLayer`] / [`Cors`]: the tower shell that carries the decision out.
+//! - [`CorsLayer`] / [`Cors`]: the tower shell that carries the decision out
+//!   ([`Decision::to_response`] gives the answers it sends itself).
+//! - [`CorsConfiguration::lint`]: what a valid configuration probably gets wrong (origins a
+//!   browser never sends, rules that can never apply, ...), each [`LintWarning`] with a fix.
+//!   The `cli` feature builds the `tower-s3-cors` command (`lint`, `explain`, `convert`).
 //!
 //! ## Behaviour
 //!

@@ -87,7 +87,8 @@ fn build(args: &ExplainArgs) -> Result<(Request<()>, RequestIds), String> {
 }
 
 fn header_value(name: &HeaderName, value: &str) -> Result<HeaderValue, String> {
-    HeaderValue::from_str(value).map_err(|_| format!("{value:?} cannot be sent as {name}"))
+    // from_bytes, not from_str: obs-text bytes (UTF-8 beyond ASCII) are valid in a header.
+    HeaderValue::from_bytes(value.as_bytes()).map_err(|_| format!("{value:?} cannot be sent as {name}"))
 }
 
 /// What comes back, and from whom.
