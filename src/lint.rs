@@ -63,7 +63,7 @@ pub enum LintCode {
 }
 
 impl LintCode {
-    /// Every code, in the order warnings are reported within a rule.
+    /// Every code.
     pub const ALL: [LintCode; 13] = [
         LintCode::OriginWhitespace,
         LintCode::OriginNoScheme,
@@ -246,9 +246,8 @@ impl CorsConfiguration {
                     warnings.push(shadowed);
                 }
                 shadow::Reach::Unmatchable => {
-                    let message =
-                        "no request can match this rule: none of its AllowedOrigin values can be a \
-                                   request's Origin (empty, or with bytes a header cannot carry)";
+                    let message = "no request can match this rule: none of its AllowedOrigin values \
+                                   can be a request's Origin (empty, or with bytes a header cannot carry)";
                     let fix = "write each AllowedOrigin as a browser sends it, e.g. https://app.example.com";
                     warnings.push(warning(
                         LintCode::RuleUnmatchable,
@@ -304,9 +303,8 @@ impl CorsConfiguration {
                 .iter()
                 .any(|h| h.eq_ignore_ascii_case("etag"));
             if uploads && !exposes_etag {
-                let message =
-                    "the rule allows PUT or POST but does not expose ETag, so a browser cannot read \
-                               it (a multipart upload needs each part's ETag to complete)";
+                let message = "the rule allows PUT or POST but does not expose ETag, so a browser \
+                               cannot read it (a multipart upload needs each part's ETag to complete)";
                 let fix = "add <ExposeHeader>ETag</ExposeHeader> (\"ExposeHeaders\": [\"ETag\"] in JSON)";
                 let mut missing = warning(LintCode::ExposeEtagMissing, message.to_owned(), fix.to_owned());
                 missing.field = Some("ExposeHeader");
