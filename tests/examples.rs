@@ -207,6 +207,45 @@ fn s3_server_bucket_and_object_operations() {
 }
 
 #[test]
+fn s3_server_decodes_aws_chunked_uploads() {
+    let server = Running::start("s3_server");
+    let signed = request(
+        server.addr,
+        "PUT",
+        "/demo/signed",
+        &[
+            ("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+            ("Content-Encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", "5"),
+        ],
+        b"5;chunk-signature=0123abcd\r\nhello\r\n0;chunk-signature=4567ef\r\n\r\n",
+    );
+    assert_eq!(signed.status, 200);
+    assert_eq!(
+        signed.header("etag"),
+        Some("\"5d41402abc4b2a76b9719d911017c592\"")
+    );
+    let trailer = request(
+        server.addr,
+        "PUT",
+        "/demo/trailer",
+        &[
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+            ("Content-Encoding", "aws-chunked"),
+            ("x-amz-trailer", "x-amz-checksum-crc32"),
+        ],
+        b"3\r\nhel\r\n2\r\nlo\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n",
+    );
+    assert_eq!(trailer.status, 200);
+    for key in ["/demo/signed", "/demo/trailer"] {
+        let got = get(server.addr, key, &[]);
+        assert_eq!(got.text(), "hello");
+        // `aws-chunked` described the upload, not the object.
+        assert_eq!(got.header("content-encoding"), None);
+    }
+}
+
+#[test]
 fn s3_server_cors_configuration_operations() {
     let server = Running::start("s3_server");
     let a = server.addr;
