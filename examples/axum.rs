@@ -34,30 +34,37 @@ struct NewTodo {
     title: String,
 }
 
+/// The API's state: an in-memory list.
 #[derive(Clone, Default)]
 struct Todos {
-    inner: Arc<Mutex<(u64, BTreeMap<u64, Todo>)>>,
+    inner: Arc<Mutex<TodoList>>,
+}
+
+#[derive(Default)]
+struct TodoList {
+    last_id: u64,
+    items: BTreeMap<u64, Todo>,
 }
 
 impl Todos {
-    fn with<R>(&self, f: impl FnOnce(&mut (u64, BTreeMap<u64, Todo>)) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut TodoList) -> R) -> R {
         f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
 async fn list(State(todos): State<Todos>) -> Json<Vec<Todo>> {
-    Json(todos.with(|(_, map)| map.values().cloned().collect()))
+    Json(todos.with(|list| list.items.values().cloned().collect()))
 }
 
 async fn create(State(todos): State<Todos>, Json(new): Json<NewTodo>) -> Response {
-    let todo = todos.with(|(next, map)| {
-        *next += 1;
+    let todo = todos.with(|list| {
+        list.last_id += 1;
         let todo = Todo {
-            id: *next,
+            id: list.last_id,
             title: new.title,
             done: false,
         };
-        map.insert(todo.id, todo.clone());
+        list.items.insert(todo.id, todo.clone());
         todo
     });
     let location = HeaderValue::from_str(&format!("/api/todos/{}", todo.id))
@@ -66,20 +73,20 @@ async fn create(State(todos): State<Todos>, Json(new): Json<NewTodo>) -> Respons
 }
 
 async fn show(State(todos): State<Todos>, Path(id): Path<u64>) -> Response {
-    match todos.with(|(_, map)| map.get(&id).cloned()) {
+    match todos.with(|list| list.items.get(&id).cloned()) {
         Some(todo) => Json(todo).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
 async fn remove(State(todos): State<Todos>, Path(id): Path<u64>) -> StatusCode {
-    match todos.with(|(_, map)| map.remove(&id)) {
+    match todos.with(|list| list.items.remove(&id)) {
         Some(_) => StatusCode::NO_CONTENT,
         None => StatusCode::NOT_FOUND,
     }
 }
 
-/// The application, CORS included (also what a test would build).
+/// The API with CORS on every route.
 fn app(config: CorsConfiguration) -> Router {
     Router::new()
         .route("/api/todos", get(list).post(create))

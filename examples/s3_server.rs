@@ -399,6 +399,10 @@ async fn route(server: &Server, request: Request<Incoming>) -> S3Result {
         };
     }
     if !key.is_empty() {
+        // Bucket subresources on an object URL: not an object operation.
+        if has("cors") || has("location") {
+            return Err(S3Error::not_implemented());
+        }
         if key.len() > MAX_KEY_BYTES {
             return Err(S3Error::new(
                 StatusCode::BAD_REQUEST,
