@@ -369,7 +369,10 @@ impl BucketStore {
     /// GetBucketCors: `None` if the bucket does not exist, `Some(None)` if it has no
     /// configuration (S3 answers 404 `NoSuchCORSConfiguration`).
     pub fn get_cors(&self, bucket: &str) -> Option<Option<CorsConfiguration>> {
-        self.buckets.load().get(bucket).map(|slot| slot.as_ref().map(|p| p.configuration().clone()))
+        self.buckets
+            .load()
+            .get(bucket)
+            .map(|slot| slot.as_ref().map(|p| p.configuration().clone()))
     }
 
     /// DeleteBucketCors: removes the configuration (S3 answers 204 either way).
