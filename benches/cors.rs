@@ -467,6 +467,24 @@ fn hostile(c: &mut Criterion) {
             names == 10_000,
         );
     }
+    // 64 KiB of names ("x-amz-meta-00000, ..."): the 64 KiB budget spent on names rather
+    // than on empty items.
+    let mut names = String::new();
+    for i in 0.. {
+        let next = format!("{}x-amz-meta-{i:05}", if i == 0 { "" } else { ", " });
+        if names.len() + next.len() > 64 * 1024 {
+            break;
+        }
+        names.push_str(&next);
+    }
+    compare(
+        c,
+        "hostile_names_64kib",
+        None,
+        &mut contenders,
+        &preflight(&[names]),
+        true,
+    );
     for fields in [250, 500, 1_000] {
         let template = preflight(&vec!["x-amz-date".to_owned(); fields]);
         compare(
@@ -563,6 +581,7 @@ fn summary() {
             .collect();
         println!("{kind}: s3-cors ns per {unit} at {sizes:?}: {}", per.join(" / "));
     }
+    row("hostile_names_64kib", "hostile_names_64kib", None);
 }
 
 /// One line: `group/{none,insert_only,tower_http,s3_cors}[/param]`; the baselines of a
