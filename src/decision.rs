@@ -620,6 +620,12 @@ fn is_separator(b: u8) -> bool {
 /// lists are mostly separators: they are skipped sixteen bytes a step (the compiler turns
 /// the block test into vector compares), the first other byte is then found eight at a time.
 fn skip_separators(mut bytes: &[u8]) -> &[u8] {
+    // The usual separators between two names, `,` and `, `, without the block machinery.
+    match bytes {
+        [b',', b' ', next, ..] if !is_separator(*next) => return bytes.get(2..).unwrap_or_default(),
+        [b',', next, ..] if !is_separator(*next) => return bytes.get(1..).unwrap_or_default(),
+        _ => {}
+    }
     while let Some((block, rest)) = bytes.split_first_chunk::<16>() {
         if !block.iter().fold(true, |all, &b| all & is_separator(b)) {
             break;
