@@ -279,6 +279,7 @@ pub struct CorsHeaders {
 }
 
 const TRUE: HeaderValue = HeaderValue::from_static("true");
+const STAR: HeaderValue = HeaderValue::from_static("*");
 
 /// The inner response's headers a match replaces that the layer does not always set.
 const REMOVED: [HeaderName; 5] = [
@@ -288,7 +289,6 @@ const REMOVED: [HeaderName; 5] = [
     ACCESS_CONTROL_MAX_AGE,
     ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
 ];
-const STAR: HeaderValue = HeaderValue::from_static("*");
 
 impl CorsHeaders {
     /// `Access-Control-Allow-Origin`: `*`, or the request's `Origin` verbatim.

@@ -2,11 +2,11 @@
 //!
 //! Rules are at most 100, so a set of rules is a `u128` bit mask. Matching a request is three
 //! lookups that each give the mask of rules accepting one part of it (origin, method, each
-//! requested header); their intersection's lowest bit is S3's "first matching rule". Exact
-//! origins and exact header names are found through indexes, so the cost does not grow with
-//! the number of rules that cannot match: exact values through a hash table, one-`*` patterns
-//! through the same kind of table keyed by their longer side (so `https://*.example.com` is
-//! found by its suffix, `x-amz-*` by its prefix), with one probe per distinct key length.
+//! requested header); their intersection's lowest bit is S3's "first matching rule". Origins
+//! and header names are found through indexes, so the cost does not grow with the number of
+//! rules that cannot match: exact values through a hash table, one-`*` patterns through the
+//! same kind of table keyed by their longer side (`https://*.example.com` by its suffix,
+//! `x-amz-*` by its prefix), one probe per distinct key length.
 
 use std::collections::HashMap;
 
