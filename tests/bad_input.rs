@@ -1083,3 +1083,19 @@ fn a_compact_document_near_the_limit_can_outgrow_it_when_written_back() {
     let through_serde: CorsConfiguration = serde_json::from_str(&pretty).expect("serde has no limit");
     assert_eq!(through_serde, config);
 }
+
+#[test]
+fn line_breaks_in_cdata_are_normalised_as_in_text() {
+    // XML 1.0 §2.11: CR LF and a lone CR become LF everywhere in the document, CDATA included.
+    let read = |origin: &str| {
+        let xml = format!(
+            "<CORSConfiguration><CORSRule><AllowedOrigin>{origin}</AllowedOrigin>\
+             <AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>"
+        );
+        CorsConfiguration::from_xml(&xml).expect("accepted").rules()[0].allowed_origins()[0].clone()
+    };
+    assert_eq!(read("a\r\nb\rc"), "a\nb\nc");
+    assert_eq!(read("<![CDATA[a\r\nb\rc]]>"), "a\nb\nc");
+    // A carriage return kept on purpose is written as a reference, which is not normalised.
+    assert_eq!(read("a&#13;\nb"), "a\r\nb");
+}
