@@ -654,14 +654,14 @@ fn check(method: BoxedStrategy<String>, cases: u32) {
 
 #[test]
 fn preflights_agree_with_the_model() {
-    check(Just("OPTIONS".to_owned()).boxed(), 3000);
+    check(Just("OPTIONS".to_owned()).boxed(), 2000);
 }
 
 #[test]
 fn actual_requests_agree_with_the_model() {
     let methods =
         prop::sample::select(&["GET", "PUT", "HEAD", "POST", "DELETE", "PATCH"][..]).prop_map(str::to_owned);
-    check(methods.boxed(), 3000);
+    check(methods.boxed(), 2000);
 }
 
 // ---------------------------------------------------------------------------------------
