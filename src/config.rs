@@ -268,9 +268,10 @@ impl CorsConfiguration {
     }
 }
 
-/// What serde reads before validation: the AWS CLI form or the console's bare array.
+/// What serde reads before validation: the AWS CLI form or the console's bare array. Unknown
+/// members are refused, as `from_json` refuses them.
 #[derive(Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 enum RawConfiguration {
     Wrapped {
         #[serde(rename = "CORSRules")]

@@ -1099,3 +1099,16 @@ fn line_breaks_in_cdata_are_normalised_as_in_text() {
     // A carriage return kept on purpose is written as a reference, which is not normalised.
     assert_eq!(read("a&#13;\nb"), "a\r\nb");
 }
+
+#[test]
+fn serde_refuses_unknown_members_as_from_json_does() {
+    // The same document must mean the same thing whether it is uploaded (`from_json`) or
+    // embedded in an application's own configuration (serde): a misspelt member is an error.
+    let text = r#"{"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}], "CORSRule": []}"#;
+    assert_malformed(&refused_json(text));
+    assert!(serde_json::from_str::<CorsConfiguration>(text).is_err());
+    // Rules keep refusing unknown members too, in both forms.
+    let bare = r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "MaxAge": 5}]"#;
+    assert_malformed(&refused_json(bare));
+    assert!(serde_json::from_str::<CorsConfiguration>(bare).is_err());
+}

@@ -100,6 +100,16 @@ def main():
         "<CORSConfiguration><CORSRule><AllowedOrigin>&b;</AllowedOrigin>"
         "<AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>",
     }
+    # The serde path once accepted unknown members that from_json refused.
+    extra_json = {
+        "unknown_top_level_member.json": '{"CORSRules": [{"AllowedOrigins": ["*"], '
+        '"AllowedMethods": ["GET"]}], "CORSRule": []}',
+        "null_members.json": '[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], '
+        '"MaxAgeSeconds": null, "ID": null}]',
+    }
+    for name, text in extra_json.items():
+        write("json_parser", name, text)
+        write("round_trip", name, text)
     for name, text in extra_xml.items():
         write("xml_parser", name, text)
         write("round_trip", name, text)
