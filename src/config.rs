@@ -273,11 +273,16 @@ impl CorsConfiguration {
 #[derive(Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 enum RawConfiguration {
-    Wrapped {
-        #[serde(rename = "CORSRules")]
-        rules: Vec<CorsRule>,
-    },
+    Wrapped(WrappedRules),
     Bare(Vec<CorsRule>),
+}
+
+/// The AWS CLI form; like any unknown element, an unknown member is refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrappedRules {
+    #[serde(rename = "CORSRules")]
+    rules: Vec<CorsRule>,
 }
 
 impl TryFrom<RawConfiguration> for CorsConfiguration {
@@ -285,7 +290,9 @@ impl TryFrom<RawConfiguration> for CorsConfiguration {
 
     fn try_from(raw: RawConfiguration) -> Result<Self, ConfigError> {
         match raw {
-            RawConfiguration::Wrapped { rules } | RawConfiguration::Bare(rules) => Self::new(rules),
+            RawConfiguration::Wrapped(WrappedRules { rules }) | RawConfiguration::Bare(rules) => {
+                Self::new(rules)
+            }
         }
     }
 }

@@ -337,15 +337,56 @@ impl<B> Step<B> {
             } else {
                 Action::Nothing
             }),
-            Decision::Preflight(allowed) => Step::Respond(preflight_response(allowed.into_headers())),
-            Decision::Refuse(refusal) => Step::Respond(error_response(&refusal, &shared.request_ids(head))),
+            Decision::Preflight(allowed) => {
+                Step::Respond(preflight_response(allowed.into_headers()).map(CorsBody::own))
+            }
+            Decision::Refuse(refusal) => {
+                Step::Respond(error_response(&refusal, &shared.request_ids(head)).map(CorsBody::own))
+            }
+        }
+    }
+}
+
+impl Decision {
+    /// The response the layer sends without calling the inner service, built by the same code
+    /// as the layer's: the 200 answer to an allowed preflight, or the S3 error document of a
+    /// refusal (with `ids` in its headers and body). `None` when the inner service answers:
+    /// [`Decision::PassThrough`], and [`Decision::Actual`], whose headers
+    /// [`CorsHeaders::apply_to`] adds to the inner response.
+    ///
+    /// ```
+    /// use tower_s3_cors::{CorsConfiguration, CorsPolicy, RequestIds};
+    ///
+    /// let policy = CorsPolicy::new(CorsConfiguration::from_json(
+    ///     r#"[{"AllowedOrigins": ["https://app.example.com"], "AllowedMethods": ["GET"]}]"#,
+    /// )?);
+    /// let preflight = http::Request::options("/photo.jpg")
+    ///     .header("origin", "https://evil.example")
+    ///     .header("access-control-request-method", "GET")
+    ///     .body(())
+    ///     .unwrap();
+    /// let ids = RequestIds {
+    ///     request_id: http::HeaderValue::from_static("REQ1"),
+    ///     host_id: http::HeaderValue::from_static("HOST1"),
+    /// };
+    /// let response = policy.evaluate(&preflight).to_response(&ids).unwrap();
+    /// assert_eq!(response.status(), 403);
+    /// assert_eq!(response.headers()["x-amz-request-id"], "REQ1");
+    /// assert!(response.body().ends_with(b"<RequestId>REQ1</RequestId><HostId>HOST1</HostId></Error>"));
+    /// # Ok::<(), tower_s3_cors::ConfigError>(())
+    /// ```
+    pub fn to_response(&self, ids: &RequestIds) -> Option<Response<Bytes>> {
+        match self {
+            Decision::Preflight(allowed) => Some(preflight_response(allowed.headers().clone())),
+            Decision::Refuse(refusal) => Some(error_response(refusal, ids)),
+            Decision::PassThrough(_) | Decision::Actual(_) => None,
         }
     }
 }
 
 /// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`.
-pub(crate) fn preflight_response<B>(headers: CorsHeaders) -> Response<CorsBody<B>> {
-    let mut response = Response::new(CorsBody::empty());
+pub(crate) fn preflight_response(headers: CorsHeaders) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
     let map = response.headers_mut();
     headers.write_to(map);
     map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
@@ -353,11 +394,11 @@ pub(crate) fn preflight_response<B>(headers: CorsHeaders) -> Response<CorsBody<B
 }
 
 /// An S3 error document: `Content-Type: application/xml`, ids in headers and body alike.
-pub(crate) fn error_response<B>(refusal: &Refusal, ids: &RequestIds) -> Response<CorsBody<B>> {
+pub(crate) fn error_response(refusal: &Refusal, ids: &RequestIds) -> Response<Bytes> {
     let request_id = String::from_utf8_lossy(ids.request_id.as_bytes());
     let host_id = String::from_utf8_lossy(ids.host_id.as_bytes());
     let body = refusal.to_xml(&request_id, &host_id);
-    let mut response = Response::new(CorsBody::own(Bytes::from(body)));
+    let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = refusal.status();
     let map = response.headers_mut();
     map.insert(X_AMZ_REQUEST_ID, ids.request_id.clone());

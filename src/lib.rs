@@ -76,7 +76,11 @@
 //! - [`decide`] / [`CorsPolicy::evaluate`]: a pure function from request parts to a
 //!   [`Decision`] (preflight allowed, refused with which S3 error, actual request with which
 //!   headers, or pass through), reporting the rule that matched.
-//! - [`CorsLayer`] / [`Cors`]: the tower shell that carries the decision out.
+//! - [`CorsLayer`] / [`Cors`]: the tower shell that carries the decision out
+//!   ([`Decision::to_response`] gives the answers it sends itself).
+//! - [`CorsConfiguration::lint`]: what a valid configuration probably gets wrong (origins a
+//!   browser never sends, rules that can never apply, ...), each [`LintWarning`] with a fix.
+//!   The `cli` feature builds the `tower-s3-cors` command (`lint`, `explain`, `convert`).
 //!
 //! ## Behaviour
 //!
@@ -98,6 +102,7 @@ mod explain;
 #[cfg(feature = "json")]
 mod json;
 mod layer;
+mod lint;
 mod matcher;
 mod s3_error;
 mod source;
@@ -116,8 +121,9 @@ pub use decision::{
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
 pub use layer::{AsyncResponseFuture, Cors, CorsLayer, ResponseFuture, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
+pub use lint::{LintCode, LintWarning, CHROMIUM_MAX_AGE_SECONDS};
 pub use matcher::{CorsPolicy, S3Method};
-pub use s3_error::{Refusal, RefusalKind, RequestIds};
+pub use s3_error::{NoSuchCorsConfiguration, Refusal, RefusalKind, RequestIds};
 pub use source::{
     AsyncCorsSource, AsyncSource, BoxError, BucketAddressing, BucketStore, CorsSource, Lookup, NoSuchBucket,
     ReloadableRules, SingleBucket,

@@ -197,6 +197,67 @@ impl Refusal {
     }
 }
 
+/// GetBucketCors on a bucket that has no CORS configuration: S3 answers 404
+/// `NoSuchCORSConfiguration` (DeleteBucketCors answers 204 whether or not one exists).
+///
+/// ```
+/// use tower_s3_cors::NoSuchCorsConfiguration;
+///
+/// let error = NoSuchCorsConfiguration::new("photos");
+/// assert_eq!(error.status(), http::StatusCode::NOT_FOUND);
+/// assert_eq!(
+///     error.to_xml("RID", "HID"),
+///     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchCORSConfiguration</Code>\
+///      <Message>The CORS configuration does not exist</Message><BucketName>photos</BucketName>\
+///      <RequestId>RID</RequestId><HostId>HID</HostId></Error>"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoSuchCorsConfiguration {
+    bucket: String,
+}
+
+impl NoSuchCorsConfiguration {
+    /// The error for `bucket`.
+    pub fn new(bucket: impl Into<String>) -> Self {
+        NoSuchCorsConfiguration {
+            bucket: bucket.into(),
+        }
+    }
+
+    /// 404.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::NOT_FOUND
+    }
+
+    /// `NoSuchCORSConfiguration`.
+    pub fn code(&self) -> &'static str {
+        "NoSuchCORSConfiguration"
+    }
+
+    /// `The CORS configuration does not exist`.
+    pub fn message(&self) -> &'static str {
+        "The CORS configuration does not exist"
+    }
+
+    /// The error document, with `<BucketName>` after the message as S3 writes it.
+    pub fn to_xml(&self, request_id: &str, host_id: &str) -> String {
+        let mut out = String::with_capacity(256);
+        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
+        out.push_str(self.code());
+        out.push_str("</Code><Message>");
+        out.push_str(self.message());
+        out.push_str("</Message><BucketName>");
+        push_escaped(&mut out, &self.bucket);
+        out.push_str("</BucketName><RequestId>");
+        push_escaped(&mut out, request_id);
+        out.push_str("</RequestId><HostId>");
+        push_escaped(&mut out, host_id);
+        out.push_str("</HostId></Error>");
+        out
+    }
+}
+
 /// The ids of one answer: `x-amz-request-id` / `<RequestId>` and `x-amz-id-2` / `<HostId>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestIds {

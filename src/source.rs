@@ -363,20 +363,7 @@ impl BucketStore {
 
     /// PutBucketCors: sets (replaces) the bucket's configuration.
     pub fn put_cors(&self, bucket: &str, config: CorsConfiguration) -> Result<(), NoSuchBucket> {
-        let policy = Arc::new(CorsPolicy::new(config));
-        let mut found = false;
-        self.update(|map| {
-            found = false;
-            if let Some(slot) = map.get_mut(bucket) {
-                *slot = Some(Arc::clone(&policy));
-                found = true;
-            }
-        });
-        if found {
-            Ok(())
-        } else {
-            Err(NoSuchBucket(bucket.to_owned()))
-        }
+        self.set_cors(bucket, Some(Arc::new(CorsPolicy::new(config))))
     }
 
     /// GetBucketCors: `None` if the bucket does not exist, `Some(None)` if it has no
@@ -390,11 +377,15 @@ impl BucketStore {
 
     /// DeleteBucketCors: removes the configuration (S3 answers 204 either way).
     pub fn delete_cors(&self, bucket: &str) -> Result<(), NoSuchBucket> {
+        self.set_cors(bucket, None)
+    }
+
+    fn set_cors(&self, bucket: &str, policy: Option<Arc<CorsPolicy>>) -> Result<(), NoSuchBucket> {
         let mut found = false;
         self.update(|map| {
             found = false;
             if let Some(slot) = map.get_mut(bucket) {
-                *slot = None;
+                slot.clone_from(&policy);
                 found = true;
             }
         });

@@ -1,10 +1,11 @@
 //! XML text escaping for the documents the crate writes.
 
-/// Appends `text` to `out`, escaped for XML character data as S3 writes it: `&`, `<` and `>`
-/// only (S3 writes `resource's` with a plain apostrophe).
+/// Appends `text` to `out`, escaped for XML character data (every document the crate writes
+/// puts text in elements only).
 ///
-/// `\r` is written as a character reference so that a parser's end-of-line normalisation
-/// gives back the same value.
+/// Quotes and apostrophes stay literal, as in S3's documents (`resource's CORS spec`,
+/// `AllowedOrigin "*example*.com"`). `\r` is written as a character reference so that a
+/// parser's end-of-line normalisation gives back the same value.
 pub(crate) fn push_escaped(out: &mut String, text: &str) {
     let mut rest = text;
     while let Some(i) = rest.find(['&', '<', '>', '\r']) {

@@ -1,0 +1,515 @@
+//! Lints: configurations S3 accepts that probably do not do what their author meant.
+//!
+//! "Why does my S3 CORS not work?" usually has one of a few answers: an origin written with a
+//! trailing slash, a path, capital letters or an explicit default port (a browser's `Origin`
+//! has none of these, and S3 compares bytes), a rule hidden behind an earlier one, or an
+//! upload rule that does not expose `ETag`. [`CorsConfiguration::lint`] finds them offline.
+//!
+//! Always compiled (it needs no dependency): a server can warn when it accepts a
+//! configuration, and an application's tests can assert that its rules are clean.
+
+mod shadow;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::CorsConfiguration;
+
+/// The longest preflight cache Chromium honours, in seconds (`Access-Control-Max-Age` above
+/// it is capped). Firefox caps at 86400.
+pub const CHROMIUM_MAX_AGE_SECONDS: i32 = 7200;
+
+/// What a [`LintWarning`] is about. Each code is stable; [`as_str`](Self::as_str) gives its
+/// kebab-case name, used on the command line and in JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum LintCode {
+    /// An `AllowedOrigin` with whitespace or a comma in it: a browser's `Origin` has neither,
+    /// and several origins in one value are one (unmatchable) origin to S3.
+    OriginWhitespace,
+    /// An `AllowedOrigin` without `scheme://` (`example.com`, `localhost:3000`): browsers
+    /// always send the scheme.
+    OriginNoScheme,
+    /// An `AllowedOrigin` ending in `/`: an origin has no path, not even `/`.
+    OriginTrailingSlash,
+    /// An `AllowedOrigin` with a path, query or fragment after the host and port.
+    OriginPath,
+    /// An `AllowedOrigin` with capital letters in its scheme or host: browsers send them
+    /// lowercase, and S3 compares bytes.
+    OriginUppercase,
+    /// An `AllowedOrigin` with the scheme's default port (`https://…:443`, `http://…:80`):
+    /// browsers leave it out.
+    OriginDefaultPort,
+    /// A rule lists `*` and other origins: `*` already allows every origin, and makes the
+    /// answer `Access-Control-Allow-Origin: *` (no credentials) for all of them.
+    OriginRedundantWithWildcard,
+    /// Every request the rule matches is matched by an earlier rule (or several together):
+    /// the first match wins, so this rule never applies.
+    RuleShadowed,
+    /// No request can match the rule at all: none of its origins can be a request's `Origin`.
+    RuleUnmatchable,
+    /// The rule's `ID` is also an earlier rule's.
+    DuplicateId,
+    /// `MaxAgeSeconds` above 7200, Chromium's cap.
+    MaxAgeCapped,
+    /// A negative `MaxAgeSeconds`: browsers ignore the header.
+    MaxAgeNegative,
+    /// The rule allows `PUT` or `POST` but does not expose `ETag`, which a browser needs to
+    /// read to finish a multipart upload.
+    ExposeEtagMissing,
+}
+
+impl LintCode {
+    /// Every code.
+    pub const ALL: [LintCode; 13] = [
+        LintCode::OriginWhitespace,
+        LintCode::OriginNoScheme,
+        LintCode::OriginTrailingSlash,
+        LintCode::OriginPath,
+        LintCode::OriginUppercase,
+        LintCode::OriginDefaultPort,
+        LintCode::OriginRedundantWithWildcard,
+        LintCode::RuleShadowed,
+        LintCode::RuleUnmatchable,
+        LintCode::DuplicateId,
+        LintCode::MaxAgeCapped,
+        LintCode::MaxAgeNegative,
+        LintCode::ExposeEtagMissing,
+    ];
+
+    /// The stable kebab-case name, e.g. `origin-trailing-slash`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LintCode::OriginWhitespace => "origin-whitespace",
+            LintCode::OriginNoScheme => "origin-no-scheme",
+            LintCode::OriginTrailingSlash => "origin-trailing-slash",
+            LintCode::OriginPath => "origin-path",
+            LintCode::OriginUppercase => "origin-uppercase",
+            LintCode::OriginDefaultPort => "origin-default-port",
+            LintCode::OriginRedundantWithWildcard => "origin-redundant-with-wildcard",
+            LintCode::RuleShadowed => "rule-shadowed",
+            LintCode::RuleUnmatchable => "rule-unmatchable",
+            LintCode::DuplicateId => "duplicate-id",
+            LintCode::MaxAgeCapped => "max-age-capped",
+            LintCode::MaxAgeNegative => "max-age-negative",
+            LintCode::ExposeEtagMissing => "expose-etag-missing",
+        }
+    }
+}
+
+impl fmt::Display for LintCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding of [`CorsConfiguration::lint`]: which rule, what is wrong, how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LintWarning {
+    code: LintCode,
+    rule_index: usize,
+    rule_id: Option<String>,
+    field: Option<&'static str>,
+    value: Option<String>,
+    message: String,
+    fix: String,
+    related_rules: Vec<usize>,
+}
+
+impl LintWarning {
+    /// What kind of problem.
+    pub fn code(&self) -> LintCode {
+        self.code
+    }
+
+    /// The 0-based index of the rule.
+    pub fn rule_index(&self) -> usize {
+        self.rule_index
+    }
+
+    /// The rule's `ID`, if it has one.
+    pub fn rule_id(&self) -> Option<&str> {
+        self.rule_id.as_deref()
+    }
+
+    /// The field in S3's XML spelling (`AllowedOrigin`, `MaxAgeSeconds`, ...), when the
+    /// problem is in one field.
+    pub fn field(&self) -> Option<&'static str> {
+        self.field
+    }
+
+    /// The offending value, when the problem is in one value.
+    pub fn value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+
+    /// What is wrong, in one sentence.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// How to fix it, in one line.
+    pub fn fix(&self) -> &str {
+        &self.fix
+    }
+
+    /// Other rules involved: for [`LintCode::RuleShadowed`] the earlier rules that match
+    /// first, for [`LintCode::DuplicateId`] the earlier rule with the same ID.
+    pub fn related_rules(&self) -> &[usize] {
+        &self.related_rules
+    }
+}
+
+impl fmt::Display for LintWarning {
+    /// `rule 0 (ID "x"): origin-trailing-slash: <message>; fix: <fix>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule {}", self.rule_index)?;
+        if let Some(id) = &self.rule_id {
+            write!(f, " (ID {id:?})")?;
+        }
+        write!(f, ": {}: {}; fix: {}", self.code, self.message, self.fix)
+    }
+}
+
+impl CorsConfiguration {
+    /// Finds what is probably wrong in this (valid) configuration: origins a browser never
+    /// sends, rules that can never apply, ID clashes, preflight cache times browsers will not
+    /// honour, and upload rules that hide `ETag`. Warnings come in rule order.
+    ///
+    /// `rule-shadowed` is exact: a rule is reported iff no request (origin, method and set of
+    /// requested headers) reaches it first, taking into account that several earlier rules can
+    /// together cover it.
+    ///
+    /// ```
+    /// use tower_s3_cors::{CorsConfiguration, LintCode};
+    ///
+    /// let config = CorsConfiguration::from_json(
+    ///     r#"[{"AllowedOrigins": ["https://app.example.com/"], "AllowedMethods": ["GET"]},
+    ///         {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]},
+    ///         {"AllowedOrigins": ["https://admin.example.com"], "AllowedMethods": ["GET"]}]"#,
+    /// )?;
+    /// let codes: Vec<(usize, LintCode)> =
+    ///     config.lint().iter().map(|w| (w.rule_index(), w.code())).collect();
+    /// assert_eq!(codes, [(0, LintCode::OriginTrailingSlash), (2, LintCode::RuleShadowed)]);
+    /// # Ok::<(), tower_s3_cors::ConfigError>(())
+    /// ```
+    pub fn lint(&self) -> Vec<LintWarning> {
+        let rules = self.rules();
+        let languages: Vec<shadow::RuleLanguage> = rules.iter().map(shadow::RuleLanguage::new).collect();
+        let mut first_with_id: HashMap<&str, usize> = HashMap::new();
+        let mut warnings = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            let warning = |code: LintCode, message: String, fix: String| LintWarning {
+                code,
+                rule_index: index,
+                rule_id: rule.id().map(str::to_owned),
+                field: None,
+                value: None,
+                message,
+                fix,
+                related_rules: Vec::new(),
+            };
+            for origin in rule.allowed_origins() {
+                if let Some((code, message, fix)) = check_origin(origin) {
+                    warnings.push(warning(code, message, fix).at("AllowedOrigin", origin));
+                }
+            }
+            if rule.allowed_origins().iter().any(|o| o == "*") {
+                for origin in rule.allowed_origins().iter().filter(|o| *o != "*") {
+                    let message = format!(
+                        "the rule also lists \"*\", which allows every origin and makes the answer \
+                         Access-Control-Allow-Origin: * (without credentials), so {origin:?} changes nothing"
+                    );
+                    let fix = "remove it, or move it to a rule of its own before this one if that origin \
+                               needs credentials";
+                    warnings.push(
+                        warning(LintCode::OriginRedundantWithWildcard, message, fix.to_owned())
+                            .at("AllowedOrigin", origin),
+                    );
+                }
+            }
+            match shadow::reach(&languages, index) {
+                shadow::Reach::Reachable(_) => {}
+                shadow::Reach::Shadowed(by) => {
+                    let earlier = rule_list(&by);
+                    let message = format!(
+                        "{earlier} {} every request this rule matches (origin, method and requested headers); \
+                         the first matching rule wins, so this rule never applies",
+                        if by.len() == 1 { "matches" } else { "together match" }
+                    );
+                    let fix = format!("remove this rule, or move it before {earlier}");
+                    let mut shadowed = warning(LintCode::RuleShadowed, message, fix);
+                    shadowed.related_rules = by;
+                    warnings.push(shadowed);
+                }
+                shadow::Reach::Unmatchable => {
+                    let message = "no request can match this rule: none of its AllowedOrigin values \
+                                   can be a request's Origin (empty, or with bytes a header cannot carry)";
+                    let fix = "write each AllowedOrigin as a browser sends it, e.g. https://app.example.com";
+                    warnings.push(warning(
+                        LintCode::RuleUnmatchable,
+                        message.to_owned(),
+                        fix.to_owned(),
+                    ));
+                }
+            }
+            if let Some(id) = rule.id() {
+                match first_with_id.get(id) {
+                    Some(&earlier) => {
+                        let message = format!("rule {earlier} has the same ID {id:?}");
+                        let mut duplicate = warning(
+                            LintCode::DuplicateId,
+                            message,
+                            "give each rule its own ID".to_owned(),
+                        )
+                        .at("ID", id);
+                        duplicate.related_rules = vec![earlier];
+                        warnings.push(duplicate);
+                    }
+                    None => {
+                        first_with_id.insert(id, index);
+                    }
+                }
+            }
+            if let Some(seconds) = rule.max_age_seconds() {
+                if seconds > CHROMIUM_MAX_AGE_SECONDS {
+                    let message = format!(
+                        "browsers cache a preflight for at most {CHROMIUM_MAX_AGE_SECONDS} s (Chromium), so \
+                         {seconds} s is not honoured"
+                    );
+                    let fix = format!("set MaxAgeSeconds to {CHROMIUM_MAX_AGE_SECONDS} or less");
+                    warnings.push(
+                        warning(LintCode::MaxAgeCapped, message, fix)
+                            .at("MaxAgeSeconds", &seconds.to_string()),
+                    );
+                } else if seconds < 0 {
+                    let message = format!(
+                        "Access-Control-Max-Age: {seconds} is invalid; browsers ignore it and cache the \
+                         preflight for their default (5 s)"
+                    );
+                    let fix = "use 0 to disable preflight caching, or a positive number of seconds";
+                    warnings.push(
+                        warning(LintCode::MaxAgeNegative, message, fix.to_owned())
+                            .at("MaxAgeSeconds", &seconds.to_string()),
+                    );
+                }
+            }
+            let uploads = rule.allowed_methods().iter().any(|m| m == "PUT" || m == "POST");
+            let exposes_etag = rule
+                .expose_headers()
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case("etag"));
+            if uploads && !exposes_etag {
+                let message = "the rule allows PUT or POST but does not expose ETag, so a browser \
+                               cannot read it (a multipart upload needs each part's ETag to complete)";
+                let fix = "add <ExposeHeader>ETag</ExposeHeader> (\"ExposeHeaders\": [\"ETag\"] in JSON)";
+                let mut missing = warning(LintCode::ExposeEtagMissing, message.to_owned(), fix.to_owned());
+                missing.field = Some("ExposeHeader");
+                warnings.push(missing);
+            }
+        }
+        warnings
+    }
+}
+
+impl LintWarning {
+    fn at(mut self, field: &'static str, value: &str) -> Self {
+        self.field = Some(field);
+        self.value = Some(value.to_owned());
+        self
+    }
+}
+
+/// `rule 3`, `rules 0 and 2`, `rules 0, 1 and 4`.
+fn rule_list(rules: &[usize]) -> String {
+    match rules {
+        [] => "no rule".to_owned(),
+        [one] => format!("rule {one}"),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(usize::to_string).collect();
+            format!("rules {} and {last}", init.join(", "))
+        }
+    }
+}
+
+/// The first problem with one `AllowedOrigin` value: its code, what is wrong, the fix.
+fn check_origin(origin: &str) -> Option<(LintCode, String, String)> {
+    // `*` matches everything; `null` is what sandboxed documents and `file:` pages send.
+    if origin == "*" || origin == "null" {
+        return None;
+    }
+    let is_space = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
+    if origin.contains(is_space) || origin.contains(',') {
+        let trimmed = origin.trim_matches(is_space);
+        return Some(
+            if !trimmed.contains(is_space) && !trimmed.contains(',') && !trimmed.is_empty() {
+                (
+                LintCode::OriginWhitespace,
+                format!("{origin:?} has whitespace around it, which a browser's Origin never has, so it never matches"),
+                format!("write {trimmed:?}"),
+            )
+            } else {
+                (
+                    LintCode::OriginWhitespace,
+                    format!(
+                    "{origin:?} contains whitespace or a comma: S3 takes it as one origin, which a browser \
+                     never sends"
+                ),
+                    "write one AllowedOrigin per origin".to_owned(),
+                )
+            },
+        );
+    }
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        // A leading `*` can stand for the scheme: `*.example.com` matches `https://a.example.com`.
+        let before_star = origin.split('*').next().unwrap_or_default();
+        let star_covers_scheme = origin.contains('*')
+            && ("https://".starts_with(before_star) || "http://".starts_with(before_star));
+        if star_covers_scheme {
+            return check_uppercase(origin, origin.find(['/', '?', '#']).unwrap_or(origin.len()));
+        }
+        let scheme = if origin.starts_with("localhost") || origin.starts_with("127.") {
+            "http"
+        } else {
+            "https"
+        };
+        return Some((
+            LintCode::OriginNoScheme,
+            format!(
+                "{origin:?} has no scheme; browsers send Origin as scheme://host[:port], so it never matches"
+            ),
+            format!("write \"{scheme}://{origin}\""),
+        ));
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let origin_part = format!("{scheme}://{authority}");
+    if path == "/" {
+        return Some((
+            LintCode::OriginTrailingSlash,
+            format!("{origin:?} ends with \"/\"; a browser's Origin has no path, so it never matches"),
+            format!("write {origin_part:?}"),
+        ));
+    }
+    if !path.is_empty() {
+        return Some((
+            LintCode::OriginPath,
+            format!(
+                "{origin:?} has {path:?} after the host; a browser's Origin is only scheme://host[:port], so \
+                 it never matches"
+            ),
+            format!("write {origin_part:?}"),
+        ));
+    }
+    if let Some(found) = check_uppercase(origin, origin.len()) {
+        return Some(found);
+    }
+    let default_port = match scheme {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return None,
+    };
+    if let Some(host) = authority.strip_suffix(default_port) {
+        return Some((
+            LintCode::OriginDefaultPort,
+            format!(
+                "{origin:?} names {scheme}'s default port, which browsers leave out of Origin, so it never \
+                 matches"
+            ),
+            format!("write \"{scheme}://{host}\""),
+        ));
+    }
+    None
+}
+
+/// `origin-uppercase` on the scheme and host, `origin[..end]`.
+fn check_uppercase(origin: &str, end: usize) -> Option<(LintCode, String, String)> {
+    let (head, tail) = origin.split_at(end.min(origin.len()));
+    head.contains(|c: char| c.is_ascii_uppercase()).then(|| {
+        (
+            LintCode::OriginUppercase,
+            format!(
+                "{origin:?} has capital letters; browsers send the scheme and host in lowercase and S3 \
+                 compares bytes, so it never matches"
+            ),
+            format!("write \"{}{tail}\"", head.to_ascii_lowercase()),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes_for_origin(origin: &str) -> Option<LintCode> {
+        check_origin(origin).map(|(code, _, _)| code)
+    }
+
+    #[test]
+    fn origin_checks() {
+        for (origin, expected) in [
+            ("https://app.example.com", None),
+            ("*", None),
+            ("null", None),
+            ("http://localhost:8080", None),
+            ("https://*.example.com", None),
+            ("*.example.com", None),
+            ("https://app.example.com/", Some(LintCode::OriginTrailingSlash)),
+            ("https://app.example.com/app", Some(LintCode::OriginPath)),
+            ("https://app.example.com/*", Some(LintCode::OriginPath)),
+            ("https://app.example.com?x", Some(LintCode::OriginPath)),
+            ("https://App.example.com", Some(LintCode::OriginUppercase)),
+            ("HTTPS://app.example.com", Some(LintCode::OriginUppercase)),
+            ("*.Example.com", Some(LintCode::OriginUppercase)),
+            ("https://app.example.com:443", Some(LintCode::OriginDefaultPort)),
+            ("http://app.example.com:80", Some(LintCode::OriginDefaultPort)),
+            ("https://app.example.com:8443", None),
+            ("http://app.example.com:443", None),
+            ("example.com", Some(LintCode::OriginNoScheme)),
+            ("localhost:3000", Some(LintCode::OriginNoScheme)),
+            ("", Some(LintCode::OriginNoScheme)),
+            (" https://app.example.com", Some(LintCode::OriginWhitespace)),
+            (
+                "https://a.example, https://b.example",
+                Some(LintCode::OriginWhitespace),
+            ),
+        ] {
+            assert_eq!(codes_for_origin(origin), expected, "{origin:?}");
+        }
+    }
+
+    #[test]
+    fn fixes_are_the_corrected_value() {
+        let fix = |origin: &str| check_origin(origin).map(|(_, _, fix)| fix);
+        assert_eq!(
+            fix("https://a.example/").as_deref(),
+            Some("write \"https://a.example\"")
+        );
+        assert_eq!(
+            fix("https://A.example").as_deref(),
+            Some("write \"https://a.example\"")
+        );
+        assert_eq!(
+            fix("https://a.example:443").as_deref(),
+            Some("write \"https://a.example\"")
+        );
+        assert_eq!(
+            fix("localhost:3000").as_deref(),
+            Some("write \"http://localhost:3000\"")
+        );
+        assert_eq!(
+            fix(" https://a.example\n").as_deref(),
+            Some("write \"https://a.example\"")
+        );
+    }
+
+    #[test]
+    fn rule_lists_read_well() {
+        assert_eq!(rule_list(&[2]), "rule 2");
+        assert_eq!(rule_list(&[0, 2]), "rules 0 and 2");
+        assert_eq!(rule_list(&[0, 1, 4]), "rules 0, 1 and 4");
+    }
+}
