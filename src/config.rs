@@ -268,10 +268,9 @@ impl CorsConfiguration {
     }
 }
 
-/// What serde reads before validation: the AWS CLI form or the console's bare array. Unknown
-/// members are refused, as `from_json` refuses them.
+/// What serde reads before validation: the AWS CLI form or the console's bare array.
 #[derive(Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
+#[serde(untagged)]
 enum RawConfiguration {
     Wrapped(WrappedRules),
     Bare(Vec<CorsRule>),
