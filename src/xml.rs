@@ -168,7 +168,8 @@ pub(crate) fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
                 State::InField(field, value)
             }
             (State::InField(field, mut value), Event::CData(c)) => {
-                value.push_str(&c);
+                // XML 1.0 normalises line breaks in CDATA sections too.
+                value.push_str(&c.xml10_content());
                 State::InField(field, value)
             }
             (State::InField(field, mut value), Event::GeneralRef(r)) => {
