@@ -228,6 +228,7 @@ impl CorsConfiguration {
     {
         let rules: Vec<CorsRule> = rules.into_iter().map(Into::into).collect();
         validate::validate(&rules)?;
+        validate::check_xml_size(&rules)?;
         Ok(CorsConfiguration { rules })
     }
 
@@ -257,7 +258,8 @@ impl CorsConfiguration {
         crate::json::parse(json)
     }
 
-    /// The AWS CLI JSON form, `{"CORSRules": [...]}` (pretty-printed).
+    /// The AWS CLI JSON form, `{"CORSRules": [...]}`: pretty-printed, or compact when
+    /// pretty-printing would pass the 64 KiB limit, so the output always reads back.
     #[cfg(feature = "json")]
     pub fn to_json(&self) -> String {
         crate::json::write(self)

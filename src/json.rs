@@ -56,6 +56,7 @@ pub(crate) fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
         },
         None => err,
     })?;
+    validate::check_xml_size(&rules)?;
     Ok(CorsConfiguration::from_validated(rules))
 }
 
@@ -98,10 +99,17 @@ fn rule_position(text: &str, index: usize) -> Option<usize> {
     None
 }
 
+/// Pretty-printed, unless that would pass the 64 KiB limit: then compact, so that the output
+/// always reads back (the compact form is shorter than the S3 XML form, which fits).
 pub(crate) fn write(config: &CorsConfiguration) -> String {
-    // Serialising plain strings and integers cannot fail.
-    serde_json::to_string_pretty(&CliFormRef {
+    let form = CliFormRef {
         rules: config.rules(),
-    })
-    .unwrap_or_default()
+    };
+    // Serialising plain strings and integers cannot fail.
+    let pretty = serde_json::to_string_pretty(&form).unwrap_or_default();
+    if pretty.len() <= MAX_DOCUMENT_BYTES {
+        pretty
+    } else {
+        serde_json::to_string(&form).unwrap_or_default()
+    }
 }

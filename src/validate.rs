@@ -4,9 +4,9 @@
 //! the number of rules, then the value checks of every rule in order (`InvalidRequest`):
 //! methods, origins, allowed headers, expose headers.
 
-use crate::config::{CorsRule, MAX_RULES};
-use crate::error::{ConfigError, ErrorCode, TOO_MANY_RULES};
-use crate::xml_escape::is_xml_char;
+use crate::config::{CorsRule, MAX_DOCUMENT_BYTES, MAX_RULES};
+use crate::error::{ConfigError, ErrorCode, TOO_BIG, TOO_MANY_RULES};
+use crate::xml_escape::{escaped_len, is_xml_char};
 
 /// The five methods S3 accepts in `AllowedMethod`, case-sensitive.
 pub(crate) const S3_METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "POST", "DELETE"];
@@ -140,4 +140,73 @@ fn check_values(rule: &CorsRule) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// A configuration made in code, from JSON or through serde reaches S3 as XML (the AWS CLI and
+/// SDKs send it so), and S3 refuses an XML body over 64 KiB. The S3 XML form of the
+/// configuration (what `to_xml` writes) must therefore fit, or S3 would refuse it and the
+/// crate's own XML output could not be read back.
+pub(crate) fn check_xml_size(rules: &[CorsRule]) -> Result<(), ConfigError> {
+    let len = s3_xml_len(rules);
+    if len > MAX_DOCUMENT_BYTES {
+        return Err(ConfigError::new(
+            ErrorCode::MaxMessageLengthExceeded,
+            TOO_BIG,
+            format!(
+                "the configuration's S3 XML form (what PutBucketCors sends) has {len} bytes; at most \
+                 {MAX_DOCUMENT_BYTES} are allowed"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The exact length of the GetBucketCors document for `rules` (`to_xml`), without writing it.
+pub(crate) fn s3_xml_len(rules: &[CorsRule]) -> usize {
+    const FRAME: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CORSConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"></CORSConfiguration>";
+    const RULE: &str = "<CORSRule></CORSRule>";
+    // `<Name>` + `</Name>`.
+    let element = |name: &str, value: &str| 2 * name.len() + 5 + escaped_len(value);
+    let values = |name: &str, values: &[String]| values.iter().map(|v| element(name, v)).sum::<usize>();
+    FRAME.len()
+        + rules
+            .iter()
+            .map(|rule| {
+                RULE.len()
+                    + rule.id.as_deref().map_or(0, |id| element("ID", id))
+                    + values("AllowedHeader", &rule.allowed_headers)
+                    + values("AllowedMethod", &rule.allowed_methods)
+                    + values("AllowedOrigin", &rule.allowed_origins)
+                    + values("ExposeHeader", &rule.expose_headers)
+                    + rule
+                        .max_age_seconds
+                        .map_or(0, |s| element("MaxAgeSeconds", &s.to_string()))
+            })
+            .sum::<usize>()
+}
+
+#[cfg(all(test, feature = "xml"))]
+mod tests {
+    use super::*;
+    use crate::config::CorsConfiguration;
+
+    #[test]
+    fn xml_length_is_exactly_what_to_xml_writes() {
+        let config = CorsConfiguration::new([
+            CorsRule::builder()
+                .id("a&b<c>\r")
+                .allowed_origins(["*", "https://x.example"])
+                .allowed_methods(["GET", "PUT"])
+                .allowed_header("x-amz-*")
+                .expose_header("ETag")
+                .max_age_seconds(-3000)
+                .build(),
+            CorsRule::builder()
+                .allowed_origin("o")
+                .allowed_method("HEAD")
+                .build(),
+        ])
+        .expect("valid");
+        assert_eq!(s3_xml_len(config.rules()), config.to_xml().len());
+    }
 }

@@ -24,6 +24,19 @@ pub(crate) fn push_escaped(out: &mut String, text: &str) {
     out.push_str(rest);
 }
 
+/// The length of `text` once [`push_escaped`] has escaped it.
+pub(crate) fn escaped_len(text: &str) -> usize {
+    text.len()
+        + text
+            .bytes()
+            .map(|b| match b {
+                b'&' | b'\r' => 4,
+                b'<' | b'>' => 3,
+                _ => 0,
+            })
+            .sum::<usize>()
+}
+
 /// Appends request bytes (which may not be UTF-8) as escaped XML text; invalid UTF-8
 /// sequences become U+FFFD and control characters that XML 1.0 cannot carry are dropped.
 pub(crate) fn push_escaped_bytes(out: &mut String, bytes: &[u8]) {
