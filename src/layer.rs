@@ -257,16 +257,13 @@ fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
         _ => "",
     };
     match decision {
-        Decision::Preflight(allowed) => tracing::debug!(
+        Decision::Preflight(allowed) | Decision::Actual(allowed) => tracing::debug!(
             target: "tower_s3_cors",
-            outcome = "preflight allowed",
-            rule_index = allowed.rule_index(),
-            rule_id = rule_id(allowed.rule_index()),
-            "CORS decision"
-        ),
-        Decision::Actual(allowed) => tracing::debug!(
-            target: "tower_s3_cors",
-            outcome = "actual allowed",
+            outcome = if matches!(decision, Decision::Preflight(_)) {
+                "preflight allowed"
+            } else {
+                "actual allowed"
+            },
             rule_index = allowed.rule_index(),
             rule_id = rule_id(allowed.rule_index()),
             "CORS decision"
