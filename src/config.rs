@@ -265,6 +265,7 @@ impl CorsConfiguration {
         crate::json::write(self)
     }
 
+    #[cfg_attr(not(any(feature = "xml", feature = "json")), allow(dead_code))]
     pub(crate) fn from_validated(rules: Vec<CorsRule>) -> Self {
         CorsConfiguration { rules }
     }

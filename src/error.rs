@@ -108,6 +108,7 @@ impl ConfigError {
         self
     }
 
+    #[cfg_attr(not(any(feature = "xml", feature = "json")), allow(dead_code))]
     pub(crate) fn with_line_column(mut self, line_column: (usize, usize)) -> Self {
         self.inner.line_column = Some(line_column);
         self
@@ -213,6 +214,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// 1-based line and column of a byte offset in `text` (column counted in characters).
+#[cfg_attr(not(any(feature = "xml", feature = "json")), allow(dead_code))]
 pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
