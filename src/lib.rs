@@ -87,7 +87,19 @@
 //! S3 mode (the default) treats every `OPTIONS` request as a preflight and never blocks an
 //! actual request: a request whose origin matches no rule is served without CORS headers (the
 //! browser then refuses to expose it). The first rule whose origin, method and requested
-//! headers all match wins. [`CorsOptions`] adds behaviour beyond S3, each off by default.
+//! headers all match wins. [`CorsOptions`] adds behaviour beyond S3, each off by default:
+//! cache-safe `Vary`, Fetch-mode `OPTIONS`, enforce mode and Private Network Access.
+//!
+//! ## Where rules come from
+//!
+//! - [`CorsLayer::new`]: one configuration, as one virtual-hosted bucket (`/` is the bucket).
+//! - [`CorsLayer::from_source`] with a closure `Fn(&RequestHead) -> Lookup` (per route, per
+//!   tenant), an `Arc<`[`ReloadableRules`]`>` (replaced atomically while serving) or an
+//!   `Arc<`[`BucketStore`]`>` (per-bucket rules with S3's PutBucketCors, GetBucketCors and
+//!   DeleteBucketCors, path-style or virtual-host addressing).
+//! - [`CorsLayer::from_async_source`] with an [`AsyncCorsSource`], for lookups that await.
+//!
+//! [`CorsLayer::request_ids`] sets how the ids of the S3 error documents are made.
 //!
 //! [tower]: https://docs.rs/tower
 #![warn(missing_docs)]
