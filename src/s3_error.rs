@@ -15,6 +15,7 @@ const BUCKET_NOT_FOUND: &str = "CORSResponse: Bucket not found";
 const CORS_NOT_ENABLED: &str = "CORSResponse: CORS is not enabled for this bucket.";
 const NOT_ALLOWED: &str = "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
 const INVALID_METHOD_PREFIX: &str = "Invalid Access-Control-Request-Method: ";
+const INTERNAL_ERROR: &str = "We encountered an internal error. Please try again.";
 
 /// Which of S3's CORS refusals (spec §4: P1–P5; enforce mode uses P5's document).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -129,7 +130,7 @@ impl Refusal {
             RefusalKind::NoSuchBucket => Cow::Borrowed(BUCKET_NOT_FOUND),
             RefusalKind::CorsNotEnabled => Cow::Borrowed(CORS_NOT_ENABLED),
             RefusalKind::NotAllowed => Cow::Borrowed(NOT_ALLOWED),
-            RefusalKind::LookupFailed => Cow::Borrowed("We encountered an internal error. Please try again."),
+            RefusalKind::LookupFailed => Cow::Borrowed(INTERNAL_ERROR),
             RefusalKind::InvalidRequestMethod => {
                 let sent = match &self.method {
                     Some(value) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
@@ -166,7 +167,11 @@ impl Refusal {
 
     /// The XML error document, exactly as S3 writes it, with these ids.
     pub fn to_xml(&self, request_id: &str, host_id: &str) -> String {
-        let mut out = String::with_capacity(384);
+        // Sized for the longest message and the ids, so the document is written in one buffer.
+        let method_len = self.method.as_ref().map_or(7, HeaderValue::len);
+        let mut out = String::with_capacity(
+            160 + NOT_ALLOWED.len() + 2 * method_len + request_id.len() + host_id.len(),
+        );
         out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
         out.push_str(self.code());
         out.push_str("</Code><Message>");
@@ -175,7 +180,8 @@ impl Refusal {
                 out.push_str(INVALID_METHOD_PREFIX);
                 push_escaped_bytes(&mut out, value.as_bytes());
             }
-            _ => push_escaped(&mut out, &self.message()),
+            // S3's own messages hold no character that needs escaping.
+            _ => out.push_str(&self.message()),
         }
         out.push_str("</Message>");
         if let Some(resource) = self.resource_type() {
@@ -316,6 +322,21 @@ fn splitmix64(mut x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_messages_need_no_escaping() {
+        for message in [
+            MISSING_ORIGIN,
+            BUCKET_NOT_FOUND,
+            CORS_NOT_ENABLED,
+            NOT_ALLOWED,
+            INVALID_METHOD_PREFIX,
+        ] {
+            let mut escaped = String::new();
+            push_escaped(&mut escaped, message);
+            assert_eq!(escaped, message);
+        }
+    }
 
     #[test]
     fn ids_are_unique_and_well_formed() {
