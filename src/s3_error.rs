@@ -331,6 +331,7 @@ mod tests {
             CORS_NOT_ENABLED,
             NOT_ALLOWED,
             INVALID_METHOD_PREFIX,
+            INTERNAL_ERROR,
         ] {
             let mut escaped = String::new();
             push_escaped(&mut escaped, message);
