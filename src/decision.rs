@@ -514,6 +514,69 @@ fn request_method_field(headers: &HeaderMap) -> Option<(&HeaderValue, bool)> {
     Some((first, fields.next().is_some()))
 }
 
+/// Whether a request is a preflight: S3 treats every `OPTIONS` as one; Fetch mode only those
+/// a browser sends (with `Origin` and `Access-Control-Request-Method`).
+fn is_preflight(
+    method: &Method,
+    origin: &OriginField<'_>,
+    request_method: Option<(&HeaderValue, bool)>,
+    options: &CorsOptions,
+) -> bool {
+    *method == Method::OPTIONS
+        && (!options.fetch_mode || (!matches!(origin, OriginField::Absent) && request_method.is_some()))
+}
+
+/// The method an actual request is matched on: `Access-Control-Request-Method` when present
+/// (S3 matches an actual request on it), else the request's own; none when it was sent twice.
+fn actual_method(method: &Method, request_method: Option<(&HeaderValue, bool)>) -> Option<S3Method> {
+    match request_method {
+        None => S3Method::from_bytes(method.as_str().as_bytes()),
+        Some((value, false)) => S3Method::from_bytes(value.as_bytes()),
+        Some((_, true)) => None,
+    }
+}
+
+/// What the request's CORS fields say, for code beside [`decide`] (the per-rule explanation,
+/// a failed lookup) that must read them exactly as it does.
+pub(crate) struct CorsFields<'a> {
+    method: &'a Method,
+    origin: OriginField<'a>,
+    request_method: Option<(&'a HeaderValue, bool)>,
+}
+
+impl<'a> CorsFields<'a> {
+    pub(crate) fn of(head: &RequestHead<'a>) -> Self {
+        CorsFields {
+            method: head.method,
+            origin: origin_field(head.headers),
+            request_method: request_method_field(head.headers),
+        }
+    }
+
+    pub(crate) fn is_preflight(&self, options: &CorsOptions) -> bool {
+        is_preflight(self.method, &self.origin, self.request_method, options)
+    }
+
+    /// Whether the request names an origin (one or several `Origin` fields, not empty).
+    pub(crate) fn has_origin(&self) -> bool {
+        !matches!(self.origin, OriginField::Absent)
+    }
+
+    /// The one `Origin` a rule can match (several fields match nothing).
+    pub(crate) fn single_origin(&self) -> Option<&'a HeaderValue> {
+        match self.origin {
+            OriginField::One(origin) => Some(origin),
+            _ => None,
+        }
+    }
+
+    /// The method rules are matched on: a preflight's `Access-Control-Request-Method`, or an
+    /// actual request's (see [`actual_method`]); an `OPTIONS` without one matches nothing.
+    pub(crate) fn matched_method(&self) -> Option<S3Method> {
+        actual_method(self.method, self.request_method)
+    }
+}
+
 /// The names listed in `Access-Control-Request-Headers`: every field joined with `,`, split on
 /// `,`, trimmed of spaces and tabs, empty items dropped. One pass, no allocation.
 pub(crate) fn requested_headers(headers: &HeaderMap) -> Names<'_> {
@@ -770,10 +833,7 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
     let origin = origin_field(head.headers);
     let request_method = request_method_field(head.headers);
     let is_options = *head.method == Method::OPTIONS;
-    // S3 treats every OPTIONS as a preflight; Fetch mode only those a browser sends.
-    let preflight = is_options
-        && (!options.fetch_mode || (!matches!(origin, OriginField::Absent) && request_method.is_some()));
-    if preflight {
+    if is_preflight(head.method, &origin, request_method, options) {
         return preflight_decision(head, bucket, options, origin, request_method);
     }
     let (policy, resource) = match bucket {
@@ -789,13 +849,7 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
         OriginField::One(origin) => Some(origin),
         OriginField::Many => None,
     };
-    // S3 matches an actual request on Access-Control-Request-Method when present.
-    let method_bytes = match request_method {
-        None => head.method.as_str().as_bytes(),
-        Some((value, false)) => value.as_bytes(),
-        Some((_, true)) => b"",
-    };
-    let matched = match (origin, S3Method::from_bytes(method_bytes)) {
+    let matched = match (origin, actual_method(head.method, request_method)) {
         (Some(origin), Some(method)) => {
             let requested = RequestedHeaders::of(head.headers);
             let mut listed = Listed::default();

@@ -92,6 +92,19 @@ impl ConfigError {
         }
     }
 
+    /// `MaxMessageLengthExceeded` for `what` (a document, or a configuration's XML form) of
+    /// `len` bytes.
+    pub(crate) fn too_big(what: &str, len: usize) -> Self {
+        Self::new(
+            ErrorCode::MaxMessageLengthExceeded,
+            TOO_BIG,
+            format!(
+                "{what} has {len} bytes; at most {} are allowed",
+                crate::config::MAX_DOCUMENT_BYTES
+            ),
+        )
+    }
+
     pub(crate) fn malformed(detail: impl Into<String>) -> Self {
         Self::new(ErrorCode::MalformedXml, MALFORMED_XML, detail)
     }

@@ -2,11 +2,10 @@
 //! and for tests. Evaluated rule by rule from the compiled patterns, independently of the
 //! indexes the layer uses; both give the same first match.
 
-use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
-use http::Method;
+use http::HeaderValue;
 
-use crate::decision::{requested_headers, RequestHead};
-use crate::matcher::{CorsPolicy, S3Method};
+use crate::decision::{requested_headers, CorsFields, RequestHead};
+use crate::matcher::CorsPolicy;
 
 /// The verdict of one rule on one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,20 +35,9 @@ impl CorsPolicy {
     /// [`matches`](RuleCheck::matches) is the rule the layer would apply.
     pub fn explain<'a>(&self, request: impl Into<RequestHead<'a>>) -> Vec<RuleCheck> {
         let head = request.into();
-        let mut origins = head.headers.get_all(ORIGIN).iter();
-        // More than one Origin field matches nothing.
-        let origin = match (origins.next(), origins.next()) {
-            (Some(origin), None) if !origin.is_empty() => Some(origin.as_bytes()),
-            _ => None,
-        };
-        let mut methods = head.headers.get_all(ACCESS_CONTROL_REQUEST_METHOD).iter();
-        let method = match (methods.next(), methods.next()) {
-            (None, _) if *head.method != Method::OPTIONS => {
-                S3Method::from_bytes(head.method.as_str().as_bytes())
-            }
-            (Some(value), None) => S3Method::from_bytes(value.as_bytes()),
-            _ => None,
-        };
+        let fields = CorsFields::of(&head);
+        let origin = fields.single_origin().map(HeaderValue::as_bytes);
+        let method = fields.matched_method();
         self.rules
             .iter()
             .enumerate()

@@ -1,7 +1,7 @@
 //! The JSON forms: AWS CLI (`{"CORSRules": [...]}`) and S3 console (a bare array).
 
 use crate::config::{CorsConfiguration, CorsRule, MAX_DOCUMENT_BYTES};
-use crate::error::{line_column, ConfigError, ErrorCode, TOO_BIG};
+use crate::error::{line_column, ConfigError};
 use crate::validate;
 
 #[derive(serde::Deserialize)]
@@ -19,14 +19,7 @@ struct CliFormRef<'a> {
 
 pub(crate) fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
     if text.len() > MAX_DOCUMENT_BYTES {
-        return Err(ConfigError::new(
-            ErrorCode::MaxMessageLengthExceeded,
-            TOO_BIG,
-            format!(
-                "the document has {} bytes; at most {MAX_DOCUMENT_BYTES} are allowed",
-                text.len()
-            ),
-        ));
+        return Err(ConfigError::too_big("the document", text.len()));
     }
     let bare = text
         .trim_start_matches([' ', '\t', '\r', '\n', '\u{feff}'])

@@ -16,7 +16,8 @@ use tower_service::Service;
 use crate::body::CorsBody;
 use crate::config::CorsConfiguration;
 use crate::decision::{
-    decide, BucketCors, CorsHeaders, CorsOptions, Decision, PreflightTemplate, RequestHead, VARY_VALUE,
+    decide, BucketCors, CorsFields, CorsHeaders, CorsOptions, Decision, PreflightTemplate, RequestHead,
+    VARY_VALUE,
 };
 use crate::matcher::CorsPolicy;
 use crate::s3_error::{Refusal, RequestIds};
@@ -645,17 +646,8 @@ where
 /// `InternalError`; otherwise the request is served without CORS headers, as S3 serves an
 /// actual request it cannot match.
 fn lookup_failed(head: &RequestHead<'_>, options: &CorsOptions) -> Decision {
-    let has_origin = head
-        .headers
-        .get(http::header::ORIGIN)
-        .is_some_and(|o| !o.is_empty());
-    let preflight = *head.method == http::Method::OPTIONS
-        && (!options.fetch_mode
-            || (has_origin
-                && head
-                    .headers
-                    .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)));
-    let decision = if preflight || (options.enforce && has_origin) {
+    let fields = CorsFields::of(head);
+    let decision = if fields.is_preflight(options) || (options.enforce && fields.has_origin()) {
         Decision::Refuse(Refusal::lookup_failed())
     } else {
         decide(*head, BucketCors::NoBucket, options)

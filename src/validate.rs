@@ -5,7 +5,7 @@
 //! methods, origins, allowed headers, expose headers.
 
 use crate::config::{CorsRule, MAX_DOCUMENT_BYTES, MAX_RULES};
-use crate::error::{ConfigError, ErrorCode, TOO_BIG, TOO_MANY_RULES};
+use crate::error::{ConfigError, ErrorCode, TOO_MANY_RULES};
 use crate::xml_escape::{escaped_len, is_xml_char};
 
 /// The five methods S3 accepts in `AllowedMethod`, case-sensitive.
@@ -149,13 +149,9 @@ fn check_values(rule: &CorsRule) -> Result<(), ConfigError> {
 pub(crate) fn check_xml_size(rules: &[CorsRule]) -> Result<(), ConfigError> {
     let len = s3_xml_len(rules);
     if len > MAX_DOCUMENT_BYTES {
-        return Err(ConfigError::new(
-            ErrorCode::MaxMessageLengthExceeded,
-            TOO_BIG,
-            format!(
-                "the configuration's S3 XML form (what PutBucketCors sends) has {len} bytes; at most \
-                 {MAX_DOCUMENT_BYTES} are allowed"
-            ),
+        return Err(ConfigError::too_big(
+            "the configuration's S3 XML form (what PutBucketCors sends)",
+            len,
         ));
     }
     Ok(())

@@ -4,7 +4,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::config::{CorsConfiguration, CorsRule, MAX_DOCUMENT_BYTES};
-use crate::error::{line_column, ConfigError, ErrorCode, TOO_BIG};
+use crate::error::{line_column, ConfigError};
 use crate::validate;
 use crate::xml_escape::{is_xml_char, push_escaped};
 
@@ -79,14 +79,7 @@ impl Parser<'_> {
 
 pub(crate) fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
     if text.len() > MAX_DOCUMENT_BYTES {
-        return Err(ConfigError::new(
-            ErrorCode::MaxMessageLengthExceeded,
-            TOO_BIG,
-            format!(
-                "the document has {} bytes; at most {MAX_DOCUMENT_BYTES} are allowed",
-                text.len()
-            ),
-        ));
+        return Err(ConfigError::too_big("the document", text.len()));
     }
     let mut parser = Parser {
         text,
