@@ -187,6 +187,9 @@ impl From<CorsConfiguration> for CorsPolicy {
 impl CorsPolicy {
     /// Compiles a validated configuration.
     pub fn new(config: CorsConfiguration) -> Self {
+        // Construction, not the request path: say so once if these rules let other sites in.
+        #[cfg(feature = "tracing")]
+        crate::lint::log_security_findings(&config);
         let rules: Box<[CompiledRule]> = config.rules().iter().map(compile_rule).collect();
         let mut all: Mask = 0;
         let mut method_masks = [0; 5];
