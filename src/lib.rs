@@ -78,8 +78,10 @@
 //!   headers, or pass through), reporting the rule that matched.
 //! - [`CorsLayer`] / [`Cors`]: the tower shell that carries the decision out
 //!   ([`Decision::to_response`] gives the answers it sends itself).
-//! - [`CorsConfiguration::lint`]: what a valid configuration probably gets wrong (origins a
-//!   browser never sends, rules that can never apply, ...), each [`LintWarning`] with a fix.
+//! - [`CorsConfiguration::lint`]: what a valid configuration probably gets wrong, each
+//!   [`LintWarning`] with a fix: first origins that let other sites in
+//!   ([`Severity::Security`], with an origin that gets in), then origins a browser never
+//!   sends, rules that can never apply, ...
 //!   The `cli` feature builds the `tower-s3-cors` command (`lint`, `explain`, `convert`).
 //!
 //! ## Behaviour

@@ -796,3 +796,50 @@ fn explain_origins_answers_for_a_list() {
     ]);
     assert_eq!(output.status.code(), Some(3), "{output:?}");
 }
+
+/// The README shows `lint` and `explain --origins` on `examples/loose-cors.json`: what it shows is
+/// what the tool prints.
+#[test]
+fn the_readme_shows_the_real_output_for_the_loose_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let shown = |command: &str| -> String {
+        let start = readme
+            .find(&format!("$ {command}\n"))
+            .unwrap_or_else(|| panic!("README lacks {command}"))
+            + command.len()
+            + 3;
+        let end = start + readme[start..].find("```").unwrap();
+        readme[start..end].to_owned()
+    };
+    let lint = Command::new(BIN)
+        .current_dir(root)
+        .args(["lint", "examples/loose-cors.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&lint),
+        shown("cargo run --features cli -- lint examples/loose-cors.json")
+    );
+    let mut child = Command::new(BIN)
+        .current_dir(root)
+        .args(["explain", "examples/loose-cors.json", "--origins", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"https://evilexample.com\nhttps://example.org\n")
+        .unwrap();
+    let origins = child.wait_with_output().unwrap();
+    assert_eq!(
+        stdout(&origins),
+        shown(
+            "printf 'https://evilexample.com\\nhttps://example.org\\n' | cargo run --features cli -- explain \
+             examples/loose-cors.json --origins -"
+        )
+    );
+}

@@ -411,18 +411,19 @@ fn to_text(view: &View<'_>, answer: &Answer) -> String {
     for check in checks {
         let label = rule_label(check);
         let rule = policy.rule(check.index);
-        if answer.matched_rule == Some(check.index) {
-            out.push_str(&format!("  {label}: matches (applied)\n"));
+        let verdict = if answer.matched_rule == Some(check.index) {
+            "matches (applied)"
         } else if check.matches() {
-            out.push_str(&format!("  {label}: matches, but is not applied\n"));
+            "matches, but is not applied"
         } else {
-            out.push_str(&format!("  {label}: no match\n"));
-            for reason in reasons(check, rule, request) {
-                out.push_str(&format!("    - {reason}\n"));
-            }
-        }
+            "no match"
+        };
+        out.push_str(&format!("  {label}: {verdict}\n"));
         for line in origin_match(rule, check, &origin, findings) {
             out.push_str(&format!("    {line}\n"));
+        }
+        for reason in reasons(check, rule, request) {
+            out.push_str(&format!("    - {reason}\n"));
         }
     }
     out.push_str(&format!("\nDecision: {}: {}\n", answer.outcome, answer.reason));
