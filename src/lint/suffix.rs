@@ -5,7 +5,9 @@
 //! the `psl` crate, which compiles the list into code. Without it, only the list's implicit
 //! rule is known: every top-level name (`com`, `uk`, `io`) is a public suffix, and a name's
 //! registrable domain is its last two labels. That still catches `https://*.com`, but not
-//! `https://*.co.uk` or `https://*.github.io`.
+//! `https://*.co.uk` or `https://*.github.io`; and every top-level name counts as one anyone
+//! can register under, so an intranet's `https://*.corp` is reported too (the list knows
+//! better: quiet).
 
 /// The registrable domain of `host` (lowercase, no trailing dot): the public suffix and one
 /// label more, e.g. `example.co.uk` for `app.example.co.uk`. `None` when `host` is itself a
