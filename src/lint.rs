@@ -290,7 +290,7 @@ impl CorsConfiguration {
     ///     r#"[{"AllowedOrigins": ["https://app.example.com/"], "AllowedMethods": ["GET"]},
     ///         {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]},
     ///         {"AllowedOrigins": ["https://admin.example.com"], "AllowedMethods": ["GET"]},
-    ///         {"AllowedOrigins": ["https://*example.com"], "AllowedMethods": ["PUT"]}]"#,
+    ///         {"AllowedOrigins": ["https://*example.com"], "AllowedMethods": ["HEAD"]}]"#,
     /// )?;
     /// let warnings = config.lint();
     /// let codes: Vec<(usize, LintCode)> = warnings.iter().map(|w| (w.rule_index(), w.code())).collect();
