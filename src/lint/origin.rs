@@ -384,7 +384,7 @@ mod tests {
     use super::*;
     use crate::config::{CorsConfiguration, CorsRule};
     use crate::decision::Decision;
-    use crate::matcher::CorsPolicy;
+    use crate::policy::CorsPolicy;
 
     /// Replays a witness as a preflight through the layer's own evaluation: it must be
     /// allowed, with the origin echoed and credentials.
