@@ -10,7 +10,7 @@ use crate::request::{
     CorsFields, Listed, OriginField, RequestHead, RequestedHeaders, ResourceType, S3Method,
     ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK,
 };
-use crate::response::{error_response, preflight_response, CorsHeaders};
+use crate::response::{error_response, preflight_response, CorsHeaders, RuleAnswer};
 use crate::s3_error::{Refusal, RequestIds};
 use crate::source::BucketCors;
 
@@ -138,14 +138,57 @@ fn first_match<'a>(
     Some(candidates.trailing_zeros() as usize)
 }
 
-/// The first rule that accepts the request, with the headers to send.
-fn matched_rule(
-    policy: &CorsPolicy,
-    headers: &HeaderMap,
-    origin: &HeaderValue,
+/// A rule matched, before its headers are built: the layer answers a preflight from the
+/// rule's prebuilt map, so only a [`Decision`] builds [`CorsHeaders`].
+pub(crate) struct Matched<'a> {
+    pub(crate) rule_index: usize,
+    pub(crate) answer: &'a RuleAnswer,
+    pub(crate) origin: &'a HeaderValue,
+    pub(crate) echo: Option<HeaderValue>,
+    pub(crate) private_network: bool,
+}
+
+impl Matched<'_> {
+    /// The headers to send.
+    pub(crate) fn into_headers(self) -> CorsHeaders {
+        self.answer.headers(self.origin, self.echo, self.private_network)
+    }
+
+    fn into_allowed(self) -> Allowed {
+        Allowed {
+            rule_index: self.rule_index,
+            headers: self.into_headers(),
+        }
+    }
+}
+
+/// A [`Decision`] whose matched rule's headers are not built yet (see [`Matched`]).
+pub(crate) enum Outcome<'a> {
+    PassThrough(PassThrough),
+    Preflight(Matched<'a>),
+    Actual(Matched<'a>),
+    Refuse(Refusal),
+}
+
+impl Outcome<'_> {
+    pub(crate) fn into_decision(self) -> Decision {
+        match self {
+            Outcome::PassThrough(pass) => Decision::PassThrough(pass),
+            Outcome::Preflight(matched) => Decision::Preflight(matched.into_allowed()),
+            Outcome::Actual(matched) => Decision::Actual(matched.into_allowed()),
+            Outcome::Refuse(refusal) => Decision::Refuse(refusal),
+        }
+    }
+}
+
+/// The first rule that accepts the request.
+fn matched_rule<'a>(
+    policy: &'a CorsPolicy,
+    headers: &'a HeaderMap,
+    origin: &'a HeaderValue,
     method: S3Method,
     private_network: bool,
-) -> Option<Allowed> {
+) -> Option<Matched<'a>> {
     let requested = RequestedHeaders::of(headers);
     let mut listed = Listed::default();
     let index = first_match(
@@ -155,11 +198,12 @@ fn matched_rule(
         &requested,
         &mut listed,
     )?;
-    Some(Allowed {
+    Some(Matched {
         rule_index: index,
-        headers: policy
-            .answer(index)?
-            .headers(origin, requested.echo(&listed), private_network),
+        answer: policy.answer(index)?,
+        origin,
+        echo: requested.echo(&listed),
+        private_network,
     })
 }
 
@@ -174,6 +218,15 @@ fn matched_rule(
 /// assert!(matches!(decision, Decision::PassThrough(p) if p.reason() == PassReason::NotConfigured));
 /// ```
 pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptions) -> Decision {
+    outcome(head, bucket, options).into_decision()
+}
+
+/// [`decide`], the matched rule's headers not built yet.
+pub(crate) fn outcome<'a>(
+    head: RequestHead<'a>,
+    bucket: BucketCors<'a>,
+    options: &CorsOptions,
+) -> Outcome<'a> {
     let fields = CorsFields::of(&head);
     if fields.is_preflight(options) {
         return preflight_decision(head, bucket, options, fields);
@@ -197,28 +250,28 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
         _ => None,
     };
     match matched {
-        Some(allowed) => Decision::Actual(allowed),
+        Some(allowed) => Outcome::Actual(allowed),
         None if options.enforce => {
             let method = match fields.request_method {
                 Some((value, _)) => value.clone(),
                 None => HeaderValue::from_str(head.method.as_str()).unwrap_or(HeaderValue::from_static("")),
             };
-            Decision::Refuse(Refusal::not_allowed(method, resource))
+            Outcome::Refuse(Refusal::not_allowed(method, resource))
         }
         None => pass(PassReason::NoRuleMatched, vary),
     }
 }
 
-fn pass(reason: PassReason, vary: bool) -> Decision {
-    Decision::PassThrough(PassThrough { reason, vary })
+fn pass(reason: PassReason, vary: bool) -> Outcome<'static> {
+    Outcome::PassThrough(PassThrough { reason, vary })
 }
 
-fn preflight_decision(
-    head: RequestHead<'_>,
-    bucket: BucketCors<'_>,
+fn preflight_decision<'a>(
+    head: RequestHead<'a>,
+    bucket: BucketCors<'a>,
     options: &CorsOptions,
-    fields: CorsFields<'_>,
-) -> Decision {
+    fields: CorsFields<'a>,
+) -> Outcome<'a> {
     let CorsFields {
         origin,
         request_method,
@@ -226,24 +279,24 @@ fn preflight_decision(
     } = fields;
     // Origin first, before anything is looked up.
     if matches!(origin, OriginField::Absent) {
-        return Decision::Refuse(Refusal::missing_origin());
+        return Outcome::Refuse(Refusal::missing_origin());
     }
     let method_echo = request_method.map(|(value, _)| value.clone());
     // Then the bucket, before the request method is looked at.
     let (policy, resource) = match bucket {
         BucketCors::NoBucket | BucketCors::NoSuchBucket => {
-            return Decision::Refuse(Refusal::no_such_bucket(method_echo))
+            return Outcome::Refuse(Refusal::no_such_bucket(method_echo))
         }
-        BucketCors::NotConfigured => return Decision::Refuse(Refusal::cors_not_enabled(method_echo)),
+        BucketCors::NotConfigured => return Outcome::Refuse(Refusal::cors_not_enabled(method_echo)),
         BucketCors::Configured { policy, resource } => (policy, resource),
     };
     // Then exactly one Access-Control-Request-Method, one of the five.
     let (value, method) = match request_method {
-        None => return Decision::Refuse(Refusal::invalid_request_method(None)),
-        Some((value, true)) => return Decision::Refuse(Refusal::invalid_request_method(Some(value.clone()))),
+        None => return Outcome::Refuse(Refusal::invalid_request_method(None)),
+        Some((value, true)) => return Outcome::Refuse(Refusal::invalid_request_method(Some(value.clone()))),
         Some((value, false)) => match S3Method::from_bytes(value.as_bytes()) {
             Some(method) => (value, method),
-            None => return Decision::Refuse(Refusal::invalid_request_method(Some(value.clone()))),
+            None => return Outcome::Refuse(Refusal::invalid_request_method(Some(value.clone()))),
         },
     };
     // Then the first rule that matches origin, method and every requested header.
@@ -257,8 +310,8 @@ fn preflight_decision(
         _ => None,
     };
     match matched {
-        Some(allowed) => Decision::Preflight(allowed),
-        None => Decision::Refuse(Refusal::not_allowed(value.clone(), resource)),
+        Some(allowed) => Outcome::Preflight(allowed),
+        None => Outcome::Refuse(Refusal::not_allowed(value.clone(), resource)),
     }
 }
 
@@ -314,8 +367,8 @@ impl Decision {
     /// ```
     pub fn to_response(&self, ids: &RequestIds) -> Option<Response<Bytes>> {
         match self {
-            Decision::Preflight(allowed) => Some(preflight_response(allowed.headers().clone(), None)),
-            Decision::Refuse(refusal) => Some(error_response(refusal, ids.clone())),
+            Decision::Preflight(allowed) => Some(preflight_response(allowed.headers().clone())),
+            Decision::Refuse(refusal) => Some(error_response(refusal, Some(ids.clone()))),
             Decision::PassThrough(_) | Decision::Actual(_) => None,
         }
     }
@@ -324,11 +377,11 @@ impl Decision {
 /// A failed lookup: a preflight (or, in enforce mode, any cross-origin request) gets S3's 500
 /// `InternalError`; otherwise the request is served without CORS headers, as S3 serves an
 /// actual request it cannot match.
-pub(crate) fn lookup_failed(head: &RequestHead<'_>, options: &CorsOptions) -> Decision {
+pub(crate) fn lookup_failed<'a>(head: &RequestHead<'a>, options: &CorsOptions) -> Outcome<'a> {
     let fields = CorsFields::of(head);
     if fields.is_preflight(options) || (options.enforce && fields.has_origin()) {
-        Decision::Refuse(Refusal::lookup_failed())
+        Outcome::Refuse(Refusal::lookup_failed())
     } else {
-        decide(*head, BucketCors::NoBucket, options)
+        outcome(*head, BucketCors::NoBucket, options)
     }
 }

@@ -108,10 +108,6 @@ impl CorsHeaders {
         self.values.get(field as usize).and_then(Option::as_ref)
     }
 
-    fn take(&mut self, field: Field) -> Option<HeaderValue> {
-        self.values.get_mut(field as usize).and_then(Option::take)
-    }
-
     fn set(&mut self, field: Field, value: Option<HeaderValue>) {
         if let Some(slot) = self.values.get_mut(field as usize) {
             *slot = value;
@@ -190,6 +186,10 @@ impl CorsHeaders {
                 stale = true;
             }
         }
+        // Room for every field at once: the map grows once (or not at all) instead of when
+        // the seventh field arrives, with every field before it moved again. If it cannot
+        // grow (the map's size limit), `insert` below reports it as before.
+        let _ = headers.try_reserve(self.len());
         if stale {
             for (_, name, meets) in &TABLE {
                 if *meets == Meets::Removes {
@@ -208,24 +208,13 @@ impl CorsHeaders {
         }
     }
 
-    /// The headers of a 200 preflight answer (these, then `Content-Length: 0`), from the
-    /// matched rule's prebuilt `template` when there is one.
-    fn preflight_map(self, template: Option<&PreflightTemplate>) -> HeaderMap {
-        match template {
-            // Private Network Access changes Vary and adds a field: built by hand (opt-in).
-            Some(template) if !self.allow_private_network() => template.fill(self),
-            _ => {
-                // Sized for every field at once: allocated once, never grown.
-                let mut map = HeaderMap::with_capacity(self.len() + 1);
-                self.write_to(&mut map);
-                map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-                map
-            }
-        }
-    }
-
-    fn allow_private_network(&self) -> bool {
-        self.get(Field::AllowPrivateNetwork).is_some()
+    /// The headers of a 200 preflight answer: these, then `Content-Length: 0`.
+    fn preflight_map(self) -> HeaderMap {
+        // Sized for every field at once: allocated once, never grown.
+        let mut map = HeaderMap::with_capacity(self.len() + 1);
+        self.write_to(&mut map);
+        map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        map
     }
 }
 
@@ -270,22 +259,43 @@ impl RuleAnswer {
         echo: Option<HeaderValue>,
         private_network: bool,
     ) -> CorsHeaders {
-        let mut headers = self.constant.clone();
-        headers.set(
-            Field::AllowOrigin,
-            Some(if self.any_origin { STAR } else { origin.clone() }),
-        );
-        headers.set(Field::AllowHeaders, echo);
-        headers.set(Field::AllowPrivateNetwork, private_network.then_some(TRUE));
-        headers.set(
-            Field::Vary,
-            Some(HeaderValue::from_static(if private_network {
-                VARY_VALUE_PRIVATE_NETWORK
-            } else {
-                VARY_VALUE
-            })),
-        );
-        headers
+        // Written out row by row, in `TABLE` order: only the rule's constants are cloned, and
+        // nothing is built to be dropped.
+        let constant = |field| self.constant.get(field).cloned();
+        CorsHeaders {
+            values: [
+                Some(if self.any_origin { STAR } else { origin.clone() }),
+                constant(Field::AllowCredentials),
+                constant(Field::AllowMethods),
+                echo,
+                constant(Field::ExposeHeaders),
+                constant(Field::MaxAge),
+                private_network.then_some(TRUE),
+                Some(HeaderValue::from_static(if private_network {
+                    VARY_VALUE_PRIVATE_NETWORK
+                } else {
+                    VARY_VALUE
+                })),
+            ],
+        }
+    }
+
+    /// The 200 answer to a preflight this rule allows: the rule's prebuilt map, cloned, with
+    /// the request's `Origin` and echoed names in place.
+    pub(crate) fn preflight_response(
+        &self,
+        origin: &HeaderValue,
+        echo: Option<HeaderValue>,
+        private_network: bool,
+    ) -> Response<Bytes> {
+        let mut response = Response::new(Bytes::new());
+        *response.headers_mut() = if private_network {
+            // Private Network Access changes Vary and adds a field: built by hand (opt-in).
+            self.headers(origin, echo, true).preflight_map()
+        } else {
+            self.preflight.fill((!self.any_origin).then_some(origin), echo)
+        };
+        response
     }
 }
 
@@ -315,7 +325,7 @@ impl PreflightTemplate {
             headers.set(Field::AllowOrigin, Some(STAR));
             headers.set(Field::AllowHeaders, echo.then_some(STAR));
             headers.set(Field::Vary, Some(HeaderValue::from_static(VARY_VALUE)));
-            headers.preflight_map(None)
+            headers.preflight_map()
         };
         PreflightTemplate {
             without_echo: map(false),
@@ -323,10 +333,9 @@ impl PreflightTemplate {
         }
     }
 
-    /// The template's map with the request's values of `headers` in place.
-    fn fill(&self, mut headers: CorsHeaders) -> HeaderMap {
-        let mut origin = headers.take(Field::AllowOrigin);
-        let mut echo = headers.take(Field::AllowHeaders);
+    /// The template's map with the request's `origin` (`None` for a rule that answers `*`)
+    /// and `echo` in place.
+    fn fill(&self, mut origin: Option<&HeaderValue>, mut echo: Option<HeaderValue>) -> HeaderMap {
         let mut map = match echo {
             Some(_) => self.with_echo.clone(),
             None => self.without_echo.clone(),
@@ -334,32 +343,46 @@ impl PreflightTemplate {
         for (name, value) in map.iter_mut() {
             if *name == ACCESS_CONTROL_ALLOW_ORIGIN {
                 if let Some(origin) = origin.take() {
-                    *value = origin;
+                    *value = origin.clone();
                 }
             } else if *name == ACCESS_CONTROL_ALLOW_HEADERS {
                 if let Some(echo) = echo.take() {
                     *value = echo;
                 }
             }
+            if origin.is_none() && echo.is_none() {
+                break;
+            }
         }
         map
     }
 }
 
-/// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`. `answer` is
-/// the matched rule's, when the caller has it (the prebuilt maps are then cloned).
-pub(crate) fn preflight_response(headers: CorsHeaders, answer: Option<&RuleAnswer>) -> Response<Bytes> {
+/// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`.
+pub(crate) fn preflight_response(headers: CorsHeaders) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
-    *response.headers_mut() = headers.preflight_map(answer.map(|a| &a.preflight));
+    *response.headers_mut() = headers.preflight_map();
     response
 }
 
 /// An S3 error document: `Content-Type: application/xml`, ids in headers and body alike.
-pub(crate) fn error_response(refusal: &Refusal, ids: RequestIds) -> Response<Bytes> {
-    let request_id = String::from_utf8_lossy(ids.request_id.as_bytes());
-    let host_id = String::from_utf8_lossy(ids.host_id.as_bytes());
-    let body = refusal.to_xml(&request_id, &host_id);
-    let mut response = Response::new(Bytes::from(body));
+/// Without `ids`, fresh ones are made, and the body and both id headers share one buffer.
+pub(crate) fn error_response(refusal: &Refusal, ids: Option<RequestIds>) -> Response<Bytes> {
+    let fresh = match &ids {
+        None => refusal.document_with_fresh_ids(),
+        Some(_) => None,
+    };
+    let (body, ids) = match fresh {
+        Some(fresh) => fresh,
+        None => {
+            let ids = ids.unwrap_or_else(RequestIds::generate);
+            let request_id = String::from_utf8_lossy(ids.request_id.as_bytes());
+            let host_id = String::from_utf8_lossy(ids.host_id.as_bytes());
+            let body = Bytes::from(refusal.to_xml(&request_id, &host_id));
+            (body, ids)
+        }
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = refusal.status();
     let map = response.headers_mut();
     // Moved, not cloned: a first clone of a freshly made value would allocate.

@@ -531,6 +531,33 @@ fn hyper_example_answers_preflight_and_actual_request() {
     );
 }
 
+/// The end-to-end benchmark's floor (`--headers-in-handler`) sends what the layer sends to an
+/// allowed origin, so comparing the two compares the same bytes on the wire.
+#[test]
+fn hyper_example_handler_writes_the_layers_headers() {
+    let cors_headers = |reply: &support::Reply| -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = reply
+            .headers
+            .iter()
+            .filter(|(n, _)| {
+                let n = n.to_ascii_lowercase();
+                n.starts_with("access-control-") || n == "vary"
+            })
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .collect();
+        headers.sort();
+        headers
+    };
+    let origin = [("Origin", "http://localhost:8080")];
+    let layer = Running::start("hyper");
+    let with_layer = get(layer.addr, "/photo.jpg", &origin);
+    let handler = Running::start_with("hyper", &["--headers-in-handler"]);
+    let with_handler = get(handler.addr, "/photo.jpg", &origin);
+    assert_eq!(cors_headers(&with_layer).len(), 6);
+    assert_eq!(cors_headers(&with_handler), cors_headers(&with_layer));
+    assert_eq!(with_handler.body, with_layer.body);
+}
+
 // ---------------------------------------------------------------------------------------------
 // tonic (gRPC-web)
 

@@ -4,10 +4,10 @@
 use http::Response;
 
 use crate::body::CorsBody;
-use crate::decision::{decide, Decision};
+use crate::decision::{outcome, Outcome};
 use crate::options::CorsOptions;
 use crate::request::RequestHead;
-use crate::response::{add_vary, error_response, preflight_response, CorsHeaders};
+use crate::response::{add_vary, error_response, CorsHeaders};
 use crate::s3_error::RequestIds;
 use crate::source::BucketCors;
 
@@ -21,34 +21,32 @@ pub(crate) struct Shared<Src> {
 }
 
 impl<Src> Shared<Src> {
-    fn request_ids(&self, head: &RequestHead<'_>) -> RequestIds {
-        match &self.ids {
-            Some(hook) => hook(head),
-            None => RequestIds::generate(),
-        }
+    /// The hook's ids; `None` when fresh ones are to be made (with the document).
+    fn request_ids(&self, head: &RequestHead<'_>) -> Option<RequestIds> {
+        self.ids.as_ref().map(|hook| hook(head))
     }
 }
 
 /// Records one decision (feature `tracing`): the outcome and the rule or the S3 error.
 #[cfg(feature = "tracing")]
-fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
+fn trace(outcome: &Outcome<'_>, bucket: &BucketCors<'_>) {
     let rule_id = |index: usize| match bucket {
         BucketCors::Configured { policy, .. } => policy.rule(index).and_then(|r| r.id()).unwrap_or(""),
         _ => "",
     };
-    match decision {
-        Decision::Preflight(allowed) | Decision::Actual(allowed) => tracing::debug!(
+    match outcome {
+        Outcome::Preflight(matched) | Outcome::Actual(matched) => tracing::debug!(
             target: "tower_s3_cors",
-            outcome = if matches!(decision, Decision::Preflight(_)) {
+            outcome = if matches!(outcome, Outcome::Preflight(_)) {
                 "preflight allowed"
             } else {
                 "actual allowed"
             },
-            rule_index = allowed.rule_index(),
-            rule_id = rule_id(allowed.rule_index()),
+            rule_index = matched.rule_index,
+            rule_id = rule_id(matched.rule_index),
             "CORS decision"
         ),
-        Decision::Refuse(refusal) => tracing::debug!(
+        Outcome::Refuse(refusal) => tracing::debug!(
             target: "tower_s3_cors",
             outcome = "refused",
             status = refusal.status().as_u16(),
@@ -56,7 +54,7 @@ fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
             message = %refusal.message(),
             "CORS decision"
         ),
-        Decision::PassThrough(pass) => tracing::debug!(
+        Outcome::PassThrough(pass) => tracing::debug!(
             target: "tower_s3_cors",
             outcome = "pass through",
             reason = ?pass.reason(),
@@ -67,16 +65,16 @@ fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
 
 #[cfg(not(feature = "tracing"))]
 #[inline(always)]
-fn trace(_decision: &Decision, _bucket: &BucketCors<'_>) {}
+fn trace(_outcome: &Outcome<'_>, _bucket: &BucketCors<'_>) {}
 
-pub(crate) fn decide_and_trace(
-    head: RequestHead<'_>,
-    bucket: BucketCors<'_>,
+pub(crate) fn decide_and_trace<'a>(
+    head: RequestHead<'a>,
+    bucket: BucketCors<'a>,
     options: &CorsOptions,
-) -> Decision {
-    let decision = decide(head, bucket, options);
-    trace(&decision, &bucket);
-    decision
+) -> Outcome<'a> {
+    let outcome = outcome(head, bucket, options);
+    trace(&outcome, &bucket);
+    outcome
 }
 
 /// What the service does next with a decision.
@@ -86,29 +84,26 @@ pub(crate) enum Step<B> {
 }
 
 impl<B> Step<B> {
-    /// `bucket` is what `decision` was made with: a preflight answer starts from the matched
-    /// rule's prebuilt headers.
-    pub(crate) fn from_decision<Src>(
-        decision: Decision,
+    pub(crate) fn from_outcome<Src>(
+        outcome: Outcome<'_>,
         shared: &Shared<Src>,
         head: &RequestHead<'_>,
-        bucket: &BucketCors<'_>,
     ) -> Self {
-        match decision {
-            Decision::Actual(allowed) => Step::Call(Action::Cors(allowed.into_headers())),
-            Decision::PassThrough(pass) => Step::Call(if pass.adds_vary() {
+        match outcome {
+            Outcome::Actual(matched) => Step::Call(Action::Cors(matched.into_headers())),
+            Outcome::PassThrough(pass) => Step::Call(if pass.adds_vary() {
                 Action::Vary
             } else {
                 Action::Nothing
             }),
-            Decision::Preflight(allowed) => {
-                let answer = match bucket {
-                    BucketCors::Configured { policy, .. } => policy.answer(allowed.rule_index()),
-                    _ => None,
-                };
-                Step::Respond(preflight_response(allowed.into_headers(), answer).map(CorsBody::own))
-            }
-            Decision::Refuse(refusal) => {
+            // Straight from the rule's prebuilt answer: no headers built to be thrown away.
+            Outcome::Preflight(matched) => Step::Respond(
+                matched
+                    .answer
+                    .preflight_response(matched.origin, matched.echo, matched.private_network)
+                    .map(CorsBody::own),
+            ),
+            Outcome::Refuse(refusal) => {
                 Step::Respond(error_response(&refusal, shared.request_ids(head)).map(CorsBody::own))
             }
         }
