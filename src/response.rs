@@ -84,7 +84,12 @@ static TABLE: [(Field, HeaderName, Meets); ROWS] = [
     (Field::Vary, VARY, Meets::Merges),
 ];
 
+// Constants, so that `from_static`'s check of every byte runs when compiling, not per request.
 const TRUE: HeaderValue = HeaderValue::from_static("true");
+const ZERO: HeaderValue = HeaderValue::from_static("0");
+const APPLICATION_XML: HeaderValue = HeaderValue::from_static("application/xml");
+const VARY_HEADER: HeaderValue = HeaderValue::from_static(VARY_VALUE);
+const VARY_HEADER_PRIVATE_NETWORK: HeaderValue = HeaderValue::from_static(VARY_VALUE_PRIVATE_NETWORK);
 const STAR: HeaderValue = HeaderValue::from_static("*");
 /// What an accessor of an always-written header returns if it is somehow missing.
 static EMPTY: HeaderValue = HeaderValue::from_static("");
@@ -213,7 +218,7 @@ impl CorsHeaders {
         // Sized for every field at once: allocated once, never grown.
         let mut map = HeaderMap::with_capacity(self.len() + 1);
         self.write_to(&mut map);
-        map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        map.insert(CONTENT_LENGTH, ZERO);
         map
     }
 }
@@ -271,11 +276,11 @@ impl RuleAnswer {
                 constant(Field::ExposeHeaders),
                 constant(Field::MaxAge),
                 private_network.then_some(TRUE),
-                Some(HeaderValue::from_static(if private_network {
-                    VARY_VALUE_PRIVATE_NETWORK
+                Some(if private_network {
+                    VARY_HEADER_PRIVATE_NETWORK
                 } else {
-                    VARY_VALUE
-                })),
+                    VARY_HEADER
+                }),
             ],
         }
     }
@@ -324,7 +329,7 @@ impl PreflightTemplate {
             let mut headers = constant.clone();
             headers.set(Field::AllowOrigin, Some(STAR));
             headers.set(Field::AllowHeaders, echo.then_some(STAR));
-            headers.set(Field::Vary, Some(HeaderValue::from_static(VARY_VALUE)));
+            headers.set(Field::Vary, Some(VARY_HEADER));
             headers.preflight_map()
         };
         PreflightTemplate {
@@ -388,13 +393,13 @@ pub(crate) fn error_response(refusal: &Refusal, ids: Option<RequestIds>) -> Resp
     // Moved, not cloned: a first clone of a freshly made value would allocate.
     map.insert(X_AMZ_REQUEST_ID, ids.request_id);
     map.insert(X_AMZ_ID_2, ids.host_id);
-    map.insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    map.insert(CONTENT_TYPE, APPLICATION_XML);
     response
 }
 
 /// Cache-safe `Vary` on a response the layer otherwise leaves alone.
 pub(crate) fn add_vary(headers: &mut HeaderMap) {
-    crate::vary::merge(headers, HeaderValue::from_static(VARY_VALUE));
+    crate::vary::merge(headers, VARY_HEADER);
 }
 
 #[cfg(test)]
