@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
 use s3s::host::S3Host;
 use s3s::path::S3Path;
 use s3s::{S3Error, S3ErrorCode, S3Result};
@@ -178,6 +179,27 @@ impl CorsSource for Buckets {
             Some(Bucket {
                 policy: Some(policy), ..
             }) => decide(BucketCors::Configured { policy, resource }),
+        }
+    }
+}
+
+/// The one key pair requests are signed with. (s3s's `SimpleAuth` answers an unknown key with
+/// `NotSignedUp`; S3 answers `InvalidAccessKeyId`.)
+pub struct OneKey {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for OneKey {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        if access_key == self.access_key {
+            Ok(SecretKey::from(self.secret_key.as_str()))
+        } else {
+            Err(S3Error::with_message(
+                S3ErrorCode::InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records.",
+            ))
         }
     }
 }

@@ -42,14 +42,13 @@ use std::sync::Arc;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use s3s::auth::SimpleAuth;
 use s3s::host::{S3Host, SingleDomain};
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_s3_cors::{CorsConfiguration, CorsLayer, RequestIds, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
 
-use crate::buckets::{Access, Buckets};
+use crate::buckets::{Access, Buckets, OneKey};
 use crate::storage::Storage;
 
 /// The demo bucket's CORS rules.
@@ -123,10 +122,10 @@ async fn main() -> Result<(), Error> {
         fs: s3s_fs::FileSystem::new(&objects).map_err(|e| format!("{}: {e:?}", objects.display()))?,
         buckets: Arc::clone(&buckets),
     });
-    s3.set_auth(SimpleAuth::from_single(
-        options.access_key.as_str(),
-        options.secret_key.as_str(),
-    ));
+    s3.set_auth(OneKey {
+        access_key: options.access_key.clone(),
+        secret_key: options.secret_key.clone(),
+    });
     s3.set_access(Access(Arc::clone(&buckets)));
     if let Some(domain) = &options.domain {
         s3.set_host(SingleDomain::new(domain)?);

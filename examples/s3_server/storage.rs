@@ -70,6 +70,36 @@ impl S3 for Storage {
         }
     }
 
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        self.buckets.set_cors(&req.input.bucket, None)?;
+        let mut response = S3Response::new(DeleteBucketCorsOutput::default());
+        response.status = Some(http::StatusCode::NO_CONTENT);
+        Ok(response)
+    }
+
+    // ---- buckets: s3s-fs, plus the ACL and S3's BucketNotEmpty ----
+
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        let bucket = req.input.bucket.clone();
+        let public_read = match req.input.acl.as_ref().map(BucketCannedACL::as_str) {
+            None | Some(BucketCannedACL::PRIVATE) => false,
+            Some(BucketCannedACL::PUBLIC_READ) => true,
+            // Refused rather than ignored: this server grants anonymous reads only.
+            Some(_) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::NotImplemented,
+                    "Only the canned ACLs private and public-read are implemented",
+                ))
+            }
+        };
+        let response = self.fs.create_bucket(req).await.map_err(with_message)?;
+        self.buckets.create(&bucket, public_read)?;
+        Ok(response)
+    }
+
     async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
         let bucket = req.input.bucket.clone();
         // s3s-fs would delete a bucket with its objects; S3 refuses.

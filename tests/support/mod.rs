@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::Duration;
 
+pub mod s3;
+
 /// How long any one step may take.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -96,8 +98,14 @@ pub struct Running {
 impl Running {
     /// Starts example `name` with `--listen 127.0.0.1:0` and waits for its first line.
     pub fn start(name: &str) -> Running {
+        Running::start_with(name, &[])
+    }
+
+    /// Starts example `name` with `--listen 127.0.0.1:0` and `args`.
+    pub fn start_with(name: &str, args: &[&str]) -> Running {
         let mut child = Command::new(example(name))
             .args(["--listen", "127.0.0.1:0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -147,10 +155,32 @@ impl Running {
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
+impl Running {
+    /// Stops the example as Ctrl-C would (SIGTERM, so it removes its temporary directory),
+    /// killing it if it has not exited after a few seconds.
+    pub fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let terminated = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while terminated && std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -185,8 +215,13 @@ impl Reply {
 }
 
 /// Sends one request (`Connection: close`) and reads the whole answer.
+/// `Host` is the address unless `headers` name another (a virtual-hosted bucket).
 pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {addr}\r\n"));
+    }
+    head.push_str("Connection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
