@@ -39,7 +39,9 @@ fn s3_server_prints_credentials_data_dir_and_lines_that_work_as_printed() {
     let mut server = Running::start("s3_server");
     let printed = server.printed();
     assert!(
-        printed.contains(&format!("credentials (--access-key, --secret-key): {ACCESS_KEY} {SECRET_KEY}")),
+        printed.contains(&format!(
+            "credentials (--access-key, --secret-key): {ACCESS_KEY} {SECRET_KEY}"
+        )),
         "{printed}"
     );
     let data = printed
@@ -73,7 +75,9 @@ fn s3_server_prints_credentials_data_dir_and_lines_that_work_as_printed() {
             let got = if line.contains("curl -s ") {
                 out.contains(want)
             } else {
-                out.lines().next().is_some_and(|status| status.split(' ').nth(1) == Some(want))
+                out.lines()
+                    .next()
+                    .is_some_and(|status| status.split(' ').nth(1) == Some(want))
             };
             assert!(got, "{line}\nexpected {want}, printed:\n{out}");
         }
@@ -168,48 +172,116 @@ fn s3_server_refuses_anonymous_writes_and_wrong_keys_with_cors_headers() {
     assert_eq!(write.status, 403);
     assert_eq!(element(&write.text(), "Code"), Some("AccessDenied"));
     assert_eq!(element(&write.text(), "Message"), Some("Access Denied"));
-    assert_eq!(write.header("access-control-allow-origin"), Some("http://localhost:8080"));
+    assert_eq!(
+        write.header("access-control-allow-origin"),
+        Some("http://localhost:8080")
+    );
     assert_eq!(write.header("access-control-allow-credentials"), Some("true"));
-    assert_eq!(write.header("access-control-allow-methods"), Some("GET, PUT, POST"));
-    assert_eq!(write.header("access-control-expose-headers"), Some("ETag, x-amz-request-id"));
+    assert_eq!(
+        write.header("access-control-allow-methods"),
+        Some("GET, PUT, POST")
+    );
+    assert_eq!(
+        write.header("access-control-expose-headers"),
+        Some("ETag, x-amz-request-id")
+    );
     assert_eq!(write.header("vary"), Some(VARY));
     assert_eq!(signed(a, "GET", "/demo/anonymous.txt", &[], b"").status, 404);
-    for (method, path) in [("DELETE", "/demo/hello.txt"), ("PUT", "/demo?cors"), ("GET", "/demo?cors"), ("PUT", "/anonymous-bucket")] {
+    for (method, path) in [
+        ("DELETE", "/demo/hello.txt"),
+        ("PUT", "/demo?cors"),
+        ("GET", "/demo?cors"),
+        ("PUT", "/anonymous-bucket"),
+    ] {
         let refused = request(a, method, path, &origin, b"");
-        assert_eq!((refused.status, element(&refused.text(), "Code")), (403, Some("AccessDenied")), "{method} {path}");
+        assert_eq!(
+            (refused.status, element(&refused.text(), "Code")),
+            (403, Some("AccessDenied")),
+            "{method} {path}"
+        );
     }
     // A missing key of the public bucket: 404 with the rule's headers.
     let missing = get(a, "/demo/missing.txt", &origin);
     assert_eq!(missing.status, 404);
     assert_eq!(element(&missing.text(), "Code"), Some("NoSuchKey"));
-    assert_eq!(element(&missing.text(), "Message"), Some("The specified key does not exist."));
-    assert_eq!(missing.header("access-control-allow-origin"), Some("http://localhost:8080"));
+    assert_eq!(
+        element(&missing.text(), "Message"),
+        Some("The specified key does not exist.")
+    );
+    assert_eq!(
+        missing.header("access-control-allow-origin"),
+        Some("http://localhost:8080")
+    );
     // The service endpoint is not a bucket: refused, and no CORS headers.
     let buckets = get(a, "/", &origin);
-    assert_eq!((buckets.status, element(&buckets.text(), "Code")), (403, Some("AccessDenied")));
+    assert_eq!(
+        (buckets.status, element(&buckets.text(), "Code")),
+        (403, Some("AccessDenied"))
+    );
     assert!(!buckets.has_cors_headers());
 
     // Wrong keys.
-    let wrong_secret = signed_as(a, &a.to_string(), (ACCESS_KEY, "not-the-secret"), "GET", "/demo/hello.txt", &origin, b"");
-    assert_eq!((wrong_secret.status, element(&wrong_secret.text(), "Code")), (403, Some("SignatureDoesNotMatch")));
-    assert_eq!(wrong_secret.header("access-control-allow-origin"), Some("http://localhost:8080"));
-    let unknown_key = signed_as(a, &a.to_string(), ("AKIANOTTHEKEY", SECRET_KEY), "PUT", "/demo/x", &[], b"x");
-    assert_eq!((unknown_key.status, element(&unknown_key.text(), "Code")), (403, Some("InvalidAccessKeyId")));
+    let wrong_secret = signed_as(
+        a,
+        &a.to_string(),
+        (ACCESS_KEY, "not-the-secret"),
+        "GET",
+        "/demo/hello.txt",
+        &origin,
+        b"",
+    );
+    assert_eq!(
+        (wrong_secret.status, element(&wrong_secret.text(), "Code")),
+        (403, Some("SignatureDoesNotMatch"))
+    );
+    assert_eq!(
+        wrong_secret.header("access-control-allow-origin"),
+        Some("http://localhost:8080")
+    );
+    let unknown_key = signed_as(
+        a,
+        &a.to_string(),
+        ("AKIANOTTHEKEY", SECRET_KEY),
+        "PUT",
+        "/demo/x",
+        &[],
+        b"x",
+    );
+    assert_eq!(
+        (unknown_key.status, element(&unknown_key.text(), "Code")),
+        (403, Some("InvalidAccessKeyId"))
+    );
 
     // A private bucket: an anonymous read is refused, and the page can read why.
     assert_eq!(signed(a, "PUT", "/private", &[], b"").status, 200);
     let any_get = b"<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>";
     assert_eq!(signed(a, "PUT", "/private?cors", &[], any_get).status, 200);
-    assert_eq!(signed(a, "PUT", "/private/secret.txt", &[], b"secret").status, 200);
+    assert_eq!(
+        signed(a, "PUT", "/private/secret.txt", &[], b"secret").status,
+        200
+    );
     let private = get(a, "/private/secret.txt", &[("Origin", "https://anyone.example")]);
-    assert_eq!((private.status, element(&private.text(), "Code")), (403, Some("AccessDenied")));
+    assert_eq!(
+        (private.status, element(&private.text(), "Code")),
+        (403, Some("AccessDenied"))
+    );
     assert_eq!(private.header("access-control-allow-origin"), Some("*"));
     assert_eq!(signed(a, "GET", "/private/secret.txt", &[], b"").text(), "secret");
 
     // `x-amz-acl: public-read` on CreateBucket: anyone may read and list, not write.
     let created = signed(a, "PUT", "/assets", &[("x-amz-acl", "public-read")], b"");
     assert_eq!(created.status, 200);
-    assert_eq!(signed(a, "PUT", "/assets/app.js", &[("Content-Type", "text/javascript")], b"run()").status, 200);
+    assert_eq!(
+        signed(
+            a,
+            "PUT",
+            "/assets/app.js",
+            &[("Content-Type", "text/javascript")],
+            b"run()"
+        )
+        .status,
+        200
+    );
     let read = get(a, "/assets/app.js", &[]);
     assert_eq!((read.status, read.text().as_str()), (200, "run()"));
     assert_eq!(read.header("content-type"), Some("text/javascript"));
@@ -220,7 +292,10 @@ fn s3_server_refuses_anonymous_writes_and_wrong_keys_with_cors_headers() {
     assert_eq!(request(a, "PUT", "/assets/other.js", &[], b"x").status, 403);
     // Other canned ACLs are refused rather than ignored.
     let write_acl = signed(a, "PUT", "/open", &[("x-amz-acl", "public-read-write")], b"");
-    assert_eq!((write_acl.status, element(&write_acl.text(), "Code")), (501, Some("NotImplemented")));
+    assert_eq!(
+        (write_acl.status, element(&write_acl.text(), "Code")),
+        (501, Some("NotImplemented"))
+    );
     assert_eq!(signed(a, "HEAD", "/open", &[], b"").status, 404);
 }
 
@@ -236,25 +311,40 @@ fn s3_server_presigned_urls_upload_and_download() {
         a,
         "PUT",
         &put_url,
-        &[("Content-Type", "application/json"), ("Origin", "http://localhost:8080")],
+        &[
+            ("Content-Type", "application/json"),
+            ("Origin", "http://localhost:8080"),
+        ],
         b"{\"from\": \"a presigned URL\"}",
     );
     assert_eq!(put.status, 200, "{}", put.text());
     assert_eq!(put.header("etag"), Some("\"320c3c44ff26bee0f06f310c47cfd8a7\""));
-    assert_eq!(put.header("access-control-allow-origin"), Some("http://localhost:8080"));
+    assert_eq!(
+        put.header("access-control-allow-origin"),
+        Some("http://localhost:8080")
+    );
     let get_url = presign(&host, "GET", "/demo/presigned.json", ten_minutes);
     let got = get(a, &get_url, &[]);
-    assert_eq!((got.status, got.text().as_str()), (200, "{\"from\": \"a presigned URL\"}"));
+    assert_eq!(
+        (got.status, got.text().as_str()),
+        (200, "{\"from\": \"a presigned URL\"}")
+    );
     assert_eq!(got.header("content-type"), Some("application/json"));
 
     // The URL signs its method and path: another method or a changed signature is refused.
     let wrong_method = request(a, "PUT", &get_url, &[], b"x");
-    assert_eq!((wrong_method.status, element(&wrong_method.text(), "Code")), (403, Some("SignatureDoesNotMatch")));
+    assert_eq!(
+        (wrong_method.status, element(&wrong_method.text(), "Code")),
+        (403, Some("SignatureDoesNotMatch"))
+    );
     let at = get_url.find("X-Amz-Signature=").expect("signature") + "X-Amz-Signature=".len();
     let flipped = if get_url.as_bytes()[at] == b'0' { "1" } else { "0" };
     let tampered = format!("{}{flipped}{}", &get_url[..at], &get_url[at + 1..]);
     let refused = get(a, &tampered, &[]);
-    assert_eq!((refused.status, element(&refused.text(), "Code")), (403, Some("SignatureDoesNotMatch")));
+    assert_eq!(
+        (refused.status, element(&refused.text(), "Code")),
+        (403, Some("SignatureDoesNotMatch"))
+    );
 }
 
 #[test]
@@ -265,10 +355,19 @@ fn s3_server_bucket_and_object_operations() {
     assert_eq!(signed(a, "HEAD", "/photos", &[], b"").status, 200);
     assert_eq!(signed(a, "HEAD", "/nothing-here", &[], b"").status, 404);
     let listing = signed(a, "GET", "/", &[], b"").text();
-    assert!(listing.contains("<Name>demo</Name>") && listing.contains("<Name>photos</Name>"), "{listing}");
+    assert!(
+        listing.contains("<Name>demo</Name>") && listing.contains("<Name>photos</Name>"),
+        "{listing}"
+    );
 
     // ETag: the quoted MD5 hex of the object, as S3 sends it.
-    let put = signed(a, "PUT", "/photos/a%20cat.txt", &[("Content-Type", "text/plain")], b"meow");
+    let put = signed(
+        a,
+        "PUT",
+        "/photos/a%20cat.txt",
+        &[("Content-Type", "text/plain")],
+        b"meow",
+    );
     assert_eq!(put.status, 200);
     assert_eq!(put.header("etag"), Some("\"4a4be40c96ac6314e91d93f38043a634\""));
     let got = signed(a, "GET", "/photos/a%20cat.txt", &[], b"");
@@ -296,14 +395,23 @@ fn s3_server_bucket_and_object_operations() {
     assert_eq!(missing_key.status, 404);
     assert_eq!(missing_key.header("content-type"), Some("application/xml"));
     assert_eq!(element(&missing_key.text(), "Code"), Some("NoSuchKey"));
-    assert_eq!(element(&missing_key.text(), "Message"), Some("The specified key does not exist."));
+    assert_eq!(
+        element(&missing_key.text(), "Message"),
+        Some("The specified key does not exist.")
+    );
     let missing_bucket = signed(a, "GET", "/nothing-here/key", &[], b"");
     assert_eq!(missing_bucket.status, 404);
     assert_eq!(element(&missing_bucket.text(), "Code"), Some("NoSuchBucket"));
-    assert_eq!(element(&missing_bucket.text(), "Message"), Some("The specified bucket does not exist"));
+    assert_eq!(
+        element(&missing_bucket.text(), "Message"),
+        Some("The specified bucket does not exist")
+    );
 
     let not_empty = signed(a, "DELETE", "/photos", &[], b"");
-    assert_eq!((not_empty.status, element(&not_empty.text(), "Code")), (409, Some("BucketNotEmpty")));
+    assert_eq!(
+        (not_empty.status, element(&not_empty.text(), "Code")),
+        (409, Some("BucketNotEmpty"))
+    );
     assert_eq!(signed(a, "DELETE", "/photos/a%20cat.txt", &[], b"").status, 204);
     assert_eq!(signed(a, "DELETE", "/photos/b", &[], b"").status, 204);
     assert_eq!(signed(a, "GET", "/photos/a%20cat.txt", &[], b"").status, 404);
@@ -311,7 +419,10 @@ fn s3_server_bucket_and_object_operations() {
     assert_eq!(signed(a, "HEAD", "/photos", &[], b"").status, 404);
     // A deleted bucket is gone for the CORS layer too.
     let gone = preflight(a, "/photos/x", "https://app.example.com", "GET", "");
-    assert_eq!(element(&gone.text(), "Message"), Some("CORSResponse: Bucket not found"));
+    assert_eq!(
+        element(&gone.text(), "Message"),
+        Some("CORSResponse: Bucket not found")
+    );
 }
 
 #[test]
@@ -357,9 +468,18 @@ fn s3_server_cors_configuration_operations() {
     assert_eq!(element(&xml, "ExposeHeader"), Some("ETag"));
     assert_eq!(element(&xml, "MaxAgeSeconds"), Some("60"));
     // The new rules take effect at once.
-    let now_allowed = preflight(a, "/site/index.html", "https://www.site.example", "GET", "x-amz-date");
+    let now_allowed = preflight(
+        a,
+        "/site/index.html",
+        "https://www.site.example",
+        "GET",
+        "x-amz-date",
+    );
     assert_eq!(now_allowed.status, 200);
-    assert_eq!(now_allowed.header("access-control-allow-headers"), Some("x-amz-date"));
+    assert_eq!(
+        now_allowed.header("access-control-allow-headers"),
+        Some("x-amz-date")
+    );
 
     // Invalid configurations: S3's code and message, and nothing changes.
     let refused = |body: &[u8]| {
@@ -376,32 +496,52 @@ fn s3_server_cors_configuration_operations() {
         <AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>";
     assert_eq!(
         refused(invalid),
-        (400, Some("InvalidRequest".into()), Some("AllowedOrigin \"*example*.com\" can not have more than one wildcard.".into()))
+        (
+            400,
+            Some("InvalidRequest".into()),
+            Some("AllowedOrigin \"*example*.com\" can not have more than one wildcard.".into())
+        )
     );
     let method = b"<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>";
     assert_eq!(
         refused(method),
-        (400, Some("InvalidRequest".into()), Some("Found unsupported HTTP method in CORS config. Unsupported method is PATCH".into()))
+        (
+            400,
+            Some("InvalidRequest".into()),
+            Some("Found unsupported HTTP method in CORS config. Unsupported method is PATCH".into())
+        )
     );
     let expose = b"<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><ExposeHeader>x-amz-*</ExposeHeader></CORSRule></CORSConfiguration>";
     assert_eq!(
         refused(expose),
         (400, Some("InvalidRequest".into()), Some("ExposeHeader \"x-amz-*\" contains wildcard. We currently do not support wildcard for ExposeHeader.".into()))
     );
-    let too_many: String = std::iter::repeat("<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule>")
-        .take(101)
-        .collect();
+    let too_many: String = std::iter::repeat(
+        "<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule>",
+    )
+    .take(101)
+    .collect();
     let too_many = refused(format!("<CORSConfiguration>{too_many}</CORSConfiguration>").as_bytes());
     assert_eq!((too_many.0, too_many.1.as_deref()), (400, Some("InvalidRequest")));
     // Documents s3s cannot read as a CORSConfiguration: s3s's MalformedXML (it sends no Message).
     assert_eq!(refused(b"<CORSConfiguration>").1.as_deref(), Some("MalformedXML"));
-    assert_eq!(refused(b"<CORSConfiguration/>").1.as_deref(), Some("MalformedXML"));
+    assert_eq!(
+        refused(b"<CORSConfiguration/>").1.as_deref(),
+        Some("MalformedXML")
+    );
     let too_big = vec![b' '; 64 * 1024 + 1];
     assert_eq!(
         refused(&too_big),
-        (400, Some("MaxMessageLengthExceeded".into()), Some("Your request was too big.".into()))
+        (
+            400,
+            Some("MaxMessageLengthExceeded".into()),
+            Some("Your request was too big.".into())
+        )
     );
-    assert_eq!(element(&signed(a, "GET", "/site?cors", &[], b"").text(), "ID"), Some("Site &amp; app"));
+    assert_eq!(
+        element(&signed(a, "GET", "/site?cors", &[], b"").text(), "ID"),
+        Some("Site &amp; app")
+    );
 
     // DeleteBucketCors: 204, also when there is nothing to delete.
     assert_eq!(signed(a, "DELETE", "/site?cors", &[], b"").status, 204);
@@ -422,17 +562,45 @@ fn s3_server_virtual_hosted_buckets_resolve_as_s3s_does() {
         a,
         "OPTIONS",
         "/hello.txt",
-        &[vhost[0], ("Origin", "http://localhost:8080"), ("Access-Control-Request-Method", "PUT")],
+        &[
+            vhost[0],
+            ("Origin", "http://localhost:8080"),
+            ("Access-Control-Request-Method", "PUT"),
+        ],
         b"",
     );
     assert_eq!(allowed.status, 200);
-    assert_eq!(allowed.header("access-control-allow-origin"), Some("http://localhost:8080"));
-    let read = get(a, "/hello.txt", &[vhost[0], ("Origin", "https://app.example.com")]);
-    assert_eq!((read.status, read.text().as_str()), (200, "hello from tower-s3-cors\n"));
-    assert_eq!(read.header("access-control-allow-origin"), Some("https://app.example.com"));
-    let put = signed_as(a, "demo.s3.test", (ACCESS_KEY, SECRET_KEY), "PUT", "/vhost.txt", &[("Origin", "http://localhost:8080")], b"v");
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("http://localhost:8080")
+    );
+    let read = get(
+        a,
+        "/hello.txt",
+        &[vhost[0], ("Origin", "https://app.example.com")],
+    );
+    assert_eq!(
+        (read.status, read.text().as_str()),
+        (200, "hello from tower-s3-cors\n")
+    );
+    assert_eq!(
+        read.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let put = signed_as(
+        a,
+        "demo.s3.test",
+        (ACCESS_KEY, SECRET_KEY),
+        "PUT",
+        "/vhost.txt",
+        &[("Origin", "http://localhost:8080")],
+        b"v",
+    );
     assert_eq!(put.status, 200);
-    assert_eq!(put.header("access-control-allow-origin"), Some("http://localhost:8080"));
+    assert_eq!(
+        put.header("access-control-allow-origin"),
+        Some("http://localhost:8080")
+    );
     // The bare domain and an IP address are path-style.
     assert_eq!(get(a, "/demo/vhost.txt", &[("Host", "s3.test")]).text(), "v");
     assert_eq!(get(a, "/demo/vhost.txt", &[]).text(), "v");
@@ -443,11 +611,27 @@ fn s3_server_virtual_hosted_buckets_resolve_as_s3s_does() {
             a,
             "OPTIONS",
             "/demo/hello.txt",
-            &[("Host", host), ("Origin", "http://localhost:8080"), ("Access-Control-Request-Method", "GET")],
+            &[
+                ("Host", host),
+                ("Origin", "http://localhost:8080"),
+                ("Access-Control-Request-Method", "GET"),
+            ],
             b"",
         );
-        assert_eq!(element(&p2.text(), "Message"), Some("CORSResponse: Bucket not found"), "{host}");
-        let s3s = signed_as(a, host, (ACCESS_KEY, SECRET_KEY), "GET", "/demo/hello.txt", &[], b"");
+        assert_eq!(
+            element(&p2.text(), "Message"),
+            Some("CORSResponse: Bucket not found"),
+            "{host}"
+        );
+        let s3s = signed_as(
+            a,
+            host,
+            (ACCESS_KEY, SECRET_KEY),
+            "GET",
+            "/demo/hello.txt",
+            &[],
+            b"",
+        );
         assert_eq!(element(&s3s.text(), "Code"), Some("NoSuchBucket"), "{host}");
     }
 }
@@ -456,13 +640,17 @@ fn s3_server_virtual_hosted_buckets_resolve_as_s3s_does() {
 fn s3_server_data_dir_keeps_objects_and_cors_across_restarts() {
     let data = tempfile::tempdir().expect("temporary directory");
     let data_arg = data.path().to_str().expect("UTF-8 path");
-    let rules = "<CORSConfiguration><CORSRule><ID>kept</ID><AllowedOrigin>https://kept.example</AllowedOrigin>\
+    let rules =
+        "<CORSConfiguration><CORSRule><ID>kept</ID><AllowedOrigin>https://kept.example</AllowedOrigin>\
         <AllowedMethod>PUT</AllowedMethod><MaxAgeSeconds>5</MaxAgeSeconds></CORSRule></CORSConfiguration>";
     let stored = {
         let mut server = Running::start_with("s3_server", &["--data", data_arg]);
         assert!(server.printed().contains(&format!("data in {data_arg} (kept")));
         let a = server.addr;
-        assert_eq!(signed(a, "PUT", "/kept", &[("x-amz-acl", "public-read")], b"").status, 200);
+        assert_eq!(
+            signed(a, "PUT", "/kept", &[("x-amz-acl", "public-read")], b"").status,
+            200
+        );
         assert_eq!(signed(a, "PUT", "/kept?cors", &[], rules.as_bytes()).status, 200);
         assert_eq!(signed(a, "PUT", "/kept/file.txt", &[], b"on disk").status, 200);
         // The demo bucket's rules changed: a restart keeps the change.
@@ -477,7 +665,10 @@ fn s3_server_data_dir_keeps_objects_and_cors_across_restarts() {
     assert_eq!(signed(a, "GET", "/kept?cors", &[], b"").text(), stored);
     assert_eq!(signed(a, "GET", "/demo?cors", &[], b"").text(), stored);
     let allowed = preflight(a, "/kept/file.txt", "https://kept.example", "PUT", "");
-    assert_eq!((allowed.status, allowed.header("access-control-max-age")), (200, Some("5")));
+    assert_eq!(
+        (allowed.status, allowed.header("access-control-max-age")),
+        (200, Some("5"))
+    );
     // public-read is kept too.
     assert_eq!(get(a, "/kept/file.txt", &[]).text(), "on disk");
 }

@@ -52,7 +52,11 @@ pub struct Buckets {
 
 impl Buckets {
     /// Loads the buckets found in `objects_dir` (s3s-fs's root) and their settings.
-    pub fn load(objects_dir: &Path, settings_dir: PathBuf, host: Option<Box<dyn S3Host>>) -> std::io::Result<Self> {
+    pub fn load(
+        objects_dir: &Path,
+        settings_dir: PathBuf,
+        host: Option<Box<dyn S3Host>>,
+    ) -> std::io::Result<Self> {
         std::fs::create_dir_all(&settings_dir)?;
         let mut map = HashMap::new();
         for entry in std::fs::read_dir(objects_dir)? {
@@ -223,7 +227,10 @@ impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let allowed = cx.credentials().is_some()
             || (PUBLIC_READS.contains(&cx.s3_op().name())
-                && cx.s3_path().get_bucket_name().is_some_and(|b| self.0.is_public_read(b)));
+                && cx
+                    .s3_path()
+                    .get_bucket_name()
+                    .is_some_and(|b| self.0.is_public_read(b)));
         if !allowed {
             return Err(S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied"));
         }

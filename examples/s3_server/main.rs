@@ -110,7 +110,8 @@ async fn main() -> Result<(), Error> {
     };
     let objects = data.join("objects");
     std::fs::create_dir_all(&objects)?;
-    let host = |domain: &String| -> Result<Box<dyn S3Host>, Error> { Ok(Box::new(SingleDomain::new(domain)?)) };
+    let host =
+        |domain: &String| -> Result<Box<dyn S3Host>, Error> { Ok(Box::new(SingleDomain::new(domain)?)) };
     let buckets = Arc::new(Buckets::load(
         &objects,
         data.join("settings"),
@@ -218,7 +219,10 @@ fn print_try_lines(addr: SocketAddr, options: &Options, data: &Path, temporary: 
         "--aws-sigv4 aws:amz:us-east-1:s3 --user '{key}:{secret}' -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD'"
     );
     if temporary {
-        println!("data in {} (temporary: removed at exit; keep it with --data DIR)", data.display());
+        println!(
+            "data in {} (temporary: removed at exit; keep it with --data DIR)",
+            data.display()
+        );
     } else {
         println!("data in {} (kept: objects/ and settings/)", data.display());
     }
@@ -237,7 +241,9 @@ fn print_try_lines(addr: SocketAddr, options: &Options, data: &Path, temporary: 
     println!("  # an anonymous GET of the public-read bucket (200 with Access-Control-Allow-Origin):");
     println!("  curl -i {url}/demo/hello.txt -H 'Origin: https://app.example.com'");
     println!("  # an anonymous PUT (403 AccessDenied, still with the rule's CORS headers):");
-    println!("  curl -i -X PUT {url}/demo/anonymous.txt -H 'Origin: http://localhost:8080' --data-binary 'hi'");
+    println!(
+        "  curl -i -X PUT {url}/demo/anonymous.txt -H 'Origin: http://localhost:8080' --data-binary 'hi'"
+    );
     println!("  # signed (SigV4): an upload, the bucket's rules, and new ones:");
     println!("  curl -i -X PUT {sign} {url}/demo/signed.txt --data-binary 'signed upload'");
     println!("  curl -s {sign} '{url}/demo?cors='");

@@ -28,19 +28,18 @@ impl Storage {
     }
 }
 
-/// s3s-fs's errors carry S3's code but no message; S3 always sends one.
+/// s3s-fs's errors carry S3's code but no message or one of its own; S3 sends a fixed one.
 fn with_message(mut error: S3Error) -> S3Error {
-    if error.message().is_none() {
-        let message = match error.code() {
+    let message = match error.code() {
+            S3ErrorCode::BadDigest => "The Content-MD5 you specified did not match what we received.",
             S3ErrorCode::NoSuchKey => "The specified key does not exist.",
             S3ErrorCode::NoSuchBucket => "The specified bucket does not exist",
             S3ErrorCode::NoSuchUpload => "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
             S3ErrorCode::BucketAlreadyExists => "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
             S3ErrorCode::InvalidRange => "The requested range is not satisfiable",
-            _ => return error,
-        };
-        error.set_message(message);
-    }
+        _ => return error,
+    };
+    error.set_message(message);
     error
 }
 
@@ -48,7 +47,10 @@ fn with_message(mut error: S3Error) -> S3Error {
 impl S3 for Storage {
     // ---- bucket CORS, validated by tower-s3-cors ----
 
-    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
         let input = req.input;
         if !self.buckets.exists(&input.bucket) {
             return Err(no_such_bucket());
@@ -58,7 +60,10 @@ impl S3 for Storage {
         Ok(S3Response::new(PutBucketCorsOutput::default()))
     }
 
-    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<GetBucketCorsInput>,
+    ) -> S3Result<S3Response<GetBucketCorsOutput>> {
         match self.buckets.cors(&req.input.bucket)? {
             Some(config) => Ok(S3Response::new(GetBucketCorsOutput {
                 cors_rules: Some(cors_dto::to_dto(&config)),
@@ -82,7 +87,10 @@ impl S3 for Storage {
 
     // ---- buckets: s3s-fs, plus the ACL and S3's BucketNotEmpty ----
 
-    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         let bucket = req.input.bucket.clone();
         let public_read = match req.input.acl.as_ref().map(BucketCannedACL::as_str) {
             None | Some(BucketCannedACL::PRIVATE) => false,
@@ -100,7 +108,10 @@ impl S3 for Storage {
         Ok(response)
     }
 
-    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
         let bucket = req.input.bucket.clone();
         // s3s-fs would delete a bucket with its objects; S3 refuses.
         let probe = req.clone().map_input(|input| ListObjectsV2Input {
@@ -108,7 +119,16 @@ impl S3 for Storage {
             max_keys: Some(1),
             ..Default::default()
         });
-        if self.fs.list_objects_v2(probe).await.map_err(with_message)?.output.key_count.unwrap_or(0) > 0 {
+        if self
+            .fs
+            .list_objects_v2(probe)
+            .await
+            .map_err(with_message)?
+            .output
+            .key_count
+            .unwrap_or(0)
+            > 0
+        {
             return Err(S3Error::with_message(
                 S3ErrorCode::BucketNotEmpty,
                 "The bucket you tried to delete is not empty",
@@ -135,17 +155,28 @@ impl S3 for Storage {
             start_after: input.key_marker.clone(),
             ..Default::default()
         };
-        let listed = self.fs.list_objects_v2(req.map_input(|_| v2)).await.map_err(with_message)?.output;
-        let versions = listed.contents.unwrap_or_default().into_iter().map(|object| ObjectVersion {
-            e_tag: object.e_tag,
-            is_latest: Some(true),
-            key: object.key,
-            last_modified: object.last_modified,
-            size: object.size,
-            storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
-            version_id: Some("null".to_owned()),
-            ..Default::default()
-        });
+        let listed = self
+            .fs
+            .list_objects_v2(req.map_input(|_| v2))
+            .await
+            .map_err(with_message)?
+            .output;
+        let versions = listed
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .map(|object| ObjectVersion {
+                e_tag: object.e_tag,
+                is_latest: Some(true),
+                key: object.key,
+                last_modified: object.last_modified,
+                size: object.size,
+                storage_class: Some(ObjectVersionStorageClass::from_static(
+                    ObjectVersionStorageClass::STANDARD,
+                )),
+                version_id: Some("null".to_owned()),
+                ..Default::default()
+            });
         let versions: Vec<ObjectVersion> = versions.collect();
         let next_key_marker = listed
             .is_truncated
@@ -172,7 +203,10 @@ impl S3 for Storage {
         self.fs.head_bucket(req).await.map_err(with_message)
     }
 
-    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         self.fs.list_buckets(req).await.map_err(with_message)
     }
 
@@ -183,11 +217,17 @@ impl S3 for Storage {
         self.fs.get_bucket_location(req).await.map_err(with_message)
     }
 
-    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
         self.fs.list_objects(req).await.map_err(with_message)
     }
 
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         self.fs.list_objects_v2(req).await.map_err(with_message)
     }
 
@@ -210,12 +250,18 @@ impl S3 for Storage {
         self.fs.copy_object(req).await.map_err(with_message)
     }
 
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         self.require_bucket(&req.input.bucket)?;
         self.fs.delete_object(req).await.map_err(with_message)
     }
 
-    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         self.fs.delete_objects(req).await.map_err(with_message)
     }
 
@@ -230,7 +276,10 @@ impl S3 for Storage {
         self.fs.upload_part(req).await.map_err(with_message)
     }
 
-    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         self.fs.upload_part_copy(req).await.map_err(with_message)
     }
 

@@ -87,7 +87,15 @@ pub fn signed_as(
 
 /// A path-style request signed with the default key pair.
 pub fn signed(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    signed_as(addr, &addr.to_string(), (ACCESS_KEY, SECRET_KEY), method, path, headers, body)
+    signed_as(
+        addr,
+        &addr.to_string(),
+        (ACCESS_KEY, SECRET_KEY),
+        method,
+        path,
+        headers,
+        body,
+    )
 }
 
 /// A presigned URL path (`/bucket/key?X-Amz-...`) for `method`, valid `expires` from now, for
