@@ -516,11 +516,8 @@ fn s3_server_cors_configuration_operations() {
         refused(expose),
         (400, Some("InvalidRequest".into()), Some("ExposeHeader \"x-amz-*\" contains wildcard. We currently do not support wildcard for ExposeHeader.".into()))
     );
-    let too_many: String = std::iter::repeat(
-        "<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule>",
-    )
-    .take(101)
-    .collect();
+    let too_many =
+        "<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule>".repeat(101);
     let too_many = refused(format!("<CORSConfiguration>{too_many}</CORSConfiguration>").as_bytes());
     assert_eq!((too_many.0, too_many.1.as_deref()), (400, Some("InvalidRequest")));
     // Documents s3s cannot read as a CORSConfiguration: s3s's MalformedXML (it sends no Message).
@@ -671,6 +668,24 @@ fn s3_server_data_dir_keeps_objects_and_cors_across_restarts() {
     );
     // public-read is kept too.
     assert_eq!(get(a, "/kept/file.txt", &[]).text(), "on disk");
+}
+
+/// The README's DTO conversion is `examples/s3_server/cors_dto.rs`, which the server compiles and
+/// these tests exercise.
+#[test]
+fn readme_dto_conversion_is_the_example_file() {
+    let readme = include_str!("../README.md");
+    let file = include_str!("../examples/s3_server/cors_dto.rs");
+    let code: String = file
+        .lines()
+        .filter(|l| !l.starts_with("//!"))
+        .skip_while(|l| l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        readme.contains(&format!("```rust,ignore\n{code}```")),
+        "README's DTO conversion differs from examples/s3_server/cors_dto.rs"
+    );
 }
 
 #[test]

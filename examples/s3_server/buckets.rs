@@ -67,8 +67,11 @@ impl Buckets {
             if !entry.file_type()?.is_dir() || !s3s::path::check_bucket_name(&name) {
                 continue;
             }
-            let settings = match std::fs::read(settings_dir.join(format!("{name}.json"))) {
-                Ok(bytes) => serde_json::from_slice(&bytes).map_err(std::io::Error::other)?,
+            let path = settings_dir.join(format!("{name}.json"));
+            let settings = match std::fs::read(&path) {
+                // A configuration S3 would refuse is an error here too, naming the file.
+                Ok(bytes) => serde_json::from_slice(&bytes)
+                    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Settings::default(),
                 Err(e) => return Err(e),
             };
@@ -103,10 +106,11 @@ impl Buckets {
     /// GetBucketCors: `Err(NoSuchBucket)`, or the configuration if there is one.
     pub fn cors(&self, bucket: &str) -> S3Result<Option<CorsConfiguration>> {
         let map = self.read();
-        let found = map.get(bucket).ok_or_else(|| no_such_bucket())?;
+        let found = map.get(bucket).ok_or_else(no_such_bucket)?;
         Ok(found.settings.cors.clone())
     }
 
+    /// Whether the bucket exists.
     pub fn exists(&self, bucket: &str) -> bool {
         self.read().contains_key(bucket)
     }

@@ -9,6 +9,8 @@ difference from what S3 answers.
 import base64
 import hashlib
 import sys
+import urllib.error
+import urllib.request
 
 import boto3
 from botocore import UNSIGNED
@@ -209,4 +211,25 @@ response = s3.delete_objects(
 )
 check("DeleteObjects", sorted(d["Key"] for d in response["Deleted"]), ["a.txt", "b/c.txt"])
 check("DeleteBucket after DeleteObjects", s3.delete_bucket(Bucket=public)["ResponseMetadata"]["HTTPStatusCode"], 204)
+# Presigned URLs as boto3 makes them, SigV2 (its default for S3) and SigV4, on a private bucket.
+private = "sdk-presigned"
+s3.create_bucket(Bucket=private)
+for version, name in [("s3", "SigV2"), ("s3v4", "SigV4")]:
+    presigner = client(signature_version=version)
+    key = f"{name}.txt"
+    # The Content-Type is signed (SigV2 always signs it), so the upload sends exactly that one.
+    params = {"Bucket": private, "Key": key, "ContentType": "text/plain"}
+    put_url = presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=600)
+    upload = urllib.request.Request(put_url, data=name.encode(), method="PUT", headers={"Content-Type": "text/plain"})
+    check(f"presigned PUT ({name})", urllib.request.urlopen(upload).status, 200)
+    get_url = presigner.generate_presigned_url("get_object", Params={"Bucket": private, "Key": key}, ExpiresIn=600)
+    check(f"presigned GET ({name})", urllib.request.urlopen(get_url).read(), name.encode())
+try:
+    urllib.request.urlopen(f"{endpoint}/{private}/SigV4.txt")
+    sys.exit("FAIL unsigned GET of a private object was served")
+except urllib.error.HTTPError as e:
+    check("unsigned GET of a private object", e.code, 403)
+for key in ["SigV2.txt", "SigV4.txt"]:
+    s3.delete_object(Bucket=private, Key=key)
+s3.delete_bucket(Bucket=private)
 print("DONE")
