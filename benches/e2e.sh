@@ -44,15 +44,18 @@ run() {
     "${pin_server[@]}" "$server_bin" --listen 127.0.0.1:0 "$@" >"$tmp/server.out" 2>&1 &
     server=$!
     local url=
-    for _ in $(seq 100); do
+    for _ in $(seq 200); do
         url=$(sed -n '1s/^listening on //p' "$tmp/server.out")
         [ -n "$url" ] && break
-        sleep 0.05
+        sleep 0.1
     done
     [ -n "$url" ] || { echo "server did not start:" >&2; cat "$tmp/server.out" >&2; exit 1; }
     "${pin_wrk[@]}" wrk -t1 -c"$connections" -d1s -H "Origin: $origin" "$url/photo.jpg" >/dev/null
-    "${pin_wrk[@]}" wrk -t1 -c"$connections" -d"${duration}s" -H "Origin: $origin" "$url/photo.jpg" \
-        | awk '/^Requests\/sec:/ { print $2 }'
+    local rps
+    rps=$("${pin_wrk[@]}" wrk -t1 -c"$connections" -d"${duration}s" -H "Origin: $origin" "$url/photo.jpg" \
+        | awk '/^Requests\/sec:/ { print $2 }')
+    [ -n "$rps" ] || { echo "wrk measured nothing against $url ($*)" >&2; exit 1; }
+    echo "$rps"
     kill "$server"; wait "$server" 2>/dev/null || true
     server=
 }
