@@ -123,6 +123,7 @@ mod config;
 mod decision;
 mod error;
 mod explain;
+mod intern;
 #[cfg(feature = "json")]
 mod json;
 mod layer;
@@ -146,6 +147,7 @@ pub use config::{CorsConfiguration, CorsRule, CorsRuleBuilder, MAX_DOCUMENT_BYTE
 pub use decision::{decide, Allowed, Decision, PassReason, PassThrough};
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
+pub use intern::PolicyInterner;
 pub use layer::{AsyncResponseFuture, Cors, CorsLayer, ResponseFuture};
 pub use lint::{LintCode, LintWarning, CHROMIUM_MAX_AGE_SECONDS};
 pub use options::CorsOptions;

@@ -1,7 +1,6 @@
 //! Where the rules of a request come from (spec §3): one configuration, a closure, a
 //! per-bucket store, rules replaced while serving, or an asynchronous lookup.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -9,6 +8,7 @@ use arc_swap::ArcSwap;
 use http::header::HOST;
 
 use crate::config::CorsConfiguration;
+use crate::intern::PolicyInterner;
 use crate::policy::CorsPolicy;
 use crate::request::{RequestHead, ResourceType};
 
@@ -289,8 +289,14 @@ impl BucketAddressing {
 }
 
 /// An in-memory per-bucket store: which buckets exist and each one's CORS configuration, with
-/// S3's operations (PutBucketCors, GetBucketCors, DeleteBucketCors). Changes are atomic and
-/// lock-free for readers (copy on write; writes are expected to be rare).
+/// S3's operations (PutBucketCors, GetBucketCors, DeleteBucketCors).
+///
+/// Built for many buckets: the buckets live in a concurrent hash map (`papaya`), so a request
+/// looks its bucket up without a lock or an allocation, and a change costs the same with a
+/// thousand buckets or a million (one entry is replaced, nothing is copied). Each change is
+/// atomic: a request sees a bucket's old rules or its new ones, never a mix. Buckets with equal
+/// configurations share one compiled [`CorsPolicy`] (see [`PolicyInterner`]), freed when the
+/// last of them changes or deletes its configuration.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -309,7 +315,9 @@ impl BucketAddressing {
 #[derive(Debug)]
 pub struct BucketStore {
     addressing: BucketAddressing,
-    buckets: ArcSwap<HashMap<String, Option<Arc<CorsPolicy>>>>,
+    /// Bucket name to its rules (`None`: the bucket exists without a configuration).
+    buckets: papaya::HashMap<Box<str>, Option<Arc<CorsPolicy>>>,
+    policies: PolicyInterner,
 }
 
 /// The bucket named in a [`BucketStore`] operation does not exist.
@@ -333,7 +341,8 @@ impl BucketStore {
     pub fn new(addressing: BucketAddressing) -> Self {
         BucketStore {
             addressing,
-            buckets: ArcSwap::from_pointee(HashMap::new()),
+            buckets: papaya::HashMap::new(),
+            policies: PolicyInterner::new(),
         }
     }
 
@@ -342,53 +351,55 @@ impl BucketStore {
         &self.addressing
     }
 
-    fn update(&self, mut change: impl FnMut(&mut HashMap<String, Option<Arc<CorsPolicy>>>)) {
-        self.buckets.rcu(|current| {
-            let mut next = HashMap::clone(current);
-            change(&mut next);
-            next
-        });
-    }
-
-    /// Creates a bucket without CORS configuration; returns `false` if it already existed.
+    /// Creates a bucket without CORS configuration; returns `false` if it already existed
+    /// (its configuration is then left as it was).
     pub fn create_bucket(&self, bucket: &str) -> bool {
-        let mut created = false;
-        self.update(|map| {
-            created = !map.contains_key(bucket);
-            map.entry(bucket.to_owned()).or_insert(None);
-        });
-        created
+        self.buckets.pin().try_insert(bucket.into(), None).is_ok()
     }
 
     /// Deletes a bucket; returns `false` if it did not exist.
     pub fn delete_bucket(&self, bucket: &str) -> bool {
-        let mut existed = false;
-        self.update(|map| existed = map.remove(bucket).is_some());
-        existed
+        self.buckets.pin().remove(bucket).is_some()
     }
 
     /// Whether the bucket exists.
     pub fn bucket_exists(&self, bucket: &str) -> bool {
-        self.buckets.load().contains_key(bucket)
+        self.buckets.pin().contains_key(bucket)
+    }
+
+    /// How many buckets exist.
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Whether no bucket exists.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
     }
 
     /// The names of the buckets, sorted.
     pub fn buckets(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.buckets.load().keys().cloned().collect();
+        let mut names: Vec<String> = self.buckets.pin().keys().map(|name| name.to_string()).collect();
         names.sort();
         names
     }
 
-    /// PutBucketCors: sets (replaces) the bucket's configuration.
+    /// PutBucketCors: sets (replaces) the bucket's configuration. A configuration equal to one
+    /// another bucket uses shares that bucket's compiled policy.
     pub fn put_cors(&self, bucket: &str, config: CorsConfiguration) -> Result<(), NoSuchBucket> {
-        self.set_cors(bucket, Some(Arc::new(CorsPolicy::new(config))))
+        // Checked first so that a missing bucket costs no compilation; a bucket deleted
+        // between the check and the update is still reported by the update.
+        if !self.bucket_exists(bucket) {
+            return Err(NoSuchBucket(bucket.to_owned()));
+        }
+        self.set_cors(bucket, Some(self.policies.intern(config)))
     }
 
     /// GetBucketCors: `None` if the bucket does not exist, `Some(None)` if it has no
     /// configuration (S3 answers 404 `NoSuchCORSConfiguration`).
     pub fn get_cors(&self, bucket: &str) -> Option<Option<CorsConfiguration>> {
         self.buckets
-            .load()
+            .pin()
             .get(bucket)
             .map(|slot| slot.as_ref().map(|p| p.configuration().clone()))
     }
@@ -398,19 +409,11 @@ impl BucketStore {
         self.set_cors(bucket, None)
     }
 
+    /// Replaces the bucket's entry in one atomic step, if the bucket exists.
     fn set_cors(&self, bucket: &str, policy: Option<Arc<CorsPolicy>>) -> Result<(), NoSuchBucket> {
-        let mut found = false;
-        self.update(|map| {
-            found = false;
-            if let Some(slot) = map.get_mut(bucket) {
-                slot.clone_from(&policy);
-                found = true;
-            }
-        });
-        if found {
-            Ok(())
-        } else {
-            Err(NoSuchBucket(bucket.to_owned()))
+        match self.buckets.pin().update(bucket.into(), |_| policy.clone()) {
+            Some(_) => Ok(()),
+            None => Err(NoSuchBucket(bucket.to_owned())),
         }
     }
 }
@@ -420,7 +423,8 @@ impl CorsSource for BucketStore {
         let Some((bucket, resource)) = self.addressing.bucket(head) else {
             return decide(BucketCors::NoBucket);
         };
-        let buckets = self.buckets.load();
+        // Pinned for the decision: the entry it borrows is not reclaimed before it returns.
+        let buckets = self.buckets.pin();
         match buckets.get(bucket) {
             None => decide(BucketCors::NoSuchBucket),
             Some(None) => decide(BucketCors::NotConfigured),
