@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use crate::config::CorsRule;
+use crate::config::{CorsConfiguration, CorsRule};
 use crate::request::S3Method;
 use crate::swar::lowercase_word;
 
@@ -42,38 +42,47 @@ impl Pattern {
 
     /// Byte-for-byte match (origins).
     pub(crate) fn matches(&self, value: &[u8]) -> bool {
-        match self {
-            Pattern::Any => true,
-            Pattern::Exact(exact) => **exact == *value,
-            // The length test keeps prefix and suffix from overlapping.
-            Pattern::Wildcard { prefix, suffix } => {
-                value.len() >= prefix.len() + suffix.len()
-                    && value.starts_with(prefix)
-                    && value.ends_with(suffix)
-            }
-        }
+        self.matches_in(value, Case::Sensitive)
     }
 
     /// ASCII-case-insensitive match (header names).
     pub(crate) fn matches_ignore_case(&self, value: &[u8]) -> bool {
+        self.matches_in(value, Case::Insensitive)
+    }
+
+    fn matches_in(&self, value: &[u8], case: Case) -> bool {
         match self {
             Pattern::Any => true,
-            Pattern::Exact(exact) => exact.eq_ignore_ascii_case(value),
-            Pattern::Wildcard { prefix, suffix } => {
-                value.len() >= prefix.len() + suffix.len()
-                    && value
-                        .get(..prefix.len())
-                        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-                    && value
-                        .get(value.len() - suffix.len()..)
-                        .is_some_and(|s| s.eq_ignore_ascii_case(suffix))
-            }
+            Pattern::Exact(exact) => case.eq_either(exact, value),
+            Pattern::Wildcard { prefix, suffix } => affix_matches(prefix, suffix, value, case),
         }
     }
 }
 
-/// One rule's patterns, as the indexes were built from them (rule-by-rule matching: the
-/// command line's `explain` and the tests that check the indexes).
+/// Whether the configured `pattern` (verbatim, at most one `*`) accepts `value`: the same
+/// test as [`Pattern`]'s, without parsing the pattern into one (the scanning matcher).
+fn pattern_matches(pattern: &str, value: &[u8], case: Case) -> bool {
+    match pattern.split_once('*') {
+        _ if pattern == "*" => true,
+        Some((prefix, suffix)) => affix_matches(prefix.as_bytes(), suffix.as_bytes(), value, case),
+        None => case.eq_either(pattern.as_bytes(), value),
+    }
+}
+
+/// `prefix*suffix` against `value`. The length test keeps prefix and suffix from overlapping;
+/// the `*` run may be empty.
+fn affix_matches(prefix: &[u8], suffix: &[u8], value: &[u8], case: Case) -> bool {
+    value.len() >= prefix.len() + suffix.len()
+        && value
+            .get(..prefix.len())
+            .is_some_and(|p| case.eq_either(prefix, p))
+        && value
+            .get(value.len() - suffix.len()..)
+            .is_some_and(|s| case.eq_either(suffix, s))
+}
+
+/// One rule's patterns, parsed (rule-by-rule matching: `explain` and the tests that check the
+/// matcher).
 #[derive(Clone, Debug)]
 pub(crate) struct RulePatterns {
     pub(crate) origins: Box<[Pattern]>,
@@ -82,7 +91,7 @@ pub(crate) struct RulePatterns {
 }
 
 impl RulePatterns {
-    fn new(rule: &CorsRule) -> Self {
+    pub(crate) fn new(rule: &CorsRule) -> Self {
         let mut methods = [false; 5];
         for method in rule.allowed_methods() {
             if let Some(m) = S3Method::from_bytes(method.as_bytes()) {
@@ -101,19 +110,35 @@ impl RulePatterns {
     }
 }
 
-/// The rules of a configuration as indexes: which rules accept an origin, a method, a
-/// requested header name, each as a [`Mask`]. Origin matching lives here and in
-/// [`Pattern::matches`]; the shadowing lint (`lint/shadow.rs`) reasons about the same
-/// patterns and must change with them.
+/// A configuration's rules as masks: which rules accept an origin, a method, a requested
+/// header name. Origin matching lives here and in [`Pattern::matches`]; the shadowing lint
+/// (`lint/shadow.rs`) reasons about the same patterns and must change with them.
+///
+/// The matcher owns the configuration and, for a small one (the usual case: a few rules with
+/// a few patterns), matches straight from its strings: a handful of comparisons cost less than
+/// a hash, and no copy of any pattern is kept, so a compiled policy stays a few hundred bytes.
+/// Larger configurations get indexes, so that the cost of a request does not grow with the
+/// number of rules that cannot match it.
 #[derive(Clone, Debug)]
 pub(crate) struct Matcher {
-    rules: Box<[RulePatterns]>,
+    config: CorsConfiguration,
     all: Mask,
     method_masks: [Mask; 5],
     any_origin: Mask,
+    any_header: Mask,
+    /// `None`: the configuration is small and scanned.
+    indexes: Option<Box<Indexes>>,
+}
+
+/// Configured patterns in at most this many places (origins plus allowed headers, `*` aside)
+/// are scanned rather than indexed.
+const SCAN_LIMIT: usize = 8;
+
+/// Exact values through hash tables, one-`*` patterns through tables of their longer side.
+#[derive(Clone, Debug)]
+struct Indexes {
     exact_origins: Table<Mask>,
     wildcard_origins: AffixIndex,
-    any_header: Mask,
     /// Lowercased names, compared ASCII-case-insensitively.
     exact_headers: Table<Mask>,
     /// Lowercased prefixes and suffixes, compared ASCII-case-insensitively.
@@ -121,29 +146,128 @@ pub(crate) struct Matcher {
 }
 
 impl Matcher {
-    /// Indexes validated rules.
-    pub(crate) fn new(rules: &[CorsRule]) -> Self {
-        let rules: Box<[RulePatterns]> = rules.iter().map(RulePatterns::new).collect();
+    /// Compiles a validated configuration: indexes only when it is large.
+    pub(crate) fn new(config: CorsConfiguration) -> Self {
+        let patterns: usize = config
+            .rules()
+            .iter()
+            .map(|rule| {
+                let not_star = |list: &[String]| list.iter().filter(|p| *p != "*").count();
+                not_star(rule.allowed_origins()) + not_star(rule.allowed_headers())
+            })
+            .sum();
+        Self::build(config, patterns > SCAN_LIMIT)
+    }
+
+    fn build(config: CorsConfiguration, indexed: bool) -> Self {
         let mut all: Mask = 0;
         let mut method_masks = [0; 5];
         let mut any_origin = 0;
-        let mut exact_origins: HashMap<Box<[u8]>, Mask> = HashMap::new();
-        let mut wildcard_origins = Vec::new();
         let mut any_header = 0;
-        let mut exact_headers: HashMap<Box<[u8]>, Mask> = HashMap::new();
-        let mut wildcard_headers = Vec::new();
         // A configuration holds at most 100 rules, so every index fits in the mask.
-        for (index, rule) in rules.iter().enumerate().take(128) {
+        for (index, rule) in config.rules().iter().enumerate().take(128) {
             let bit: Mask = 1 << index;
             all |= bit;
-            for (m, allowed) in rule.methods.iter().enumerate() {
-                if *allowed {
-                    method_masks[m] |= bit;
+            for method in rule.allowed_methods() {
+                if let Some(m) = S3Method::from_bytes(method.as_bytes()) {
+                    if let Some(mask) = method_masks.get_mut(m.index()) {
+                        *mask |= bit;
+                    }
                 }
             }
+            if rule.allowed_origins().iter().any(|o| o == "*") {
+                any_origin |= bit;
+            }
+            if rule.allowed_headers().iter().any(|h| h == "*") {
+                any_header |= bit;
+            }
+        }
+        let indexes = indexed.then(|| Box::new(Indexes::new(config.rules())));
+        Matcher {
+            config,
+            all,
+            method_masks,
+            any_origin,
+            any_header,
+            indexes,
+        }
+    }
+
+    /// The configuration the matcher was compiled from.
+    pub(crate) fn configuration(&self) -> &CorsConfiguration {
+        &self.config
+    }
+
+    /// Rules whose origin patterns accept `origin`, among `among`.
+    pub(crate) fn origin_mask(&self, origin: &[u8], among: Mask) -> Mask {
+        let mask = self.any_origin & among;
+        match &self.indexes {
+            Some(indexes) => indexes.origin_mask(origin, among, mask),
+            None => self.scan(among & !mask, mask, |rule| {
+                rule.allowed_origins()
+                    .iter()
+                    .any(|p| pattern_matches(p, origin, Case::Sensitive))
+            }),
+        }
+    }
+
+    /// Rules that allow `method`.
+    pub(crate) fn method_mask(&self, method: S3Method) -> Mask {
+        self.method_masks.get(method.index()).copied().unwrap_or(0)
+    }
+
+    /// Rules whose AllowedHeaders accept the (trimmed, non-empty) requested header `name`,
+    /// among `among`.
+    pub(crate) fn header_mask(&self, name: &[u8], among: Mask) -> Mask {
+        let mask = self.any_header & among;
+        if mask == among {
+            return mask;
+        }
+        match &self.indexes {
+            Some(indexes) => indexes.header_mask(name, among, mask),
+            None => self.scan(among & !mask, mask, |rule| {
+                rule.allowed_headers()
+                    .iter()
+                    .any(|p| pattern_matches(p, name, Case::Insensitive))
+            }),
+        }
+    }
+
+    /// `mask` plus the rules of `rules` that `accepts`, one rule at a time.
+    fn scan(&self, mut rules: Mask, mut mask: Mask, accepts: impl Fn(&CorsRule) -> bool) -> Mask {
+        while rules != 0 {
+            let index = rules.trailing_zeros() as usize;
+            rules &= rules - 1;
+            if self.config.rules().get(index).is_some_and(&accepts) {
+                mask |= 1 << index;
+            }
+        }
+        mask
+    }
+
+    /// Every rule.
+    pub(crate) fn all(&self) -> Mask {
+        self.all
+    }
+
+    /// Rules that accept any requested header (`AllowedHeader` `*`).
+    pub(crate) fn any_header(&self) -> Mask {
+        self.any_header
+    }
+}
+
+impl Indexes {
+    fn new(rules: &[CorsRule]) -> Self {
+        let mut exact_origins: HashMap<Box<[u8]>, Mask> = HashMap::new();
+        let mut wildcard_origins = Vec::new();
+        let mut exact_headers: HashMap<Box<[u8]>, Mask> = HashMap::new();
+        let mut wildcard_headers = Vec::new();
+        for (index, rule) in rules.iter().enumerate().take(128) {
+            let bit: Mask = 1 << index;
+            let rule = RulePatterns::new(rule);
             for origin in rule.origins.iter() {
                 match origin {
-                    Pattern::Any => any_origin |= bit,
+                    Pattern::Any => {}
                     Pattern::Exact(exact) => *exact_origins.entry(exact.clone()).or_default() |= bit,
                     Pattern::Wildcard { prefix, suffix } => {
                         wildcard_origins.push((prefix.clone(), suffix.clone(), bit))
@@ -152,7 +276,7 @@ impl Matcher {
             }
             for header in rule.headers.iter() {
                 match header {
-                    Pattern::Any => any_header |= bit,
+                    Pattern::Any => {}
                     Pattern::Exact(exact) => {
                         *exact_headers
                             .entry(exact.to_ascii_lowercase().into())
@@ -166,27 +290,15 @@ impl Matcher {
                 }
             }
         }
-        Matcher {
-            rules,
-            all,
-            method_masks,
-            any_origin,
+        Indexes {
             exact_origins: Table::new(exact_origins, Case::Sensitive),
             wildcard_origins: AffixIndex::new(wildcard_origins, Case::Sensitive),
-            any_header,
             exact_headers: Table::new(exact_headers, Case::Insensitive),
             wildcard_headers: AffixIndex::new(wildcard_headers, Case::Insensitive),
         }
     }
 
-    /// Every rule's patterns, in order.
-    pub(crate) fn rules(&self) -> &[RulePatterns] {
-        &self.rules
-    }
-
-    /// Rules whose origin patterns accept `origin`, among `among`.
-    pub(crate) fn origin_mask(&self, origin: &[u8], among: Mask) -> Mask {
-        let mut mask = self.any_origin;
+    fn origin_mask(&self, origin: &[u8], among: Mask, mut mask: Mask) -> Mask {
         if let Some(exact) = self.exact_origins.get(origin) {
             mask |= exact;
         }
@@ -197,18 +309,7 @@ impl Matcher {
         mask & among
     }
 
-    /// Rules that allow `method`.
-    pub(crate) fn method_mask(&self, method: S3Method) -> Mask {
-        self.method_masks[method.index()]
-    }
-
-    /// Rules whose AllowedHeaders accept the (trimmed, non-empty) requested header `name`,
-    /// among `among`.
-    pub(crate) fn header_mask(&self, name: &[u8], among: Mask) -> Mask {
-        let mut mask = self.any_header & among;
-        if mask == among {
-            return mask;
-        }
+    fn header_mask(&self, name: &[u8], among: Mask, mut mask: Mask) -> Mask {
         if let Some(exact) = self.exact_headers.get(name) {
             mask |= exact & among;
         }
@@ -216,16 +317,6 @@ impl Matcher {
             mask = self.wildcard_headers.matches(name, among, mask) & among;
         }
         mask
-    }
-
-    /// Every rule.
-    pub(crate) fn all(&self) -> Mask {
-        self.all
-    }
-
-    /// Rules that accept any requested header (`AllowedHeader` `*`).
-    pub(crate) fn any_header(&self) -> Mask {
-        self.any_header
     }
 }
 
@@ -249,6 +340,14 @@ enum Case {
 }
 
 impl Case {
+    /// Whether two values are equal, neither lowercased beforehand.
+    fn eq_either(self, a: &[u8], b: &[u8]) -> bool {
+        match self {
+            Case::Sensitive => a == b,
+            Case::Insensitive => a.eq_ignore_ascii_case(b),
+        }
+    }
+
     /// Whether a request's `value` equals a configured key or affix (lowercased already when
     /// `Insensitive`).
     fn eq(self, configured: &[u8], value: &[u8]) -> bool {
@@ -547,9 +646,10 @@ mod tests {
     /// The rules whose patterns accept `value`, one rule at a time, from the patterns alone.
     fn naive(policy: &CorsPolicy, value: &[u8], header: bool) -> Mask {
         policy
-            .matcher
+            .configuration()
             .rules()
             .iter()
+            .map(RulePatterns::new)
             .enumerate()
             .fold(0, |mask, (i, rule)| {
                 let patterns = if header { &rule.headers } else { &rule.origins };
@@ -688,15 +788,18 @@ mod tests {
             values in prop::collection::vec("[abAB.]{0,7}", 1..8),
         ) {
             let p = policy(&rules);
-            let m = &p.matcher;
-            for value in &values {
-                let v = value.as_bytes();
-                prop_assert_eq!(m.origin_mask(v, m.all()), naive(&p, v, false), "origin {:?}", value);
-                prop_assert_eq!(m.header_mask(v, m.all()), naive(&p, v, true), "header {:?}", value);
-                // Narrowed candidate sets give the same answer restricted to them.
-                let among = m.all() & !1;
-                prop_assert_eq!(m.origin_mask(v, among), naive(&p, v, false) & among);
-                prop_assert_eq!(m.header_mask(v, among), naive(&p, v, true) & among);
+            // Both forms, whatever the size: scanned and indexed.
+            for indexed in [false, true] {
+                let m = &Matcher::build(p.configuration().clone(), indexed);
+                for value in &values {
+                    let v = value.as_bytes();
+                    prop_assert_eq!(m.origin_mask(v, m.all()), naive(&p, v, false), "origin {:?} {}", value, indexed);
+                    prop_assert_eq!(m.header_mask(v, m.all()), naive(&p, v, true), "header {:?} {}", value, indexed);
+                    // Narrowed candidate sets give the same answer restricted to them.
+                    let among = m.all() & !1;
+                    prop_assert_eq!(m.origin_mask(v, among), naive(&p, v, false) & among);
+                    prop_assert_eq!(m.header_mask(v, among), naive(&p, v, true) & among);
+                }
             }
         }
     }

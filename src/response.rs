@@ -108,10 +108,6 @@ impl CorsHeaders {
         self.values.get(field as usize).and_then(Option::as_ref)
     }
 
-    fn take(&mut self, field: Field) -> Option<HeaderValue> {
-        self.values.get_mut(field as usize).and_then(Option::take)
-    }
-
     fn set(&mut self, field: Field, value: Option<HeaderValue>) {
         if let Some(slot) = self.values.get_mut(field as usize) {
             *slot = value;
@@ -208,58 +204,41 @@ impl CorsHeaders {
         }
     }
 
-    /// The headers of a 200 preflight answer (these, then `Content-Length: 0`), from the
-    /// matched rule's prebuilt `template` when there is one.
-    fn preflight_map(self, template: Option<&PreflightTemplate>) -> HeaderMap {
-        match template {
-            // Private Network Access changes Vary and adds a field: built by hand (opt-in).
-            Some(template) if !self.allow_private_network() => template.fill(self),
-            _ => {
-                // Sized for every field at once: allocated once, never grown.
-                let mut map = HeaderMap::with_capacity(self.len() + 1);
-                self.write_to(&mut map);
-                map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-                map
-            }
-        }
+    /// The headers of a 200 preflight answer: these, then `Content-Length: 0`.
+    fn preflight_map(self) -> HeaderMap {
+        // Sized for every field at once: allocated once, never grown.
+        let mut map = HeaderMap::with_capacity(self.len() + 1);
+        self.write_to(&mut map);
+        map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        map
     }
 
-    fn allow_private_network(&self) -> bool {
-        self.get(Field::AllowPrivateNetwork).is_some()
-    }
 }
 
-/// One rule's answer, built when the rules are compiled: the header values that come from
-/// the rule, and its prebuilt preflight answers.
+/// One rule's answer, built when the rules are compiled: the header values that come from the
+/// rule. Only those are kept (a few hundred bytes per rule, so that a million compiled
+/// policies fit in memory); the rest of an answer comes from the request.
 #[derive(Clone, Debug)]
 pub(crate) struct RuleAnswer {
-    /// The rule's constant values; the ones that come from the request are `None` here.
-    constant: CorsHeaders,
+    allow_methods: HeaderValue,
+    expose_headers: Option<HeaderValue>,
+    max_age: Option<HeaderValue>,
     /// Allow-Origin is `*` when the rule lists `*` among its origins.
     any_origin: bool,
-    preflight: PreflightTemplate,
 }
 
 impl RuleAnswer {
     pub(crate) fn new(rule: &CorsRule) -> Self {
-        let any_origin = rule.allowed_origins().iter().any(|o| o == "*");
-        let mut constant = CorsHeaders {
-            values: Default::default(),
+        let answer = RuleAnswer {
+            any_origin: rule.allowed_origins().iter().any(|o| o == "*"),
+            allow_methods: joined_value(rule.allowed_methods()).unwrap_or_else(|| HeaderValue::from_static("")),
+            expose_headers: joined_value(rule.expose_headers()),
+            max_age: rule.max_age_seconds().map(HeaderValue::from),
         };
-        // Credentials are allowed for a named origin, never for `*`.
-        constant.set(Field::AllowCredentials, (!any_origin).then_some(TRUE));
-        constant.set(
-            Field::AllowMethods,
-            Some(joined_value(rule.allowed_methods()).unwrap_or_else(|| HeaderValue::from_static(""))),
-        );
-        constant.set(Field::ExposeHeaders, joined_value(rule.expose_headers()));
-        constant.set(Field::MaxAge, rule.max_age_seconds().map(HeaderValue::from));
-        let preflight = PreflightTemplate::new(&constant);
-        RuleAnswer {
-            constant,
-            any_origin,
-            preflight,
-        }
+        // A value made from a buffer becomes shareable on its first clone, which allocates:
+        // clone each once now, so that a request's clone is only a reference-count increment.
+        drop(answer.clone());
+        answer
     }
 
     /// The headers for a request this rule allows: the rule's values, the request's `Origin`
@@ -270,12 +249,19 @@ impl RuleAnswer {
         echo: Option<HeaderValue>,
         private_network: bool,
     ) -> CorsHeaders {
-        let mut headers = self.constant.clone();
+        let mut headers = CorsHeaders {
+            values: Default::default(),
+        };
         headers.set(
             Field::AllowOrigin,
             Some(if self.any_origin { STAR } else { origin.clone() }),
         );
+        // Credentials are allowed for a named origin, never for `*`.
+        headers.set(Field::AllowCredentials, (!self.any_origin).then_some(TRUE));
+        headers.set(Field::AllowMethods, Some(self.allow_methods.clone()));
         headers.set(Field::AllowHeaders, echo);
+        headers.set(Field::ExposeHeaders, self.expose_headers.clone());
+        headers.set(Field::MaxAge, self.max_age.clone());
         headers.set(Field::AllowPrivateNetwork, private_network.then_some(TRUE));
         headers.set(
             Field::Vary,
@@ -298,59 +284,10 @@ fn joined_value(values: &[String]) -> Option<HeaderValue> {
     HeaderValue::from_bytes(values.join(", ").as_bytes()).ok()
 }
 
-/// A rule's preflight answer headers, built when the rules are compiled, in writing order,
-/// with placeholders for the two values that come from the request (Allow-Origin, the echoed
-/// Allow-Headers). A preflight clones the map that fits (two allocations, no hashing) and
-/// puts the request's values in place.
-#[derive(Clone, Debug)]
-struct PreflightTemplate {
-    without_echo: HeaderMap,
-    with_echo: HeaderMap,
-}
-
-impl PreflightTemplate {
-    fn new(constant: &CorsHeaders) -> Self {
-        let map = |echo: bool| {
-            let mut headers = constant.clone();
-            headers.set(Field::AllowOrigin, Some(STAR));
-            headers.set(Field::AllowHeaders, echo.then_some(STAR));
-            headers.set(Field::Vary, Some(HeaderValue::from_static(VARY_VALUE)));
-            headers.preflight_map(None)
-        };
-        PreflightTemplate {
-            without_echo: map(false),
-            with_echo: map(true),
-        }
-    }
-
-    /// The template's map with the request's values of `headers` in place.
-    fn fill(&self, mut headers: CorsHeaders) -> HeaderMap {
-        let mut origin = headers.take(Field::AllowOrigin);
-        let mut echo = headers.take(Field::AllowHeaders);
-        let mut map = match echo {
-            Some(_) => self.with_echo.clone(),
-            None => self.without_echo.clone(),
-        };
-        for (name, value) in map.iter_mut() {
-            if *name == ACCESS_CONTROL_ALLOW_ORIGIN {
-                if let Some(origin) = origin.take() {
-                    *value = origin;
-                }
-            } else if *name == ACCESS_CONTROL_ALLOW_HEADERS {
-                if let Some(echo) = echo.take() {
-                    *value = echo;
-                }
-            }
-        }
-        map
-    }
-}
-
-/// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`. `answer` is
-/// the matched rule's, when the caller has it (the prebuilt maps are then cloned).
-pub(crate) fn preflight_response(headers: CorsHeaders, answer: Option<&RuleAnswer>) -> Response<Bytes> {
+/// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`.
+pub(crate) fn preflight_response(headers: CorsHeaders) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
-    *response.headers_mut() = headers.preflight_map(answer.map(|a| &a.preflight));
+    *response.headers_mut() = headers.preflight_map();
     response
 }
 
