@@ -43,7 +43,8 @@ impl From<CorsConfiguration> for CorsPolicy {
 
 impl CorsPolicy {
     /// Compiles a validated configuration.
-    pub fn new(config: CorsConfiguration) -> Self {
+    pub fn new(mut config: CorsConfiguration) -> Self {
+        config.shrink_to_fit();
         CorsPolicy {
             answers: config.rules().iter().map(RuleAnswer::new).collect(),
             matcher: Matcher::new(config),
