@@ -61,11 +61,16 @@ impl Pattern {
 
 /// Whether the configured `pattern` (verbatim, at most one `*`) accepts `value`: the same
 /// test as [`Pattern`]'s, without parsing the pattern into one (the scanning matcher).
-fn pattern_matches(pattern: &str, value: &[u8], case: Case) -> bool {
-    match pattern.split_once('*') {
-        _ if pattern == "*" => true,
-        Some((prefix, suffix)) => affix_matches(prefix.as_bytes(), suffix.as_bytes(), value, case),
-        None => case.eq_either(pattern.as_bytes(), value),
+fn pattern_matches(pattern: &[u8], value: &[u8], case: Case) -> bool {
+    match pattern.iter().position(|&b| b == b'*') {
+        _ if pattern == b"*" => true,
+        Some(star) => affix_matches(
+            pattern.get(..star).unwrap_or_default(),
+            pattern.get(star + 1..).unwrap_or_default(),
+            value,
+            case,
+        ),
+        None => case.eq_either(pattern, value),
     }
 }
 
@@ -115,8 +120,9 @@ impl RulePatterns {
 /// (`lint/shadow.rs`) reasons about the same patterns and must change with them.
 ///
 /// The matcher owns the configuration and, for a small one (the usual case: a few rules with
-/// a few patterns), matches straight from its strings: a handful of comparisons cost less than
-/// a hash, and no copy of any pattern is kept, so a compiled policy stays a few hundred bytes.
+/// a few patterns), scans a packed copy of its patterns: a handful of comparisons cost less
+/// than a hash, and the copy is one small allocation, so a compiled policy stays a few hundred
+/// bytes and a request reads it in one or two cache lines.
 /// Larger configurations get indexes, so that the cost of a request does not grow with the
 /// number of rules that cannot match it.
 #[derive(Clone, Debug)]
@@ -126,8 +132,62 @@ pub(crate) struct Matcher {
     method_masks: [Mask; 5],
     any_origin: Mask,
     any_header: Mask,
-    /// `None`: the configuration is small and scanned.
-    indexes: Option<Box<Indexes>>,
+    /// How the patterns are found: scanned or indexed.
+    find: Find,
+}
+
+/// A small configuration's patterns are scanned from one buffer (one cache line or two, where
+/// the configuration's own strings are an allocation each); a large one's are indexed.
+#[derive(Clone, Debug)]
+enum Find {
+    Scan(Packed),
+    Index(Box<Indexes>),
+}
+
+/// Patterns other than `*`, packed one after the other: for each, a four-byte little-endian
+/// length, the rule index, whether it is an origin (1) or an allowed header (0), then the
+/// pattern's bytes as configured.
+#[derive(Clone, Debug)]
+struct Packed(Box<[u8]>);
+
+impl Packed {
+    fn new(rules: &[CorsRule]) -> Self {
+        let mut bytes = Vec::new();
+        for (index, rule) in rules.iter().enumerate().take(128) {
+            let origins = rule.allowed_origins().iter().map(|p| (p, 1));
+            let headers = rule.allowed_headers().iter().map(|p| (p, 0));
+            for (pattern, is_origin) in origins.chain(headers).filter(|(p, _)| *p != "*") {
+                // A configuration fits in 64 KiB, and so does each of its patterns.
+                bytes.extend_from_slice(&(pattern.len() as u32).to_le_bytes());
+                bytes.extend_from_slice(&[index as u8, is_origin]);
+                bytes.extend_from_slice(pattern.as_bytes());
+            }
+        }
+        Packed(bytes.into())
+    }
+
+    /// `mask` plus the rules of `rules` with an origin (or allowed header) pattern that
+    /// accepts `value`.
+    fn matches(&self, value: &[u8], origin: bool, rules: Mask, mut mask: Mask, case: Case) -> Mask {
+        let mut rest = &self.0[..];
+        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+            let len = u32::from_le_bytes(*len) as usize;
+            let Some((&[index, is_origin], tail)) = tail.split_first_chunk::<2>() else {
+                break;
+            };
+            let Some(pattern) = tail.get(..len) else { break };
+            rest = tail.get(len..).unwrap_or_default();
+            let bit: Mask = 1 << (index & 127);
+            if (is_origin == 1) == origin
+                && rules & bit != 0
+                && mask & bit == 0
+                && pattern_matches(pattern, value, case)
+            {
+                mask |= bit;
+            }
+        }
+        mask
+    }
 }
 
 /// Configured patterns in at most this many places (origins plus allowed headers, `*` aside)
@@ -182,14 +242,18 @@ impl Matcher {
                 any_header |= bit;
             }
         }
-        let indexes = indexed.then(|| Box::new(Indexes::new(config.rules())));
+        let find = if indexed {
+            Find::Index(Box::new(Indexes::new(config.rules())))
+        } else {
+            Find::Scan(Packed::new(config.rules()))
+        };
         Matcher {
             config,
             all,
             method_masks,
             any_origin,
             any_header,
-            indexes,
+            find,
         }
     }
 
@@ -201,13 +265,9 @@ impl Matcher {
     /// Rules whose origin patterns accept `origin`, among `among`.
     pub(crate) fn origin_mask(&self, origin: &[u8], among: Mask) -> Mask {
         let mask = self.any_origin & among;
-        match &self.indexes {
-            Some(indexes) => indexes.origin_mask(origin, among, mask),
-            None => self.scan(among & !mask, mask, |rule| {
-                rule.allowed_origins()
-                    .iter()
-                    .any(|p| pattern_matches(p, origin, Case::Sensitive))
-            }),
+        match &self.find {
+            Find::Index(indexes) => indexes.origin_mask(origin, among, mask),
+            Find::Scan(packed) => packed.matches(origin, true, among & !mask, mask, Case::Sensitive),
         }
     }
 
@@ -223,26 +283,10 @@ impl Matcher {
         if mask == among {
             return mask;
         }
-        match &self.indexes {
-            Some(indexes) => indexes.header_mask(name, among, mask),
-            None => self.scan(among & !mask, mask, |rule| {
-                rule.allowed_headers()
-                    .iter()
-                    .any(|p| pattern_matches(p, name, Case::Insensitive))
-            }),
+        match &self.find {
+            Find::Index(indexes) => indexes.header_mask(name, among, mask),
+            Find::Scan(packed) => packed.matches(name, false, among & !mask, mask, Case::Insensitive),
         }
-    }
-
-    /// `mask` plus the rules of `rules` that `accepts`, one rule at a time.
-    fn scan(&self, mut rules: Mask, mut mask: Mask, accepts: impl Fn(&CorsRule) -> bool) -> Mask {
-        while rules != 0 {
-            let index = rules.trailing_zeros() as usize;
-            rules &= rules - 1;
-            if self.config.rules().get(index).is_some_and(&accepts) {
-                mask |= 1 << index;
-            }
-        }
-        mask
     }
 
     /// Every rule.

@@ -46,7 +46,7 @@ impl CorsPolicy {
     pub fn new(mut config: CorsConfiguration) -> Self {
         config.shrink_to_fit();
         CorsPolicy {
-            answers: config.rules().iter().map(RuleAnswer::new).collect(),
+            answers: RuleAnswer::for_rules(config.rules()),
             matcher: Matcher::new(config),
         }
     }

@@ -228,17 +228,49 @@ pub(crate) struct RuleAnswer {
 }
 
 impl RuleAnswer {
-    pub(crate) fn new(rule: &CorsRule) -> Self {
-        let answer = RuleAnswer {
-            any_origin: rule.allowed_origins().iter().any(|o| o == "*"),
-            allow_methods: joined_value(rule.allowed_methods()).unwrap_or_else(|| HeaderValue::from_static("")),
-            expose_headers: joined_value(rule.expose_headers()),
-            max_age: rule.max_age_seconds().map(HeaderValue::from),
+    /// Every rule's answer. The values of all the rules are slices of one buffer, so a policy
+    /// holds one allocation for them and a request touches one reference count.
+    pub(crate) fn for_rules(rules: &[CorsRule]) -> Box<[RuleAnswer]> {
+        let mut text = String::new();
+        let mut push = |values: &[String]| {
+            let start = text.len();
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                text.push_str(value);
+            }
+            start..text.len()
         };
-        // A value made from a buffer becomes shareable on its first clone, which allocates:
-        // clone each once now, so that a request's clone is only a reference-count increment.
-        drop(answer.clone());
-        answer
+        let ranges: Vec<_> = rules
+            .iter()
+            .map(|rule| {
+                let methods = push(rule.allowed_methods());
+                let expose = push(rule.expose_headers());
+                let seconds = rule.max_age_seconds().map(|s| s.to_string());
+                let max_age = push(seconds.as_slice());
+                (methods, expose, max_age)
+            })
+            .collect();
+        let shared = Bytes::from(text);
+        // An empty range is a value the rule does not send (Allow-Methods is never empty
+        // after validation). A value that is not a valid field value cannot pass validation
+        // either; it would be left out.
+        let value = |range: std::ops::Range<usize>| {
+            (!range.is_empty())
+                .then(|| HeaderValue::from_maybe_shared(shared.slice(range)).ok())
+                .flatten()
+        };
+        rules
+            .iter()
+            .zip(ranges)
+            .map(|(rule, (methods, expose, max_age))| RuleAnswer {
+                any_origin: rule.allowed_origins().iter().any(|o| o == "*"),
+                allow_methods: value(methods).unwrap_or_else(|| HeaderValue::from_static("")),
+                expose_headers: value(expose),
+                max_age: value(max_age),
+            })
+            .collect()
     }
 
     /// The headers for a request this rule allows: the rule's values, the request's `Origin`
@@ -273,15 +305,6 @@ impl RuleAnswer {
         );
         headers
     }
-}
-
-/// `values` joined with `, ` as one header value; `None` when empty (or, impossible after
-/// validation, not a valid field value).
-fn joined_value(values: &[String]) -> Option<HeaderValue> {
-    if values.is_empty() {
-        return None;
-    }
-    HeaderValue::from_bytes(values.join(", ").as_bytes()).ok()
 }
 
 /// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`.
