@@ -17,10 +17,11 @@ use crate::policy::CorsPolicy;
 /// text it came from. Rules differing only in an `ID` are not shared (GetBucketCors must return
 /// each bucket's own IDs).
 ///
-/// The interner holds its policies weakly: a policy no bucket (no `Arc`) uses any more is freed,
-/// and its entry is swept out as the interner is used (amortized, never a pause proportional to
-/// more than the entries added since the last sweep). Interning takes a lock; requests never
-/// touch the interner, only the `Arc<CorsPolicy>` it returned.
+/// The interner holds its policies weakly: a policy no bucket (no `Arc`) uses any more is freed
+/// at once, and its entry is swept out as the interner is used ([`intern`](Self::intern),
+/// [`released`](Self::released); amortized: each sweep is paid for by as many calls as half the
+/// entries it looks at). Interning takes a lock; requests never touch the interner, only the
+/// `Arc<CorsPolicy>` it returned.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -49,8 +50,8 @@ struct Interned {
     /// Each configuration's hash to its policy. Two live configurations with one 64-bit hash
     /// are not shared (the second is compiled on its own): still correct, only not shared.
     policies: HashMap<u64, Weak<CorsPolicy>>,
-    /// Entries added since the last sweep of dead ones.
-    added: usize,
+    /// Interning calls and releases since the last sweep of dead entries.
+    since_sweep: usize,
 }
 
 impl PolicyInterner {
@@ -65,12 +66,13 @@ impl PolicyInterner {
         // A poisoned lock only means another thread panicked while interning: the map is
         // still consistent (every step below leaves it so).
         let mut interned = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        interned.sweep_if_due();
         let hash = interned.hasher.hash_one(&config);
-        let policy = match interned.policies.entry(hash) {
+        match interned.policies.entry(hash) {
             Entry::Occupied(mut slot) => match slot.get().upgrade() {
-                Some(live) if *live.configuration() == config => return live,
+                Some(live) if *live.configuration() == config => live,
                 // A hash collision with a live, different configuration: not shared.
-                Some(_) => return Arc::new(CorsPolicy::new(config)),
+                Some(_) => Arc::new(CorsPolicy::new(config)),
                 None => {
                     let policy = Arc::new(CorsPolicy::new(config));
                     slot.insert(Arc::downgrade(&policy));
@@ -80,12 +82,20 @@ impl PolicyInterner {
             Entry::Vacant(slot) => {
                 let policy = Arc::new(CorsPolicy::new(config));
                 slot.insert(Arc::downgrade(&policy));
-                interned.added += 1;
                 policy
             }
-        };
+        }
+    }
+
+    /// Tells the interner that a user let go of a policy (a bucket's configuration deleted or
+    /// replaced, a cache entry evicted). A policy is freed as soon as its last user lets go;
+    /// what remains is its entry here (a weak reference and a small block), swept out after a
+    /// number of interning calls and releases proportional to the entries held. Calling this is
+    /// optional, but a user that mostly releases (deletes more than it puts) keeps the
+    /// interner small with it.
+    pub fn released(&self) {
+        let mut interned = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         interned.sweep_if_due();
-        policy
     }
 
     /// How many distinct configurations are in use (sweeps the ones that are not).
@@ -102,10 +112,12 @@ impl PolicyInterner {
 }
 
 impl Interned {
-    /// Sweeps once as many entries were added as the map held after the last sweep, so each
-    /// interning pays for a constant share of the sweeps.
+    /// Counts one call, and sweeps once the calls since the last sweep outnumber half the
+    /// entries: each call pays for a constant share of the sweeps, and dead entries stay fewer
+    /// than the live ones plus the calls since.
     fn sweep_if_due(&mut self) {
-        if self.added > 64 && self.added * 2 > self.policies.len() {
+        self.since_sweep += 1;
+        if self.since_sweep > 64 && self.since_sweep * 2 > self.policies.len() {
             self.sweep();
         }
     }
@@ -113,7 +125,7 @@ impl Interned {
     fn sweep(&mut self) {
         self.policies.retain(|_, policy| policy.strong_count() > 0);
         self.policies.shrink_to(self.policies.len() * 2);
-        self.added = 0;
+        self.since_sweep = 0;
     }
 }
 
@@ -168,7 +180,7 @@ mod tests {
         // Many short-lived configurations: the map stays bounded by the live ones.
         for i in 0..1000 {
             drop(interner.intern(config(&format!("https://t{i}.example"), None)));
-            assert!(interner.inner.lock().unwrap().policies.len() <= 2 * 64 + 2);
+            assert!(interner.inner.lock().unwrap().policies.len() <= 64 + 4);
         }
         assert_eq!(interner.len(), 1);
         assert!(Arc::ptr_eq(&kept, &interner.intern(config("https://kept.example", None))));

@@ -396,7 +396,13 @@ impl BucketStore {
     pub fn new(addressing: BucketAddressing) -> Self {
         BucketStore {
             addressing,
-            buckets: papaya::HashMap::new(),
+            // A write that grows the table moves every entry at once (amortized constant, as
+            // in any hash map; readers are never blocked). Incremental moving spreads that out
+            // but kept superseded entries, and the policies they hold, alive long after
+            // DeleteBucketCors (measured: a third of the memory of the deleted policies).
+            buckets: papaya::HashMap::builder()
+                .resize_mode(papaya::ResizeMode::Blocking)
+                .build(),
             policies: PolicyInterner::new(),
         }
     }
@@ -414,7 +420,9 @@ impl BucketStore {
 
     /// Deletes a bucket; returns `false` if it did not exist.
     pub fn delete_bucket(&self, bucket: &str) -> bool {
-        self.buckets.pin().remove(bucket.as_bytes()).is_some()
+        let existed = self.buckets.pin().remove(bucket.as_bytes()).is_some();
+        self.policies.released();
+        existed
     }
 
     /// Whether the bucket exists.
@@ -467,7 +475,9 @@ impl BucketStore {
 
     /// DeleteBucketCors: removes the configuration (S3 answers 204 either way).
     pub fn delete_cors(&self, bucket: &str) -> Result<(), NoSuchBucket> {
-        self.set_cors(bucket, None)
+        let deleted = self.set_cors(bucket, None);
+        self.policies.released();
+        deleted
     }
 
     /// Replaces the bucket's entry in one atomic step, if the bucket exists.
