@@ -117,7 +117,8 @@ impl RulePatterns {
 
 /// A configuration's rules as masks: which rules accept an origin, a method, a requested
 /// header name. Origin matching lives here and in [`Pattern::matches`]; the shadowing lint
-/// (`lint/shadow.rs`) reasons about the same patterns and must change with them.
+/// (`lint/shadow.rs`) and the security lint's witnesses (`lint/origin.rs`) reason about the
+/// same patterns and must change with them.
 ///
 /// The matcher owns the configuration and, for a small one (the usual case: a few rules with
 /// a few patterns), scans a packed copy of its patterns: a handful of comparisons cost less

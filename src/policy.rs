@@ -42,8 +42,13 @@ impl From<CorsConfiguration> for CorsPolicy {
 }
 
 impl CorsPolicy {
-    /// Compiles a validated configuration.
+    /// Compiles a validated configuration. With the `tracing` feature, each security finding
+    /// of [`CorsConfiguration::lint`] (origins that let other sites in) is logged once here as a
+    /// `warn` event, so rules loaded at run time are not silent either.
     pub fn new(mut config: CorsConfiguration) -> Self {
+        // Construction, not the request path: say so once if these rules let other sites in.
+        #[cfg(feature = "tracing")]
+        crate::lint::log_security_findings(&config);
         config.shrink_to_fit();
         CorsPolicy {
             answers: RuleAnswer::for_rules(config.rules()),
