@@ -110,7 +110,10 @@ fn name(i: usize) -> String {
 fn one_rule(tenant: Option<usize>) -> CorsConfiguration {
     let host = tenant.map_or_else(|| "shared".to_owned(), |t| format!("t{t}"));
     CorsConfiguration::new([CorsRule::builder()
-        .allowed_origins([format!("https://{host}.example.com"), format!("https://*.{host}.example.net")])
+        .allowed_origins([
+            format!("https://{host}.example.com"),
+            format!("https://*.{host}.example.net"),
+        ])
         .allowed_methods(["GET", "PUT"])
         .allowed_header("*")
         .expose_header("ETag")
@@ -175,7 +178,10 @@ fn preflight(bucket: &str, tenant: usize) -> Request<()> {
     let origin = format!("https://t{tenant}.example.com");
     headers.insert("origin", HeaderValue::from_str(&origin).expect("valid"));
     headers.insert("access-control-request-method", HeaderValue::from_static("PUT"));
-    headers.insert("access-control-request-headers", HeaderValue::from_static("content-type"));
+    headers.insert(
+        "access-control-request-headers",
+        HeaderValue::from_static("content-type"),
+    );
     request
 }
 
@@ -224,13 +230,12 @@ fn measure(n: usize) -> Row {
         buckets: n,
         ..Row::default()
     };
-    let (store, seconds, bytes) = fill(n, |i| three_rules(i));
+    let (store, _, bytes) = fill(n, three_rules);
     row.three_rule_bytes = bytes;
     drop(store);
     let (store, _, bytes) = fill(n, |_| one_rule(None));
     row.identical_bytes = bytes;
     drop(store);
-    let _ = seconds;
     let (store, seconds, bytes) = fill(n, |i| one_rule(Some(i)));
     row.fill_s = seconds;
     row.distinct_bytes = bytes;

@@ -183,6 +183,9 @@ mod tests {
             assert!(interner.inner.lock().unwrap().policies.len() <= 64 + 4);
         }
         assert_eq!(interner.len(), 1);
-        assert!(Arc::ptr_eq(&kept, &interner.intern(config("https://kept.example", None))));
+        assert!(Arc::ptr_eq(
+            &kept,
+            &interner.intern(config("https://kept.example", None))
+        ));
     }
 }

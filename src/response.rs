@@ -212,7 +212,6 @@ impl CorsHeaders {
         map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         map
     }
-
 }
 
 /// One rule's answer, built when the rules are compiled: the header values that come from the

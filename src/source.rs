@@ -325,7 +325,10 @@ pub struct BucketStore {
 /// name from the cache line that holds its rules, not from one more allocation.
 #[derive(Clone, Debug)]
 enum BucketName {
-    Inline { len: u8, bytes: [u8; BucketName::INLINE] },
+    Inline {
+        len: u8,
+        bytes: [u8; BucketName::INLINE],
+    },
     Heap(Box<[u8]>),
 }
 
@@ -415,7 +418,10 @@ impl BucketStore {
     /// Creates a bucket without CORS configuration; returns `false` if it already existed
     /// (its configuration is then left as it was).
     pub fn create_bucket(&self, bucket: &str) -> bool {
-        self.buckets.pin().try_insert(BucketName::new(bucket), None).is_ok()
+        self.buckets
+            .pin()
+            .try_insert(BucketName::new(bucket), None)
+            .is_ok()
     }
 
     /// Deletes a bucket; returns `false` if it did not exist.
@@ -482,7 +488,11 @@ impl BucketStore {
 
     /// Replaces the bucket's entry in one atomic step, if the bucket exists.
     fn set_cors(&self, bucket: &str, policy: Option<Arc<CorsPolicy>>) -> Result<(), NoSuchBucket> {
-        match self.buckets.pin().update(BucketName::new(bucket), |_| policy.clone()) {
+        match self
+            .buckets
+            .pin()
+            .update(BucketName::new(bucket), |_| policy.clone())
+        {
             Some(_) => Ok(()),
             None => Err(NoSuchBucket(bucket.to_owned())),
         }

@@ -44,7 +44,10 @@ const BUCKETS: usize = 2_000;
 /// One rule: two origins, two methods, `AllowedHeader *`, `ExposeHeader ETag`.
 fn one_rule(host: &str) -> CorsConfiguration {
     CorsConfiguration::new([CorsRule::builder()
-        .allowed_origins([format!("https://{host}.example.com"), format!("https://*.{host}.example.net")])
+        .allowed_origins([
+            format!("https://{host}.example.com"),
+            format!("https://*.{host}.example.net"),
+        ])
         .allowed_methods(["GET", "PUT"])
         .allowed_header("*")
         .expose_header("ETag")
@@ -90,11 +93,20 @@ fn bytes_per_bucket_stay_small_and_unused_policies_are_freed() {
     let shared_again = per_bucket(before);
 
     println!("bytes per bucket: distinct {distinct}, identical {identical}, after DeleteBucketCors {unconfigured}, shared again {shared_again}");
-    assert!(distinct <= 1024, "distinct one-rule configurations: {distinct} B per bucket");
-    assert!(identical <= 256, "identical configurations: {identical} B per bucket");
+    assert!(
+        distinct <= 1024,
+        "distinct one-rule configurations: {distinct} B per bucket"
+    );
+    assert!(
+        identical <= 256,
+        "identical configurations: {identical} B per bucket"
+    );
     assert!(
         unconfigured <= identical + 64,
         "after deleting every configuration: {unconfigured} B per bucket ({identical} with one shared)"
     );
-    assert!(shared_again <= 256, "one shared configuration again: {shared_again} B per bucket");
+    assert!(
+        shared_again <= 256,
+        "one shared configuration again: {shared_again} B per bucket"
+    );
 }

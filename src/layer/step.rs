@@ -87,7 +87,11 @@ pub(crate) enum Step<B> {
 
 impl<B> Step<B> {
     /// Turns a decision into the service's next step.
-    pub(crate) fn from_decision<Src>(decision: Decision, shared: &Shared<Src>, head: &RequestHead<'_>) -> Self {
+    pub(crate) fn from_decision<Src>(
+        decision: Decision,
+        shared: &Shared<Src>,
+        head: &RequestHead<'_>,
+    ) -> Self {
         match decision {
             Decision::Actual(allowed) => Step::Call(Action::Cors(allowed.into_headers())),
             Decision::PassThrough(pass) => Step::Call(if pass.adds_vary() {
