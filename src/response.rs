@@ -1,6 +1,8 @@
 //! Writing the response: the `Access-Control-*` headers of an allowed request (from one
 //! table), the 200 answer to a preflight, and S3's error documents with their id headers.
 
+use std::sync::OnceLock;
+
 use bytes::Bytes;
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
@@ -204,13 +206,80 @@ impl CorsHeaders {
         }
     }
 
-    /// The headers of a 200 preflight answer: these, then `Content-Length: 0`.
-    fn preflight_map(self) -> HeaderMap {
+    /// The headers of a 200 preflight answer: these, then `Content-Length: 0`. The map is a
+    /// clone of a prebuilt one with the same fields (two allocations, no hashing) with these
+    /// values put in place.
+    fn preflight_map(mut self) -> HeaderMap {
+        let Some(template) = PreflightShape::template(PreflightShape::of(&self)) else {
+            return self.built_map();
+        };
+        let mut map = template.clone();
+        for (name, slot) in map.iter_mut() {
+            if let Some(row) = TABLE.iter().position(|(_, row, _)| row == name) {
+                if let Some(value) = self.values.get_mut(row).and_then(Option::take) {
+                    *slot = value;
+                }
+            }
+        }
+        map
+    }
+
+    /// [`preflight_map`](Self::preflight_map) built field by field.
+    fn built_map(self) -> HeaderMap {
         // Sized for every field at once: allocated once, never grown.
         let mut map = HeaderMap::with_capacity(self.len() + 1);
         self.write_to(&mut map);
         map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         map
+    }
+}
+
+/// Which optional fields a preflight answer has (credentials, echoed headers, expose headers,
+/// max-age), as four bits: the answers of every rule of every policy come in these 16 shapes,
+/// and each shape's map is built once for the whole process, not once per rule (a million
+/// compiled policies would otherwise hold a million copies).
+#[derive(Clone, Copy)]
+struct PreflightShape(usize);
+
+/// A map per shape, built on first use, with placeholder values.
+static PREFLIGHT_TEMPLATES: [OnceLock<HeaderMap>; 16] = [const { OnceLock::new() }; 16];
+
+impl PreflightShape {
+    const OPTIONAL: [Field; 4] = [
+        Field::AllowCredentials,
+        Field::AllowHeaders,
+        Field::ExposeHeaders,
+        Field::MaxAge,
+    ];
+
+    /// `None` when the answer has a field outside the shapes (Private Network Access, opt-in).
+    fn of(headers: &CorsHeaders) -> Option<Self> {
+        if headers.get(Field::AllowPrivateNetwork).is_some() {
+            return None;
+        }
+        let bits = Self::OPTIONAL
+            .iter()
+            .enumerate()
+            .filter(|(_, field)| headers.get(**field).is_some())
+            .fold(0, |bits, (bit, _)| bits | 1 << bit);
+        Some(PreflightShape(bits))
+    }
+
+    fn template(shape: Option<Self>) -> Option<&'static HeaderMap> {
+        let PreflightShape(bits) = shape?;
+        let cell = PREFLIGHT_TEMPLATES.get(bits)?;
+        Some(cell.get_or_init(|| {
+            let mut headers = CorsHeaders {
+                values: Default::default(),
+            };
+            for field in [Field::AllowOrigin, Field::AllowMethods, Field::Vary] {
+                headers.set(field, Some(STAR));
+            }
+            for (bit, field) in Self::OPTIONAL.iter().enumerate() {
+                headers.set(*field, (bits & 1 << bit != 0).then_some(STAR));
+            }
+            headers.built_map()
+        }))
     }
 }
 
@@ -336,6 +405,42 @@ pub(crate) fn add_vary(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_preflight_templates_give_the_built_map_for_every_shape() {
+        let value = |text: &'static str| Some(HeaderValue::from_static(text));
+        for bits in 0..16usize {
+            let mut headers = CorsHeaders {
+                values: Default::default(),
+            };
+            headers.set(Field::AllowOrigin, value("https://a.example"));
+            headers.set(Field::AllowMethods, value("GET, PUT"));
+            headers.set(Field::Vary, value(VARY_VALUE));
+            let optional = [
+                (Field::AllowCredentials, "true"),
+                (Field::AllowHeaders, "x-a, x-b"),
+                (Field::ExposeHeaders, "ETag"),
+                (Field::MaxAge, "3000"),
+            ];
+            for (bit, (field, text)) in optional.into_iter().enumerate() {
+                headers.set(
+                    field,
+                    (bits & 1 << bit != 0).then(|| HeaderValue::from_static(text)),
+                );
+            }
+            let fields = |map: HeaderMap| -> Vec<(String, HeaderValue)> {
+                map.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
+            };
+            // Twice: the first use builds the shape's template, the second clones it.
+            for _ in 0..2 {
+                assert_eq!(
+                    fields(headers.clone().preflight_map()),
+                    fields(headers.clone().built_map()),
+                    "shape {bits:04b}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn table_rows_are_in_field_order() {
