@@ -8,6 +8,7 @@ use http::header::{
 };
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
+use crate::fetch_metadata::{FetchMetadata, SiteVerdict};
 use crate::matcher::{bytes_equal, CorsPolicy, S3Method, HIGH};
 use crate::s3_error::Refusal;
 
@@ -131,6 +132,8 @@ pub struct CorsOptions {
     pub(crate) fetch_mode: bool,
     pub(crate) enforce: bool,
     pub(crate) private_network: bool,
+    // Fetch Metadata resource isolation (beyond S3): see `crate::fetch_metadata`.
+    pub(crate) fetch_metadata: Option<FetchMetadata>,
 }
 
 impl CorsOptions {
@@ -166,6 +169,29 @@ impl CorsOptions {
     pub fn private_network(mut self, on: bool) -> Self {
         self.private_network = on;
         self
+    }
+
+    /// Refuse cross-site requests no rule allows, judged on the Fetch Metadata headers
+    /// browsers send (`Sec-Fetch-Site`, `Sec-Fetch-Mode`, `Sec-Fetch-Dest`), before the inner
+    /// service runs; [`FetchMetadata`] says which requests pass. `None` turns it off.
+    ///
+    /// ```
+    /// use tower_s3_cors::{CorsOptions, FetchMetadata};
+    ///
+    /// let options = CorsOptions::new()
+    ///     .enforce(true)
+    ///     .fetch_metadata(FetchMetadata::new().allow_navigation(false));
+    /// assert!(options.fetch_metadata_policy().is_some());
+    /// assert!(options.fetch_metadata(None).fetch_metadata_policy().is_none());
+    /// ```
+    pub fn fetch_metadata(mut self, policy: impl Into<Option<FetchMetadata>>) -> Self {
+        self.fetch_metadata = policy.into();
+        self
+    }
+
+    /// The Fetch Metadata policy, when it is on.
+    pub fn fetch_metadata_policy(&self) -> Option<FetchMetadata> {
+        self.fetch_metadata
     }
 
     /// Whether cache-safe `Vary` is on.
@@ -227,6 +253,8 @@ pub enum PassReason {
 pub struct PassThrough {
     pub(crate) reason: PassReason,
     pub(crate) vary: bool,
+    /// The Fetch Metadata verdict that let the request through, when that option is on.
+    pub(crate) fetch_metadata: Option<SiteVerdict>,
 }
 
 impl PassThrough {
@@ -238,6 +266,17 @@ impl PassThrough {
     /// Whether cache-safe `Vary` applies to this response.
     pub fn adds_vary(&self) -> bool {
         self.vary
+    }
+
+    /// The Fetch Metadata verdict that let the request through, when that option is on.
+    pub fn fetch_metadata(&self) -> Option<SiteVerdict> {
+        self.fetch_metadata
+    }
+
+    /// The `Vary` value merged into the response, if any: cache-safe `Vary`'s tokens, then
+    /// the Fetch Metadata headers the decision read.
+    pub fn vary(&self) -> Option<HeaderValue> {
+        crate::fetch_metadata::pass_through_vary(self.vary, self.fetch_metadata)
     }
 }
 
@@ -842,6 +881,11 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
         BucketCors::NotConfigured => return pass(PassReason::NotConfigured, false),
         BucketCors::Configured { policy, resource } => (policy, resource),
     };
+    // Fetch Metadata resource isolation (beyond S3): the S3 decision, then the site check.
+    if let Some(site_policy) = options.fetch_metadata {
+        let s3 = decide(head, bucket, &options.fetch_metadata(None));
+        return crate::fetch_metadata::guard(site_policy, s3, &head, resource, options);
+    }
     let vary = options.cache_safe_vary;
     let origin = match origin {
         OriginField::Absent if is_options => return pass(PassReason::NotPreflight, vary),
@@ -860,19 +904,27 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
     };
     match matched {
         Some(allowed) => Decision::Actual(allowed),
-        None if options.enforce => {
-            let method = match request_method {
-                Some((value, _)) => value.clone(),
-                None => HeaderValue::from_str(head.method.as_str()).unwrap_or(HeaderValue::from_static("")),
-            };
-            Decision::Refuse(Refusal::not_allowed(method, resource))
-        }
+        None if options.enforce => refuse_actual(&head, resource),
         None => pass(PassReason::NoRuleMatched, vary),
     }
 }
 
+/// S3's 403 for an actual request no rule allows (enforce, Fetch Metadata): `<Method>` is its
+/// `Access-Control-Request-Method` when sent, else its own method.
+pub(crate) fn refuse_actual(head: &RequestHead<'_>, resource: ResourceType) -> Decision {
+    let method = match request_method_field(head.headers) {
+        Some((value, _)) => value.clone(),
+        None => HeaderValue::from_str(head.method.as_str()).unwrap_or(HeaderValue::from_static("")),
+    };
+    Decision::Refuse(Refusal::not_allowed(method, resource))
+}
+
 fn pass(reason: PassReason, vary: bool) -> Decision {
-    Decision::PassThrough(PassThrough { reason, vary })
+    Decision::PassThrough(PassThrough {
+        reason,
+        vary,
+        fetch_metadata: None,
+    })
 }
 
 fn preflight_decision(

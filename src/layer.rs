@@ -17,7 +17,6 @@ use crate::body::CorsBody;
 use crate::config::CorsConfiguration;
 use crate::decision::{
     decide, BucketCors, CorsFields, CorsHeaders, CorsOptions, Decision, PreflightTemplate, RequestHead,
-    VARY_VALUE,
 };
 use crate::matcher::CorsPolicy;
 use crate::s3_error::{Refusal, RequestIds};
@@ -340,10 +339,9 @@ impl<B> Step<B> {
     ) -> Self {
         match decision {
             Decision::Actual(allowed) => Step::Call(Action::Cors(allowed.into_headers())),
-            Decision::PassThrough(pass) => Step::Call(if pass.adds_vary() {
-                Action::Vary
-            } else {
-                Action::Nothing
+            Decision::PassThrough(pass) => Step::Call(match pass.vary() {
+                Some(vary) => Action::Vary(vary),
+                None => Action::Nothing,
             }),
             Decision::Preflight(allowed) => {
                 let template = match bucket {
@@ -427,8 +425,8 @@ pub(crate) fn error_response(refusal: &Refusal, ids: RequestIds) -> Response<Byt
 #[derive(Debug)]
 enum Action {
     Nothing,
-    /// Cache-safe `Vary` only.
-    Vary,
+    /// `Vary` only (cache-safe `Vary`, the Fetch Metadata headers a decision read).
+    Vary(HeaderValue),
     Cors(CorsHeaders),
 }
 
@@ -437,7 +435,7 @@ impl Action {
         let (mut parts, body) = response.into_parts();
         match self {
             Action::Cors(headers) => headers.apply_to(&mut parts.headers),
-            Action::Vary => crate::vary::merge(&mut parts.headers, HeaderValue::from_static(VARY_VALUE)),
+            Action::Vary(vary) => crate::vary::merge(&mut parts.headers, vary),
             Action::Nothing => {}
         }
         Response::from_parts(parts, CorsBody::inner(body))
@@ -647,7 +645,11 @@ where
 /// actual request it cannot match.
 fn lookup_failed(head: &RequestHead<'_>, options: &CorsOptions) -> Decision {
     let fields = CorsFields::of(head);
-    let decision = if fields.is_preflight(options) || (options.enforce && fields.has_origin()) {
+    // Fetch Metadata: whether a rule would allow a cross-site request cannot be known either.
+    let cross_site = options
+        .fetch_metadata
+        .is_some_and(|policy| !policy.judge(*head).passes());
+    let decision = if fields.is_preflight(options) || (options.enforce && fields.has_origin()) || cross_site {
         Decision::Refuse(Refusal::lookup_failed())
     } else {
         decide(*head, BucketCors::NoBucket, options)

@@ -112,6 +112,7 @@ mod config;
 mod decision;
 mod error;
 mod explain;
+mod fetch_metadata;
 #[cfg(feature = "json")]
 mod json;
 mod layer;
@@ -133,6 +134,7 @@ pub use decision::{
 };
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
+pub use fetch_metadata::{FetchMetadata, SiteVerdict};
 pub use layer::{AsyncResponseFuture, Cors, CorsLayer, ResponseFuture, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
 pub use lint::{LintCode, LintWarning, CHROMIUM_MAX_AGE_SECONDS};
 pub use matcher::{CorsPolicy, S3Method};
