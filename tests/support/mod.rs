@@ -96,8 +96,14 @@ pub struct Running {
 impl Running {
     /// Starts example `name` with `--listen 127.0.0.1:0` and waits for its first line.
     pub fn start(name: &str) -> Running {
+        Running::start_with(name, &[])
+    }
+
+    /// [`start`](Running::start) with more command-line arguments.
+    pub fn start_with(name: &str, args: &[&str]) -> Running {
         let mut child = Command::new(example(name))
             .args(["--listen", "127.0.0.1:0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
