@@ -158,14 +158,24 @@ impl CorsOptions {
     }
 
     /// Refuse an actual request whose `Origin` matches no rule with S3's 403
-    /// `AccessForbidden`, without calling the inner service.
+    /// `AccessForbidden`, without calling the inner service. Requests without `Origin` pass;
+    /// [`fetch_metadata`](Self::fetch_metadata) judges those, and with it on a same-origin
+    /// request (`Sec-Fetch-Site: same-origin`) is served even when no rule lists its `Origin`.
     pub fn enforce(mut self, on: bool) -> Self {
         self.enforce = on;
         self
     }
 
     /// Answer `Access-Control-Request-Private-Network: true` on an allowed preflight with
-    /// `Access-Control-Allow-Private-Network: true`.
+    /// `Access-Control-Allow-Private-Network: true` (and that request header in `Vary`).
+    ///
+    /// Only Chromium sent these Private Network Access preflights (from Chrome 104, before
+    /// requests from a public site to a private or loopback address; failures were warnings
+    /// unless enforcement was switched on). Chrome replaced them with the Local Network Access
+    /// permission prompt, shipped in Chrome 142: the user grants it, no response header can.
+    /// This option neither grants nor skips that prompt, and it does not protect a service on
+    /// a private network from public sites; [`enforce`](Self::enforce) and
+    /// [`fetch_metadata`](Self::fetch_metadata) do that on the server.
     pub fn private_network(mut self, on: bool) -> Self {
         self.private_network = on;
         self
