@@ -216,6 +216,10 @@ pub(crate) fn guard(
     resource: ResourceType,
     options: &CorsOptions,
 ) -> Decision {
+    // A rule allowed the Origin: the headers need not be read.
+    if matches!(s3, Decision::Actual(_) | Decision::Preflight(_)) {
+        return s3;
+    }
     let verdict = policy.judge(*head);
     let passed = |reason| {
         Decision::PassThrough(PassThrough {
@@ -225,9 +229,8 @@ pub(crate) fn guard(
         })
     };
     match s3 {
-        Decision::Actual(_) | Decision::Preflight(_) => s3,
         Decision::Refuse(_) if verdict == SiteVerdict::SameOrigin => passed(PassReason::NoRuleMatched),
-        Decision::Refuse(_) => s3,
+        Decision::Actual(_) | Decision::Preflight(_) | Decision::Refuse(_) => s3,
         Decision::PassThrough(_) if !verdict.passes() => refuse_actual(head, resource),
         Decision::PassThrough(pass) => passed(pass.reason),
     }
