@@ -229,8 +229,8 @@ impl CorsOptions {
 #[derive(Clone, Debug)]
 #[must_use]
 pub enum Decision {
-    /// Serve with the inner service and return its response unchanged (apart from `Vary`
-    /// when [`PassThrough::adds_vary`]).
+    /// Serve with the inner service and return its response unchanged (apart from
+    /// [`PassThrough::vary`]).
     PassThrough(PassThrough),
     /// Answer the preflight 200 with these headers; the inner service is not called.
     Preflight(Allowed),

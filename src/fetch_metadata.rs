@@ -354,6 +354,25 @@ mod tests {
     }
 
     #[test]
+    fn hostile_values_are_bounded_and_fail_closed() {
+        let policy = FetchMetadata::new();
+        let mut headers = http::HeaderMap::new();
+        for _ in 0..10_000 {
+            headers.append("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        }
+        let uri = http::Uri::from_static("/api/counter");
+        let head = RequestHead::new(&Method::GET, &uri, &headers);
+        assert_eq!(policy.judge(head), SiteVerdict::CrossSite);
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "sec-fetch-site",
+            HeaderValue::from_bytes(b"same-\xffsite").unwrap(),
+        );
+        let head = RequestHead::new(&Method::GET, &uri, &headers);
+        assert_eq!(policy.judge(head), SiteVerdict::CrossSite);
+    }
+
+    #[test]
     fn same_site_is_configurable() {
         let strict = FetchMetadata::new().allow_same_site(false);
         assert_eq!(

@@ -280,6 +280,7 @@ fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
             target: "tower_s3_cors",
             outcome = "pass through",
             reason = ?pass.reason(),
+            fetch_metadata = ?pass.fetch_metadata(),
             "CORS decision"
         ),
     }
