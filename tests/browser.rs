@@ -1,6 +1,9 @@
 //! A real browser against the example S3 server: headless Chromium loads a page from another
 //! loopback origin whose `fetch()` calls exercise the bucket's CORS rules, and the test asserts
 //! the browser's verdicts (allowed or blocked, which headers the page could read).
+//! Then the internal API example: pages on other sites (other loopback addresses) send it form
+//! `POST`s, `no-cors` requests and an `<img>`; its counter shows whether the handler ran, with
+//! the protection and without it.
 //!
 //! Chromium is Debian's `chromium`, installed by `.ci/run`. Without it the test fails in CI
 //! (`CI` set) and is skipped locally with a message.
