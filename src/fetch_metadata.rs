@@ -20,9 +20,9 @@
 
 use http::{HeaderName, HeaderValue, Method};
 
-use crate::decision::{
-    refuse_actual, CorsOptions, Decision, PassReason, PassThrough, RequestHead, ResourceType,
-};
+use crate::decision::{refuse_actual, Decision, PassReason, PassThrough};
+use crate::options::CorsOptions;
+use crate::request::{RequestHead, ResourceType};
 
 /// `Sec-Fetch-Site`.
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
@@ -241,7 +241,7 @@ pub(crate) fn guard(
 pub(crate) fn pass_through_vary(cache_safe: bool, verdict: Option<SiteVerdict>) -> Option<HeaderValue> {
     let value = match (cache_safe, verdict.map(SiteVerdict::vary_tokens)) {
         (false, None) => return None,
-        (true, None) => crate::decision::VARY_VALUE,
+        (true, None) => crate::response::VARY_VALUE,
         (false, Some(VaryTokens::Site)) => "Sec-Fetch-Site",
         (false, Some(VaryTokens::SiteModeDest)) => "Sec-Fetch-Site, Sec-Fetch-Mode, Sec-Fetch-Dest",
         (true, Some(VaryTokens::Site)) => {
@@ -445,7 +445,7 @@ mod tests {
         // depend on Fetch Metadata).
         assert_eq!(
             outcome(on(), "POST", &[site("cross-site"), ("origin", ORIGIN_OK)]),
-            ("cors", Some(crate::decision::VARY_VALUE.into()))
+            ("cors", Some(crate::response::VARY_VALUE.into()))
         );
         // A top-level GET navigation passes and varies on all three headers.
         let nav = [site("cross-site"), NAVIGATE[0], NAVIGATE[1]];
