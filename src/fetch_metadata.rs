@@ -15,14 +15,11 @@
 //! `same-origin`, `same-site` (unless turned off) or `none`, or it is a top-level `GET`
 //! navigation (unless turned off), or a rule allows its `Origin`. Everything else is refused.
 //!
-//! [`FetchMetadata::judge`] reads the headers (a pure function); `guard` combines its verdict
-//! with the S3 decision for an actual request.
+//! [`FetchMetadata::judge`] reads the headers (a pure function of the method and the headers,
+//! so this file depends on nothing else in the crate); the decision combines its verdict with
+//! the S3 decision for an actual request.
 
-use http::{HeaderName, HeaderValue, Method};
-
-use crate::decision::{refuse_actual, Decision, PassReason, PassThrough};
-use crate::options::CorsOptions;
-use crate::request::{RequestHead, ResourceType};
+use http::{HeaderMap, HeaderName, Method};
 
 /// `Sec-Fetch-Site`.
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
@@ -32,12 +29,12 @@ const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
 const SEC_FETCH_DEST: HeaderName = HeaderName::from_static("sec-fetch-dest");
 
 /// Fetch Metadata resource isolation: which requests that carry Fetch Metadata pass without a
-/// CORS rule allowing their `Origin`. Turned on with [`CorsOptions::fetch_metadata`].
+/// CORS rule allowing their `Origin`. Turned on with [`CorsOptions::fetch_metadata`](crate::CorsOptions::fetch_metadata).
 ///
 /// | `Sec-Fetch-Site` | verdict |
 /// |---|---|
 /// | absent (older browsers, curl, server-to-server calls) | passes |
-/// | `same-origin` | passes (even when [enforce](CorsOptions::enforce) would refuse its `Origin`: the browser vouches that the page is the resource's own) |
+/// | `same-origin` | passes (even when [enforce](crate::CorsOptions::enforce) would refuse its `Origin`: the browser vouches that the page is the resource's own) |
 /// | `same-site` | passes unless [`allow_same_site(false)`](Self::allow_same_site) |
 /// | `none` (typed URL, bookmark) | passes |
 /// | `cross-site` | passes when a rule allows its `Origin`, or when it is a top-level `GET` navigation (`Sec-Fetch-Mode: navigate`, `Sec-Fetch-Dest: document`) unless [`allow_navigation(false)`](Self::allow_navigation); otherwise refused with S3's 403 `AccessForbidden` |
@@ -116,7 +113,7 @@ impl FetchMetadata {
         self.allow_navigation
     }
 
-    /// What the request's Fetch Metadata says under this policy, before any CORS rule is
+    /// What a request's Fetch Metadata says under this policy, before any CORS rule is
     /// consulted. A pure function of the method and the `Sec-Fetch-*` headers.
     ///
     /// ```
@@ -128,10 +125,11 @@ impl FetchMetadata {
     ///     .header("sec-fetch-dest", "document")
     ///     .body(())
     ///     .unwrap();
-    /// assert_eq!(FetchMetadata::new().judge((&form_post).into()), SiteVerdict::CrossSite);
+    /// let verdict = FetchMetadata::new().judge(form_post.method(), form_post.headers());
+    /// assert_eq!(verdict, SiteVerdict::CrossSite);
     /// ```
-    pub fn judge(&self, head: RequestHead<'_>) -> SiteVerdict {
-        let mut sites = head.headers.get_all(SEC_FETCH_SITE).iter();
+    pub fn judge(&self, method: &Method, headers: &HeaderMap) -> SiteVerdict {
+        let mut sites = headers.get_all(SEC_FETCH_SITE).iter();
         let site = match (sites.next(), sites.next()) {
             (None, _) => return SiteVerdict::NoFetchMetadata,
             (Some(site), None) => site.as_bytes(),
@@ -144,7 +142,9 @@ impl FetchMetadata {
             b"none" => SiteVerdict::UserInitiated,
             // `cross-site`, a refused `same-site`, and values the specification does not
             // define (fail closed, as the resource isolation policy does).
-            _ if self.allow_navigation && is_top_level_get_navigation(&head) => SiteVerdict::Navigation,
+            _ if self.allow_navigation && is_top_level_get_navigation(method, headers) => {
+                SiteVerdict::Navigation
+            }
             _ => SiteVerdict::CrossSite,
         }
     }
@@ -152,10 +152,10 @@ impl FetchMetadata {
 
 /// `Sec-Fetch-Mode: navigate` and `Sec-Fetch-Dest: document` on a `GET`: a link followed in a
 /// tab, not a form `POST` and not a frame.
-fn is_top_level_get_navigation(head: &RequestHead<'_>) -> bool {
-    *head.method == Method::GET
-        && head.headers.get(SEC_FETCH_MODE).is_some_and(|v| v == "navigate")
-        && head.headers.get(SEC_FETCH_DEST).is_some_and(|v| v == "document")
+fn is_top_level_get_navigation(method: &Method, headers: &HeaderMap) -> bool {
+    *method == Method::GET
+        && headers.get(SEC_FETCH_MODE).is_some_and(|v| v == "navigate")
+        && headers.get(SEC_FETCH_DEST).is_some_and(|v| v == "document")
 }
 
 /// What a request's Fetch Metadata says under a [`FetchMetadata`] policy.
@@ -183,81 +183,28 @@ impl SiteVerdict {
         self != SiteVerdict::CrossSite
     }
 
-    /// The `Vary` tokens of what the verdict read when the request passed: `Sec-Fetch-Site`
-    /// always (its absence too), the mode and destination for a navigation.
-    fn vary_tokens(self) -> VaryTokens {
-        match self {
-            SiteVerdict::Navigation => VaryTokens::SiteModeDest,
-            _ => VaryTokens::Site,
+    /// The `Vary` value for a request this verdict let through: cache-safe `Vary`'s tokens
+    /// when `cache_safe`, then what the verdict read: `Sec-Fetch-Site` always (its absence
+    /// too), the mode and destination for a navigation. Static values: no allocation.
+    pub(crate) fn vary_value(self, cache_safe: bool) -> &'static str {
+        match (cache_safe, self == SiteVerdict::Navigation) {
+            (false, false) => "Sec-Fetch-Site",
+            (false, true) => "Sec-Fetch-Site, Sec-Fetch-Mode, Sec-Fetch-Dest",
+            (true, false) => {
+                "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Sec-Fetch-Site"
+            }
+            (true, true) => {
+                "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Sec-Fetch-Site, Sec-Fetch-Mode, Sec-Fetch-Dest"
+            }
         }
     }
-}
-
-#[derive(Clone, Copy)]
-enum VaryTokens {
-    Site,
-    SiteModeDest,
-}
-
-/// Carries out the policy on the S3 decision for an actual request (not a preflight: the
-/// layer answers those itself, the inner service never runs) to a configured resource.
-///
-/// - A rule allowed the `Origin`: the S3 decision stands (its answer does not depend on
-///   Fetch Metadata, so nothing is added to `Vary`).
-/// - Otherwise a [`SiteVerdict::CrossSite`] request is refused with S3's 403.
-/// - A `same-origin` request that enforce refused for its `Origin` is served, without CORS
-///   headers.
-/// - Other refusals (enforce judging an `Origin`) stand; what passes is served as S3 would,
-///   with the Fetch Metadata headers it was judged on in `Vary`.
-pub(crate) fn guard(
-    policy: FetchMetadata,
-    s3: Decision,
-    head: &RequestHead<'_>,
-    resource: ResourceType,
-    options: &CorsOptions,
-) -> Decision {
-    // A rule allowed the Origin: the headers need not be read.
-    if matches!(s3, Decision::Actual(_) | Decision::Preflight(_)) {
-        return s3;
-    }
-    let verdict = policy.judge(*head);
-    let passed = |reason| {
-        Decision::PassThrough(PassThrough {
-            reason,
-            vary: options.cache_safe_vary,
-            fetch_metadata: Some(verdict),
-        })
-    };
-    match s3 {
-        Decision::Refuse(_) if verdict == SiteVerdict::SameOrigin => passed(PassReason::NoRuleMatched),
-        Decision::Actual(_) | Decision::Preflight(_) | Decision::Refuse(_) => s3,
-        Decision::PassThrough(_) if !verdict.passes() => refuse_actual(head, resource),
-        Decision::PassThrough(pass) => passed(pass.reason),
-    }
-}
-
-/// The `Vary` value for a pass-through: cache-safe `Vary`'s tokens, then the Fetch Metadata
-/// headers the verdict read. Static values: no allocation.
-pub(crate) fn pass_through_vary(cache_safe: bool, verdict: Option<SiteVerdict>) -> Option<HeaderValue> {
-    let value = match (cache_safe, verdict.map(SiteVerdict::vary_tokens)) {
-        (false, None) => return None,
-        (true, None) => crate::response::VARY_VALUE,
-        (false, Some(VaryTokens::Site)) => "Sec-Fetch-Site",
-        (false, Some(VaryTokens::SiteModeDest)) => "Sec-Fetch-Site, Sec-Fetch-Mode, Sec-Fetch-Dest",
-        (true, Some(VaryTokens::Site)) => {
-            "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Sec-Fetch-Site"
-        }
-        (true, Some(VaryTokens::SiteModeDest)) => {
-            "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Sec-Fetch-Site, Sec-Fetch-Mode, Sec-Fetch-Dest"
-        }
-    };
-    Some(HeaderValue::from_static(value))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CorsConfiguration, CorsPolicy, RefusalKind};
+    use crate::{CorsConfiguration, CorsOptions, CorsPolicy, Decision, RefusalKind};
+    use http::HeaderValue;
 
     const ORIGIN_OK: &str = "https://app.example";
     const ORIGIN_OTHER: &str = "https://evil.example";
@@ -287,7 +234,8 @@ mod tests {
     const NO_CORS_IMAGE: [(&str, &str); 2] = [("sec-fetch-mode", "no-cors"), ("sec-fetch-dest", "image")];
 
     fn judged(policy: FetchMetadata, method: &str, headers: &[(&str, &str)]) -> SiteVerdict {
-        policy.judge((&request(method, headers)).into())
+        let request = request(method, headers);
+        policy.judge(request.method(), request.headers())
     }
 
     /// The outcome through `decide`, as `(refused, inner runs with CORS headers, Vary)`.
@@ -360,16 +308,13 @@ mod tests {
         for _ in 0..10_000 {
             headers.append("sec-fetch-site", HeaderValue::from_static("same-origin"));
         }
-        let uri = http::Uri::from_static("/api/counter");
-        let head = RequestHead::new(&Method::GET, &uri, &headers);
-        assert_eq!(policy.judge(head), SiteVerdict::CrossSite);
+        assert_eq!(policy.judge(&Method::GET, &headers), SiteVerdict::CrossSite);
         let mut headers = http::HeaderMap::new();
         headers.insert(
             "sec-fetch-site",
             HeaderValue::from_bytes(b"same-\xffsite").unwrap(),
         );
-        let head = RequestHead::new(&Method::GET, &uri, &headers);
-        assert_eq!(policy.judge(head), SiteVerdict::CrossSite);
+        assert_eq!(policy.judge(&Method::GET, &headers), SiteVerdict::CrossSite);
     }
 
     #[test]
