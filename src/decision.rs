@@ -3,6 +3,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response};
 
+use crate::fetch_metadata::{FetchMetadata, SiteVerdict};
 use crate::matcher::Matcher;
 use crate::options::CorsOptions;
 use crate::policy::CorsPolicy;
@@ -10,7 +11,7 @@ use crate::request::{
     CorsFields, Listed, OriginField, RequestHead, RequestedHeaders, ResourceType, S3Method,
     ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK,
 };
-use crate::response::{error_response, preflight_response, CorsHeaders, RuleAnswer};
+use crate::response::{error_response, preflight_response, CorsHeaders, VARY_VALUE};
 use crate::s3_error::{Refusal, RequestIds};
 use crate::source::BucketCors;
 
@@ -18,8 +19,8 @@ use crate::source::BucketCors;
 #[derive(Clone, Debug)]
 #[must_use]
 pub enum Decision {
-    /// Serve with the inner service and return its response unchanged (apart from `Vary`
-    /// when [`PassThrough::adds_vary`]).
+    /// Serve with the inner service and return its response unchanged (apart from
+    /// [`PassThrough::vary`]).
     PassThrough(PassThrough),
     /// Answer the preflight 200 with these headers; the inner service is not called.
     Preflight(Allowed),
@@ -52,6 +53,8 @@ pub enum PassReason {
 pub struct PassThrough {
     pub(crate) reason: PassReason,
     pub(crate) vary: bool,
+    /// The Fetch Metadata verdict that let the request through, when that option is on.
+    pub(crate) fetch_metadata: Option<SiteVerdict>,
 }
 
 impl PassThrough {
@@ -63,6 +66,21 @@ impl PassThrough {
     /// Whether cache-safe `Vary` applies to this response.
     pub fn adds_vary(&self) -> bool {
         self.vary
+    }
+
+    /// The Fetch Metadata verdict that let the request through, when that option is on.
+    pub fn fetch_metadata(&self) -> Option<SiteVerdict> {
+        self.fetch_metadata
+    }
+
+    /// The `Vary` value merged into the response, if any: cache-safe `Vary`'s tokens, then
+    /// the Fetch Metadata headers the decision read.
+    pub fn vary(&self) -> Option<HeaderValue> {
+        match (self.vary, self.fetch_metadata) {
+            (false, None) => None,
+            (true, None) => Some(HeaderValue::from_static(VARY_VALUE)),
+            (cache_safe, Some(verdict)) => Some(HeaderValue::from_static(verdict.vary_value(cache_safe))),
+        }
     }
 }
 
@@ -138,57 +156,14 @@ fn first_match<'a>(
     Some(candidates.trailing_zeros() as usize)
 }
 
-/// A rule matched, before its headers are built: the layer answers a preflight from the
-/// rule's prebuilt map, so only a [`Decision`] builds [`CorsHeaders`].
-pub(crate) struct Matched<'a> {
-    pub(crate) rule_index: usize,
-    pub(crate) answer: &'a RuleAnswer,
-    pub(crate) origin: &'a HeaderValue,
-    pub(crate) echo: Option<HeaderValue>,
-    pub(crate) private_network: bool,
-}
-
-impl Matched<'_> {
-    /// The headers to send.
-    pub(crate) fn into_headers(self) -> CorsHeaders {
-        self.answer.headers(self.origin, self.echo, self.private_network)
-    }
-
-    fn into_allowed(self) -> Allowed {
-        Allowed {
-            rule_index: self.rule_index,
-            headers: self.into_headers(),
-        }
-    }
-}
-
-/// A [`Decision`] whose matched rule's headers are not built yet (see [`Matched`]).
-pub(crate) enum Outcome<'a> {
-    PassThrough(PassThrough),
-    Preflight(Matched<'a>),
-    Actual(Matched<'a>),
-    Refuse(Refusal),
-}
-
-impl Outcome<'_> {
-    pub(crate) fn into_decision(self) -> Decision {
-        match self {
-            Outcome::PassThrough(pass) => Decision::PassThrough(pass),
-            Outcome::Preflight(matched) => Decision::Preflight(matched.into_allowed()),
-            Outcome::Actual(matched) => Decision::Actual(matched.into_allowed()),
-            Outcome::Refuse(refusal) => Decision::Refuse(refusal),
-        }
-    }
-}
-
-/// The first rule that accepts the request.
-fn matched_rule<'a>(
-    policy: &'a CorsPolicy,
-    headers: &'a HeaderMap,
-    origin: &'a HeaderValue,
+/// The first rule that accepts the request, with the headers to send.
+fn matched_rule(
+    policy: &CorsPolicy,
+    headers: &HeaderMap,
+    origin: &HeaderValue,
     method: S3Method,
     private_network: bool,
-) -> Option<Matched<'a>> {
+) -> Option<Allowed> {
     let requested = RequestedHeaders::of(headers);
     let mut listed = Listed::default();
     let index = first_match(
@@ -198,12 +173,11 @@ fn matched_rule<'a>(
         &requested,
         &mut listed,
     )?;
-    Some(Matched {
+    Some(Allowed {
         rule_index: index,
-        answer: policy.answer(index)?,
-        origin,
-        echo: requested.echo(&listed),
-        private_network,
+        headers: policy
+            .answer(index)?
+            .headers(origin, requested.echo(&listed), private_network),
     })
 }
 
@@ -218,15 +192,6 @@ fn matched_rule<'a>(
 /// assert!(matches!(decision, Decision::PassThrough(p) if p.reason() == PassReason::NotConfigured));
 /// ```
 pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptions) -> Decision {
-    outcome(head, bucket, options).into_decision()
-}
-
-/// [`decide`], the matched rule's headers not built yet.
-pub(crate) fn outcome<'a>(
-    head: RequestHead<'a>,
-    bucket: BucketCors<'a>,
-    options: &CorsOptions,
-) -> Outcome<'a> {
     let fields = CorsFields::of(&head);
     if fields.is_preflight(options) {
         return preflight_decision(head, bucket, options, fields);
@@ -238,6 +203,11 @@ pub(crate) fn outcome<'a>(
         BucketCors::NotConfigured => return pass(PassReason::NotConfigured, false),
         BucketCors::Configured { policy, resource } => (policy, resource),
     };
+    // Fetch Metadata resource isolation (beyond S3): the S3 decision, then the site check.
+    if let Some(site_policy) = options.fetch_metadata {
+        let s3 = decide(head, bucket, &options.fetch_metadata(None));
+        return fetch_metadata_guard(site_policy, s3, &head, resource, options);
+    }
     let vary = options.cache_safe_vary;
     let origin = match fields.origin {
         OriginField::Absent if is_options => return pass(PassReason::NotPreflight, vary),
@@ -250,28 +220,74 @@ pub(crate) fn outcome<'a>(
         _ => None,
     };
     match matched {
-        Some(allowed) => Outcome::Actual(allowed),
-        None if options.enforce => {
-            let method = match fields.request_method {
-                Some((value, _)) => value.clone(),
-                None => HeaderValue::from_str(head.method.as_str()).unwrap_or(HeaderValue::from_static("")),
-            };
-            Outcome::Refuse(Refusal::not_allowed(method, resource))
-        }
+        Some(allowed) => Decision::Actual(allowed),
+        None if options.enforce => refuse_actual(&head, resource),
         None => pass(PassReason::NoRuleMatched, vary),
     }
 }
 
-fn pass(reason: PassReason, vary: bool) -> Outcome<'static> {
-    Outcome::PassThrough(PassThrough { reason, vary })
+/// Fetch Metadata resource isolation (beyond S3) on the S3 decision `s3` for an actual
+/// request (not a preflight: the layer answers those, the handler never runs) to a configured
+/// resource:
+///
+/// - a rule allowed the `Origin`: the S3 decision stands, and as its answer does not depend
+///   on Fetch Metadata, nothing is added to `Vary`;
+/// - otherwise a [`SiteVerdict::CrossSite`] request is refused with S3's 403;
+/// - a `same-origin` request that enforce refused for its `Origin` is served, without CORS
+///   headers (the browser vouches that the page is the resource's own);
+/// - other refusals (enforce judging an `Origin`) stand; what passes is served as S3 would,
+///   with the Fetch Metadata headers it was judged on in `Vary`.
+fn fetch_metadata_guard(
+    site_policy: FetchMetadata,
+    s3: Decision,
+    head: &RequestHead<'_>,
+    resource: ResourceType,
+    options: &CorsOptions,
+) -> Decision {
+    // A rule allowed the Origin: the headers need not be read.
+    if matches!(s3, Decision::Actual(_) | Decision::Preflight(_)) {
+        return s3;
+    }
+    let verdict = site_policy.judge(head.method, head.headers);
+    let passed = |reason| {
+        Decision::PassThrough(PassThrough {
+            reason,
+            vary: options.cache_safe_vary,
+            fetch_metadata: Some(verdict),
+        })
+    };
+    match s3 {
+        Decision::Refuse(_) if verdict == SiteVerdict::SameOrigin => passed(PassReason::NoRuleMatched),
+        Decision::Actual(_) | Decision::Preflight(_) | Decision::Refuse(_) => s3,
+        Decision::PassThrough(_) if !verdict.passes() => refuse_actual(head, resource),
+        Decision::PassThrough(pass) => passed(pass.reason),
+    }
 }
 
-fn preflight_decision<'a>(
-    head: RequestHead<'a>,
-    bucket: BucketCors<'a>,
+/// S3's 403 for an actual request no rule allows (enforce, Fetch Metadata): `<Method>` is its
+/// `Access-Control-Request-Method` when sent, else its own method.
+fn refuse_actual(head: &RequestHead<'_>, resource: ResourceType) -> Decision {
+    let method = match CorsFields::of(head).request_method {
+        Some((value, _)) => value.clone(),
+        None => HeaderValue::from_str(head.method.as_str()).unwrap_or(HeaderValue::from_static("")),
+    };
+    Decision::Refuse(Refusal::not_allowed(method, resource))
+}
+
+fn pass(reason: PassReason, vary: bool) -> Decision {
+    Decision::PassThrough(PassThrough {
+        reason,
+        vary,
+        fetch_metadata: None,
+    })
+}
+
+fn preflight_decision(
+    head: RequestHead<'_>,
+    bucket: BucketCors<'_>,
     options: &CorsOptions,
-    fields: CorsFields<'a>,
-) -> Outcome<'a> {
+    fields: CorsFields<'_>,
+) -> Decision {
     let CorsFields {
         origin,
         request_method,
@@ -279,24 +295,24 @@ fn preflight_decision<'a>(
     } = fields;
     // Origin first, before anything is looked up.
     if matches!(origin, OriginField::Absent) {
-        return Outcome::Refuse(Refusal::missing_origin());
+        return Decision::Refuse(Refusal::missing_origin());
     }
     let method_echo = request_method.map(|(value, _)| value.clone());
     // Then the bucket, before the request method is looked at.
     let (policy, resource) = match bucket {
         BucketCors::NoBucket | BucketCors::NoSuchBucket => {
-            return Outcome::Refuse(Refusal::no_such_bucket(method_echo))
+            return Decision::Refuse(Refusal::no_such_bucket(method_echo))
         }
-        BucketCors::NotConfigured => return Outcome::Refuse(Refusal::cors_not_enabled(method_echo)),
+        BucketCors::NotConfigured => return Decision::Refuse(Refusal::cors_not_enabled(method_echo)),
         BucketCors::Configured { policy, resource } => (policy, resource),
     };
     // Then exactly one Access-Control-Request-Method, one of the five.
     let (value, method) = match request_method {
-        None => return Outcome::Refuse(Refusal::invalid_request_method(None)),
-        Some((value, true)) => return Outcome::Refuse(Refusal::invalid_request_method(Some(value.clone()))),
+        None => return Decision::Refuse(Refusal::invalid_request_method(None)),
+        Some((value, true)) => return Decision::Refuse(Refusal::invalid_request_method(Some(value.clone()))),
         Some((value, false)) => match S3Method::from_bytes(value.as_bytes()) {
             Some(method) => (value, method),
-            None => return Outcome::Refuse(Refusal::invalid_request_method(Some(value.clone()))),
+            None => return Decision::Refuse(Refusal::invalid_request_method(Some(value.clone()))),
         },
     };
     // Then the first rule that matches origin, method and every requested header.
@@ -310,8 +326,8 @@ fn preflight_decision<'a>(
         _ => None,
     };
     match matched {
-        Some(allowed) => Outcome::Preflight(allowed),
-        None => Outcome::Refuse(Refusal::not_allowed(value.clone(), resource)),
+        Some(allowed) => Decision::Preflight(allowed),
+        None => Decision::Refuse(Refusal::not_allowed(value.clone(), resource)),
     }
 }
 
@@ -377,11 +393,15 @@ impl Decision {
 /// A failed lookup: a preflight (or, in enforce mode, any cross-origin request) gets S3's 500
 /// `InternalError`; otherwise the request is served without CORS headers, as S3 serves an
 /// actual request it cannot match.
-pub(crate) fn lookup_failed<'a>(head: &RequestHead<'a>, options: &CorsOptions) -> Outcome<'a> {
+pub(crate) fn lookup_failed(head: &RequestHead<'_>, options: &CorsOptions) -> Decision {
     let fields = CorsFields::of(head);
-    if fields.is_preflight(options) || (options.enforce && fields.has_origin()) {
-        Outcome::Refuse(Refusal::lookup_failed())
+    // Fetch Metadata: whether a rule would allow a cross-site request cannot be known either.
+    let cross_site = options
+        .fetch_metadata
+        .is_some_and(|policy| !policy.judge(head.method, head.headers).passes());
+    if fields.is_preflight(options) || (options.enforce && fields.has_origin()) || cross_site {
+        Decision::Refuse(Refusal::lookup_failed())
     } else {
-        outcome(*head, BucketCors::NoBucket, options)
+        decide(*head, BucketCors::NoBucket, options)
     }
 }

@@ -178,16 +178,16 @@ where
                         return Poll::Ready(Ok(polled_after_completion()));
                     };
                     let head = RequestHead::from(&request);
-                    let outcome = match &looked_up {
+                    let decision = match &looked_up {
                         Ok(found) => decide_and_trace(head, found.as_bucket_cors(), &shared.options),
                         Err(_error) => {
-                            let outcome = lookup_failed(&head, &shared.options);
+                            let decision = lookup_failed(&head, &shared.options);
                             #[cfg(feature = "tracing")]
                             tracing::debug!(target: "tower_s3_cors", outcome = "lookup failed", "CORS decision");
-                            outcome
+                            decision
                         }
                     };
-                    let future = match Step::from_outcome(outcome, &shared, &head) {
+                    let future = match Step::from_decision(decision, &shared, &head) {
                         Step::Call(action) => ResponseFuture::inner(inner.call(request), action),
                         Step::Respond(response) => ResponseFuture::ready(response),
                     };

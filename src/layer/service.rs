@@ -71,8 +71,8 @@ where
         let shared = &*self.shared;
         let head = RequestHead::from(&request);
         let step = shared.source.with_rules(&head, |bucket| {
-            let outcome = decide_and_trace(head, bucket, &shared.options);
-            Step::from_outcome(outcome, shared, &head)
+            let decision = decide_and_trace(head, bucket, &shared.options);
+            Step::from_decision(decision, shared, &head)
         });
         match step {
             Step::Call(action) => ResponseFuture::inner(self.inner.call(request), action),

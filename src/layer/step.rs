@@ -1,13 +1,13 @@
 //! What the service and its futures share: the layer's settings, a decision turned into the
 //! next step (call the inner service, or answer), and what is done to the inner response.
 
-use http::Response;
+use http::{HeaderValue, Response};
 
 use crate::body::CorsBody;
-use crate::decision::{outcome, Outcome};
+use crate::decision::{decide, Decision};
 use crate::options::CorsOptions;
 use crate::request::RequestHead;
-use crate::response::{add_vary, error_response, CorsHeaders};
+use crate::response::{error_response, preflight_response, CorsHeaders};
 use crate::s3_error::RequestIds;
 use crate::source::BucketCors;
 
@@ -29,24 +29,24 @@ impl<Src> Shared<Src> {
 
 /// Records one decision (feature `tracing`): the outcome and the rule or the S3 error.
 #[cfg(feature = "tracing")]
-fn trace(outcome: &Outcome<'_>, bucket: &BucketCors<'_>) {
+fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
     let rule_id = |index: usize| match bucket {
         BucketCors::Configured { policy, .. } => policy.rule(index).and_then(|r| r.id()).unwrap_or(""),
         _ => "",
     };
-    match outcome {
-        Outcome::Preflight(matched) | Outcome::Actual(matched) => tracing::debug!(
+    match decision {
+        Decision::Preflight(allowed) | Decision::Actual(allowed) => tracing::debug!(
             target: "tower_s3_cors",
-            outcome = if matches!(outcome, Outcome::Preflight(_)) {
+            outcome = if matches!(decision, Decision::Preflight(_)) {
                 "preflight allowed"
             } else {
                 "actual allowed"
             },
-            rule_index = matched.rule_index,
-            rule_id = rule_id(matched.rule_index),
+            rule_index = allowed.rule_index(),
+            rule_id = rule_id(allowed.rule_index()),
             "CORS decision"
         ),
-        Outcome::Refuse(refusal) => tracing::debug!(
+        Decision::Refuse(refusal) => tracing::debug!(
             target: "tower_s3_cors",
             outcome = "refused",
             status = refusal.status().as_u16(),
@@ -54,10 +54,11 @@ fn trace(outcome: &Outcome<'_>, bucket: &BucketCors<'_>) {
             message = %refusal.message(),
             "CORS decision"
         ),
-        Outcome::PassThrough(pass) => tracing::debug!(
+        Decision::PassThrough(pass) => tracing::debug!(
             target: "tower_s3_cors",
             outcome = "pass through",
             reason = ?pass.reason(),
+            fetch_metadata = ?pass.fetch_metadata(),
             "CORS decision"
         ),
     }
@@ -65,16 +66,16 @@ fn trace(outcome: &Outcome<'_>, bucket: &BucketCors<'_>) {
 
 #[cfg(not(feature = "tracing"))]
 #[inline(always)]
-fn trace(_outcome: &Outcome<'_>, _bucket: &BucketCors<'_>) {}
+fn trace(_decision: &Decision, _bucket: &BucketCors<'_>) {}
 
-pub(crate) fn decide_and_trace<'a>(
-    head: RequestHead<'a>,
-    bucket: BucketCors<'a>,
+pub(crate) fn decide_and_trace(
+    head: RequestHead<'_>,
+    bucket: BucketCors<'_>,
     options: &CorsOptions,
-) -> Outcome<'a> {
-    let outcome = outcome(head, bucket, options);
-    trace(&outcome, &bucket);
-    outcome
+) -> Decision {
+    let decision = decide(head, bucket, options);
+    trace(&decision, &bucket);
+    decision
 }
 
 /// What the service does next with a decision.
@@ -84,26 +85,22 @@ pub(crate) enum Step<B> {
 }
 
 impl<B> Step<B> {
-    pub(crate) fn from_outcome<Src>(
-        outcome: Outcome<'_>,
+    /// Turns a decision into the service's next step.
+    pub(crate) fn from_decision<Src>(
+        decision: Decision,
         shared: &Shared<Src>,
         head: &RequestHead<'_>,
     ) -> Self {
-        match outcome {
-            Outcome::Actual(matched) => Step::Call(Action::Cors(matched.into_headers())),
-            Outcome::PassThrough(pass) => Step::Call(if pass.adds_vary() {
-                Action::Vary
-            } else {
-                Action::Nothing
+        match decision {
+            Decision::Actual(allowed) => Step::Call(Action::Cors(allowed.into_headers())),
+            Decision::PassThrough(pass) => Step::Call(match pass.vary() {
+                Some(vary) => Action::Vary(vary),
+                None => Action::Nothing,
             }),
-            // Straight from the rule's prebuilt answer: no headers built to be thrown away.
-            Outcome::Preflight(matched) => Step::Respond(
-                matched
-                    .answer
-                    .preflight_response(matched.origin, matched.echo, matched.private_network)
-                    .map(CorsBody::own),
-            ),
-            Outcome::Refuse(refusal) => {
+            Decision::Preflight(allowed) => {
+                Step::Respond(preflight_response(allowed.into_headers()).map(CorsBody::own))
+            }
+            Decision::Refuse(refusal) => {
                 Step::Respond(error_response(&refusal, shared.request_ids(head)).map(CorsBody::own))
             }
         }
@@ -116,8 +113,8 @@ impl<B> Step<B> {
 #[derive(Debug)]
 pub(crate) enum Action {
     Nothing,
-    /// Cache-safe `Vary` only.
-    Vary,
+    /// `Vary` only (cache-safe `Vary`, the Fetch Metadata headers a decision read).
+    Vary(HeaderValue),
     Cors(CorsHeaders),
 }
 
@@ -126,7 +123,7 @@ impl Action {
         let (mut parts, body) = response.into_parts();
         match self {
             Action::Cors(headers) => headers.apply_to(&mut parts.headers),
-            Action::Vary => add_vary(&mut parts.headers),
+            Action::Vary(vary) => crate::vary::merge(&mut parts.headers, vary),
             Action::Nothing => {}
         }
         Response::from_parts(parts, CorsBody::inner(body))
