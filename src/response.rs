@@ -223,10 +223,16 @@ impl CorsHeaders {
             return self.built_map();
         };
         let mut map = template.clone();
+        // The template's fields are rows of `TABLE` in table order (then Content-Length), so
+        // one walk down the rows finds each field's value: no search per field.
+        let mut rows = TABLE.iter().zip(self.values.iter_mut());
         for (name, slot) in map.iter_mut() {
-            if let Some(row) = TABLE.iter().position(|(_, row, _)| row == name) {
-                if let Some(value) = self.values.get_mut(row).and_then(Option::take) {
-                    *slot = value;
+            for ((_, row, _), value) in rows.by_ref() {
+                if row == name {
+                    if let Some(value) = value.take() {
+                        *slot = value;
+                    }
+                    break;
                 }
             }
         }
