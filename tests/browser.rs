@@ -15,7 +15,7 @@ mod support;
 use std::net::SocketAddr;
 
 
-use browsers::{run_cases, Case, PageServer, Verdicts};
+use browsers::{run_cases, Case, PageServer};
 use support::{get, request, Running};
 
 fn put(addr: SocketAddr, path: &str, body: &str) {
@@ -166,4 +166,149 @@ fn s3_server_verdicts_in_every_engine() {
         put(s3.addr, "/browser/upload.txt", "uploaded from the page");
         failures
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// axum: the page is the web app at http://localhost:5173, an origin `examples/axum-cors.json`
+// allows.
+
+#[test]
+fn axum_verdicts_in_every_engine() {
+    let api = Running::start("axum");
+    let page = PageServer::localhost(5173);
+    // `created`: the Location of the todo the page creates (ids grow from engine to engine).
+    let prelude = format!("const API = {:?};\nlet created = null;", api.url());
+    let cases = [
+        // application/json is not a safelisted Content-Type: preflighted, then 201 with the
+        // exposed Location.
+        Case::new(
+            "create_json",
+            r#"const r = await fetch(API + "/api/todos", {
+      method: "POST", credentials: "include",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ title: "from the page" }),
+    });
+    const todo = await r.json();
+    created = r.headers.get("Location");
+    return "status=" + r.status + " location=" + created.replace(/[0-9]+$/, "ID") + " title=" + todo.title;"#,
+            "allowed status=201 location=/api/todos/ID title=from the page",
+        ),
+        Case::new(
+            "list",
+            r#"const r = await fetch(API + "/api/todos");
+    return "status=" + r.status + " count=" + (await r.json()).length;"#,
+            "allowed status=200 count=1",
+        ),
+        // Every route is under the layer, 404s included: the page reads the status.
+        Case::new(
+            "missing_todo_404_readable",
+            r#"const r = await fetch(API + "/api/todos/99");
+    return "status=" + r.status;"#,
+            "allowed status=404",
+        ),
+        Case::new(
+            "unknown_route_404_readable",
+            r#"const r = await fetch(API + "/nowhere");
+    return "status=" + r.status;"#,
+            "allowed status=404",
+        ),
+        // x-secret is not an AllowedHeader of the web-app rule: the preflight is refused.
+        Case::new(
+            "refused_header",
+            r#"const r = await fetch(API + "/api/todos", {
+      method: "POST", headers: { "Content-Type": "application/json", "x-secret": "1" }, body: "{}",
+    });
+    return "status=" + r.status;"#,
+            "blocked TypeError",
+        ),
+        // DELETE is allowed for the web app (preflighted).
+        Case::new(
+            "delete",
+            r#"const r = await fetch(API + created, { method: "DELETE" });
+    return "status=" + r.status;"#,
+            "allowed status=204",
+        ),
+    ];
+    run_cases("axum", &page, &prelude, &cases, |_| {
+        // The page deleted what it created: the next engine starts from an empty list.
+        let left = get(api.addr, "/api/todos", &[]).text();
+        if left == "[]" {
+            Vec::new()
+        } else {
+            vec![format!("the page's DELETE did not reach the API: {left}")]
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// tonic gRPC-web: the page is a gRPC-web client at http://localhost:8080, an origin the
+// example's rules allow.
+
+/// `grpcWeb(name, extraHeaders)`: a unary gRPC-web call of `SayHello` as the grpc-web client
+/// library makes it, returning `status=… grpc-status=… grpc-message=… reply=… trailers=…`
+/// with what the page could read.
+const GRPC_WEB_CLIENT: &str = r#"
+async function grpcWeb(name, extraHeaders) {
+  const text = new TextEncoder().encode(name);
+  // HelloRequest { name }: field 1, length-delimited; in a frame: flag 0, big-endian length.
+  const message = new Uint8Array([0x0a, text.length, ...text]);
+  const frame = new Uint8Array(5 + message.length);
+  new DataView(frame.buffer).setUint32(1, message.length);
+  frame.set(message, 5);
+  const r = await fetch(GRPC + "/helloworld.Greeter/SayHello", {
+    method: "POST",
+    headers: Object.assign({
+      "Content-Type": "application/grpc-web+proto", "X-Grpc-Web": "1",
+      "X-User-Agent": "grpc-web-javascript/0.1",
+    }, extraHeaders),
+    body: frame,
+  });
+  const body = new Uint8Array(await r.arrayBuffer());
+  let reply = "", trailers = "";
+  for (let at = 0; at + 5 <= body.length;) {
+    const length = new DataView(body.buffer, at + 1, 4).getUint32(0);
+    const payload = body.subarray(at + 5, at + 5 + length);
+    if (body[at] & 0x80) trailers = new TextDecoder().decode(payload).trim().replace(/\r\n/g, ";");
+    else reply = new TextDecoder().decode(payload.subarray(2));
+    at += 5 + length;
+  }
+  return "status=" + r.status + " grpc-status=" + r.headers.get("grpc-status") +
+    " grpc-message=" + r.headers.get("grpc-message") + " reply=" + reply + " trailers=" + trailers;
+}
+"#;
+
+#[test]
+fn tonic_grpc_web_verdicts_in_every_engine() {
+    let grpc = Running::start("tonic");
+    let page = PageServer::localhost(8080);
+    let prelude = format!("const GRPC = {:?};\n{GRPC_WEB_CLIENT}", grpc.url());
+    let cases = [
+        // Preflighted (content-type, x-grpc-web, x-user-agent), then the reply and the
+        // trailers frame in the body.
+        Case::new(
+            "say_hello",
+            r#"return await grpcWeb("browser", {});"#,
+            "allowed status=200 grpc-status=null grpc-message=null reply=Hello, browser! trailers=grpc-status:0",
+        ),
+        // A deadline adds grpc-timeout, which the rule allows too.
+        Case::new(
+            "say_hello_with_deadline",
+            r#"return await grpcWeb("deadline", { "grpc-timeout": "5S" });"#,
+            "allowed status=200 grpc-status=null grpc-message=null reply=Hello, deadline! trailers=grpc-status:0",
+        ),
+        // A call that fails at once answers "trailers-only": grpc-status and grpc-message are
+        // response headers, readable because the rule exposes them.
+        Case::new(
+            "error_status_readable",
+            r#"return await grpcWeb("", {});"#,
+            "allowed status=200 grpc-status=3 grpc-message=name%20must%20not%20be%20empty reply= trailers=",
+        ),
+        // A header the rule does not allow: the preflight is refused, the call never sent.
+        Case::new(
+            "refused_header",
+            r#"return await grpcWeb("x", { "x-api-key": "secret" });"#,
+            "blocked TypeError",
+        ),
+    ];
+    run_cases("tonic", &page, &prelude, &cases, |_| Vec::new());
 }
