@@ -463,6 +463,23 @@ main().then(() => report(null), (e) => report(String(e && e.stack || e)));
     )
 }
 
+/// The engines to run: all three, or those named (case-insensitively, comma-separated) in
+/// `BROWSER_ENGINES`, e.g. `BROWSER_ENGINES=firefox cargo test --test browser` while working on
+/// one engine.
+fn selected() -> Vec<Engine> {
+    match std::env::var("BROWSER_ENGINES") {
+        Ok(names) if !names.trim().is_empty() => Engine::ALL
+            .into_iter()
+            .filter(|engine| {
+                names
+                    .split(',')
+                    .any(|name| name.trim().eq_ignore_ascii_case(engine.name()))
+            })
+            .collect(),
+        _ => Engine::ALL.to_vec(),
+    }
+}
+
 /// Serialises browser runs in this test binary: one browser at a time keeps a two-core
 /// machine responsive (no run times out because three browsers start at once) and lets
 /// pages use fixed ports.
@@ -484,7 +501,7 @@ pub fn run_cases(
     page.set_page(page_html(test, prelude, cases));
     let mut failures = Vec::new();
     let mut ran = Vec::new();
-    for engine in Engine::ALL {
+    for engine in selected() {
         let browser = match engine.find() {
             Ok(browser) => browser,
             Err(what) => {
