@@ -134,7 +134,9 @@ pub use decision::{
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
 pub use layer::{AsyncResponseFuture, Cors, CorsLayer, ResponseFuture, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
-pub use lint::{LintCode, LintWarning, CHROMIUM_MAX_AGE_SECONDS};
+pub use lint::{
+    LintCode, LintWarning, CHROMIUM_MAX_AGE_SECONDS, FIREFOX_MAX_AGE_SECONDS, WEBKIT_MAX_AGE_SECONDS,
+};
 pub use matcher::{CorsPolicy, S3Method};
 pub use s3_error::{NoSuchCorsConfiguration, Refusal, RefusalKind, RequestIds};
 pub use source::{

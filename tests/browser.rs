@@ -15,7 +15,6 @@ mod support;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-
 use browsers::{run_cases, Case, PageServer};
 use support::{get, request, Running};
 
@@ -380,7 +379,9 @@ impl LoggingServer {
                     });
                 let accept = async {
                     loop {
-                        let Ok((stream, _)) = listener.accept().await else { continue };
+                        let Ok((stream, _)) = listener.accept().await else {
+                            continue;
+                        };
                         let service = TowerToHyperService::new(service.clone());
                         tokio::spawn(async move {
                             let _ = hyper::server::conn::http1::Builder::new()
@@ -468,12 +469,30 @@ async function send(method, headers) {{
     let put_names = ["put_1", "put_2", "put_3", "put_4", "put_5", "put_6"];
     let mut cases: Vec<Case> = put_names
         .iter()
-        .map(|name| Case::new(name, format!(r#"return await send("PUT", {one});"#), "allowed status=200"))
+        .map(|name| {
+            Case::new(
+                name,
+                format!(r#"return await send("PUT", {one});"#),
+                "allowed status=200",
+            )
+        })
         .collect();
     cases.extend([
-        Case::new("delete_1", format!(r#"return await send("DELETE", {one});"#), "allowed status=200"),
-        Case::new("delete_2", format!(r#"return await send("DELETE", {one});"#), "allowed status=200"),
-        Case::new("put_another_header", format!(r#"return await send("PUT", {two});"#), "allowed status=200"),
+        Case::new(
+            "delete_1",
+            format!(r#"return await send("DELETE", {one});"#),
+            "allowed status=200",
+        ),
+        Case::new(
+            "delete_2",
+            format!(r#"return await send("DELETE", {one});"#),
+            "allowed status=200",
+        ),
+        Case::new(
+            "put_another_header",
+            format!(r#"return await send("PUT", {two});"#),
+            "allowed status=200",
+        ),
     ]);
     // Clear anything logged before the first engine.
     server.take_log();
@@ -481,7 +500,10 @@ async function send(method, headers) {{
         let log = server.take_log();
         let (preflighted, rest) = preflighted_puts(&log, "OPTIONS PUT x-amz-meta-a");
         let mut failures = Vec::new();
-        println!("{} preflighted the identical PUTs: {preflighted:?}", verdicts.engine);
+        println!(
+            "{} preflighted the identical PUTs: {preflighted:?}",
+            verdicts.engine
+        );
         let first_only: Vec<bool> = (0..REPEATS).map(|i| i == 0).collect();
         let as_expected = match verdicts.engine {
             // The first PUT is preflighted; every repeat within MaxAgeSeconds uses the cache.
@@ -496,7 +518,9 @@ async function send(method, headers) {{
             }
         };
         if !as_expected {
-            failures.push(format!("preflights before the identical PUTs: {preflighted:?}; log {log:?}"));
+            failures.push(format!(
+                "preflights before the identical PUTs: {preflighted:?}; log {log:?}"
+            ));
         }
         let expected_rest = [
             // MaxAgeSeconds 0: every DELETE is preflighted.
@@ -510,7 +534,9 @@ async function send(method, headers) {{
             "PUT",
         ];
         if rest != expected_rest {
-            failures.push(format!("after the PUTs the server saw {rest:?}, expected {expected_rest:?}"));
+            failures.push(format!(
+                "after the PUTs the server saw {rest:?}, expected {expected_rest:?}"
+            ));
         }
         failures
     });

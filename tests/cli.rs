@@ -24,7 +24,7 @@ const CLEAN: &str = r#"<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/200
     <AllowedHeader>Content-Type</AllowedHeader>
     <AllowedHeader>x-amz-*</AllowedHeader>
     <ExposeHeader>ETag</ExposeHeader>
-    <MaxAgeSeconds>3000</MaxAgeSeconds>
+    <MaxAgeSeconds>600</MaxAgeSeconds>
   </CORSRule>
   <CORSRule>
     <ID>public-read</ID>

@@ -84,11 +84,24 @@ impl Engine {
         };
         let missing = |what: &str| format!("{what} not found (install {})", self.packages());
         match self {
-            Engine::Chromium => on_path(&["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"])
-                .map(|exe| Browser { engine: self, exe, xvfb: None })
-                .ok_or_else(|| missing("chromium")),
+            Engine::Chromium => on_path(&[
+                "chromium",
+                "chromium-browser",
+                "google-chrome",
+                "google-chrome-stable",
+            ])
+            .map(|exe| Browser {
+                engine: self,
+                exe,
+                xvfb: None,
+            })
+            .ok_or_else(|| missing("chromium")),
             Engine::Firefox => on_path(&["firefox-esr", "firefox"])
-                .map(|exe| Browser { engine: self, exe, xvfb: None })
+                .map(|exe| Browser {
+                    engine: self,
+                    exe,
+                    xvfb: None,
+                })
                 .ok_or_else(|| missing("firefox-esr")),
             Engine::WebKit => {
                 let exe = minibrowser().ok_or_else(|| missing("WebKitGTK's MiniBrowser"))?;
@@ -117,7 +130,9 @@ fn minibrowser() -> Option<PathBuf> {
     }
     let mut candidates = Vec::new();
     for lib in ["/usr/lib", "/usr/libexec", "/usr/local/lib"] {
-        let Ok(entries) = std::fs::read_dir(lib) else { continue };
+        let Ok(entries) = std::fs::read_dir(lib) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let dir = entry.path();
             candidates.push(dir.join("MiniBrowser"));
@@ -549,7 +564,10 @@ pub fn run_cases(
         "{test}: {} mismatch(es):\n  {}\n\nverdicts:\n{}",
         failures.len(),
         failures.join("\n  "),
-        ran.iter().map(|v| describe(test, v)).collect::<Vec<_>>().join("\n")
+        ran.iter()
+            .map(|v| describe(test, v))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     ran
 }
@@ -628,7 +646,12 @@ fn parse_results(engine: Engine, posted: &str, elapsed: Duration) -> Result<Verd
             .and_then(|v| v.as_array())
             .into_iter()
             .flatten()
-            .filter_map(|pair| Some((pair.get(0)?.as_str()?.to_owned(), pair.get(1)?.as_str()?.to_owned())))
+            .filter_map(|pair| {
+                Some((
+                    pair.get(0)?.as_str()?.to_owned(),
+                    pair.get(1)?.as_str()?.to_owned(),
+                ))
+            })
             .collect()
     };
     Ok(Verdicts {
@@ -682,7 +705,8 @@ fn launch(browser: &Browser, dir: &Path, url: &str) -> Result<Running, String> {
         Engine::Firefox => {
             let profile = dir.join("profile");
             std::fs::create_dir_all(&profile).map_err(|e| format!("Firefox profile: {e}"))?;
-            std::fs::write(profile.join("user.js"), FIREFOX_PREFS).map_err(|e| format!("Firefox prefs: {e}"))?;
+            std::fs::write(profile.join("user.js"), FIREFOX_PREFS)
+                .map_err(|e| format!("Firefox prefs: {e}"))?;
             command
                 .args(["--headless", "--no-remote", "--profile"])
                 .arg(&profile)
@@ -713,7 +737,15 @@ fn launch(browser: &Browser, dir: &Path, url: &str) -> Result<Running, String> {
 fn start_xvfb(xvfb: &Path) -> Result<(Group, u32), String> {
     let mut command = Command::new(xvfb);
     command
-        .args(["-displayfd", "1", "-nolisten", "tcp", "-screen", "0", "1280x800x24"])
+        .args([
+            "-displayfd",
+            "1",
+            "-nolisten",
+            "tcp",
+            "-screen",
+            "0",
+            "1280x800x24",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());

@@ -20,7 +20,7 @@ Warning codes:
   rule-shadowed                   earlier rules match every request this rule matches
   rule-unmatchable                no request can match the rule at all
   duplicate-id                    two rules with the same ID
-  max-age-capped                  MaxAgeSeconds above 7200 (Chromium's cap)
+  max-age-capped                  MaxAgeSeconds above a browser's cap (WebKit 600, Chromium 7200, Firefox 86400)
   max-age-negative                a negative MaxAgeSeconds
   expose-etag-missing             a rule allows PUT or POST but does not expose ETag
 
