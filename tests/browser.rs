@@ -541,3 +541,62 @@ async function send(method, headers) {{
         failures
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// hyper, with log pages: pages that write `case: verdict` lines into `<pre id="out">` and end
+// with `DONE` run unchanged in every engine (`PageServer::set_log_page`, `Browser::load_log`),
+// with plain assertions inside `for_each_engine`.
+
+/// A log page calling the API named by `?api=`: a PUT with `x-amz-meta-*` headers
+/// (preflighted), then a GET.
+const HYPER_LOG_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>hyper</title></head>
+<body><pre id="out"></pre>
+<script>
+const API = new URLSearchParams(location.search).get("api");
+const out = document.getElementById("out");
+const log = (line) => { out.textContent += line + "\n"; };
+async function main() {
+  try {
+    const r = await fetch(API + "/photo.jpg", {
+      method: "PUT", headers: { "Content-Type": "image/jpeg", "x-amz-meta-owner": "page" }, body: "x",
+    });
+    log("put: allowed status=" + r.status + " etag=" + r.headers.get("ETag"));
+  } catch (e) { log("put: blocked " + e.name); }
+  try {
+    const r = await fetch(API + "/photo.jpg");
+    log("get: allowed status=" + r.status + " body=" + (await r.text()).trim());
+  } catch (e) { log("get: blocked " + e.name); }
+  log("DONE");
+}
+main();
+</script></body></html>
+"#;
+
+#[test]
+fn hyper_log_pages_in_every_engine() {
+    let api = Running::start("hyper");
+    // The uploads rule's origin, and another site that only the public-read rule (`*`, GET)
+    // allows.
+    let app = PageServer::localhost(8080);
+    app.set_log_page(HYPER_LOG_PAGE);
+    let other = PageServer::on("127.0.0.2");
+    other.set_log_page(HYPER_LOG_PAGE);
+    browsers::for_each_engine("hyper", |browser| {
+        let log = browser
+            .load_log(&app, &format!("{}?api={}", app.url(), api.url()))
+            .unwrap_or_else(|e| panic!("the app's page: {e}"));
+        assert_eq!(
+            log,
+            "put: allowed status=200 etag=\"0123456789abcdef\"\nget: allowed status=200 body=GET /photo.jpg\nDONE\n"
+        );
+        let log = browser
+            .load_log(&other, &format!("{}?api={}", other.url(), api.url()))
+            .unwrap_or_else(|e| panic!("the other site's page: {e}"));
+        assert_eq!(
+            log,
+            "put: blocked TypeError\nget: allowed status=200 body=GET /photo.jpg\nDONE\n"
+        );
+        Vec::new()
+    });
+}

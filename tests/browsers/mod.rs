@@ -1,16 +1,29 @@
-//! Runs one list of `fetch()` cases in the three browser engines (Chromium, Firefox and WebKit)
-//! and compares each engine's verdicts with the expected ones.
+//! Real browsers for the tests: every case runs in the three engines, Chromium, Firefox and
+//! WebKit (the engine of Safari), and a failure names the engine and the case.
 //!
-//! No driver: a page is served from a loopback origin, runs its cases, and POSTs the verdicts
-//! back to its own origin; the browser is then killed with its whole process group. Every
-//! launch is bounded by [`RUN_TIMEOUT`] and runs in a fresh profile under a fresh temporary
-//! directory, removed afterwards.
+//! No driver: a page served by a [`PageServer`] on a loopback origin runs its `fetch()` calls
+//! and POSTs what it saw back to its own origin (`/results`); the browser is then stopped with
+//! its whole process group. Every launch has a fresh profile in a fresh temporary directory
+//! (its `TMPDIR` too, removed afterwards) and is bounded by [`RUN_TIMEOUT`]; one browser runs
+//! at a time in a test binary.
+//!
+//! Three ways to use it, from the most to the least structured:
+//!
+//! - [`run_cases`]: one list of [`Case`]s (a script each, the verdict expected in every engine
+//!   or per engine), run in every engine; it builds the page.
+//! - [`for_each_engine`] with [`PageServer::set_log_page`] and [`Browser::load_log`]: an
+//!   existing page that logs `case: verdict` lines into `<pre id="out">` and ends with `DONE`
+//!   runs unchanged (a reporter script is added); the body asserts as usual and a panic is
+//!   reported with the engine's name.
+//! - [`Browser::open`]: a page that reports nothing (a top-level form submission); the test
+//!   waits, bounded, for what the server saw, then drops the [`Session`].
 //!
 //! The engines are Debian's packages, installed by `.ci/run`: `chromium`, `firefox-esr`, and
 //! WebKitGTK's `MiniBrowser` (package `webkit2gtk-driver`) under `Xvfb` (`xvfb`). A missing
-//! engine fails the test in CI (`CI` set) and is skipped locally with a message.
+//! engine fails the test in CI (`CI` set) and is skipped locally with a message;
+//! `BROWSER_ENGINES=firefox,webkit` runs only the named engines.
 //!
-//! A test file uses it with `mod browsers;` next to `mod support;`.
+//! A test file uses it with `mod browsers;` next to `mod support;` (for `missing_tool`).
 
 #![allow(dead_code)]
 
@@ -242,7 +255,13 @@ pub struct PageServer {
 impl PageServer {
     /// On a free port of `127.0.0.1`: the origin is `http://127.0.0.1:PORT`.
     pub fn loopback() -> PageServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the page server");
+        PageServer::on("127.0.0.1")
+    }
+
+    /// On a free port of loopback address `host` (`127.0.0.2` is another site than
+    /// `127.0.0.1`): the origin is `http://HOST:PORT`.
+    pub fn on(host: &str) -> PageServer {
+        let listener = TcpListener::bind((host, 0)).expect("bind the page server");
         let addr = listener.local_addr().expect("page server address");
         PageServer::start(format!("http://{addr}"), vec![listener])
     }
@@ -290,9 +309,14 @@ impl PageServer {
                         match listener.accept() {
                             Ok((stream, _)) => {
                                 let page = page.lock().unwrap_or_else(PoisonError::into_inner).clone();
-                                if let Some(posted) = serve_one(stream, &page) {
-                                    let _ = tx.send(posted);
-                                }
+                                let tx = tx.clone();
+                                // A thread per connection: a browser's idle preconnection must
+                                // not hold up the page or its results.
+                                std::thread::spawn(move || {
+                                    if let Some(posted) = serve_one(stream, &page) {
+                                        let _ = tx.send(posted);
+                                    }
+                                });
                             }
                             Err(_) => std::thread::sleep(Duration::from_millis(10)),
                         }
@@ -315,10 +339,43 @@ impl PageServer {
         &self.origin
     }
 
-    fn set_page(&self, html: String) {
+    /// The page's URL, `ORIGIN/`.
+    pub fn url(&self) -> String {
+        format!("{}/", self.origin)
+    }
+
+    /// Serves `html` from now on, at `/` (with any query string). The page reports by
+    /// `POST /results` itself (as [`run_cases`]' pages do).
+    pub fn set_page(&self, html: String) {
         *self.page.lock().unwrap_or_else(PoisonError::into_inner) = html;
     }
+
+    /// Serves a page that writes its results as lines into `<pre id="out">` and ends with a
+    /// line `DONE`: a reporter script is added that POSTs that text once `DONE` appears, for
+    /// [`Browser::load_log`].
+    pub fn set_log_page(&self, html: &str) {
+        let html = match html.rfind("</body>") {
+            Some(at) => format!("{}{LOG_REPORTER}{}", &html[..at], &html[at..]),
+            None => format!("{html}{LOG_REPORTER}"),
+        };
+        self.set_page(html);
+    }
 }
+
+/// Added to log pages: POSTs `{"log": <text of #out>}` once a line `DONE` is in it.
+const LOG_REPORTER: &str = r#"<script>
+(function () {
+  const timer = setInterval(() => {
+    const out = document.getElementById("out");
+    const text = out ? out.textContent : "";
+    if (text.split("\n").includes("DONE")) {
+      clearInterval(timer);
+      fetch("/results", { method: "POST", body: JSON.stringify({ log: text }) });
+    }
+  }, 50);
+})();
+</script>
+"#;
 
 impl Drop for PageServer {
     fn drop(&mut self) {
@@ -330,7 +387,7 @@ impl Drop for PageServer {
     }
 }
 
-/// Answers one connection (`Connection: close`): the page for `GET /`, 204 for
+/// Answers one connection (`Connection: close`): the page for `GET /` (and `GET /?…`), 204 for
 /// `POST /results` (whose body is returned), 404 otherwise.
 fn serve_one(mut stream: TcpStream, page: &str) -> Option<String> {
     let _ = stream.set_nonblocking(false);
@@ -349,16 +406,17 @@ fn serve_one(mut stream: TcpStream, page: &str) -> Option<String> {
         line.clear();
     }
     let mut posted = None;
-    let (status, content_type, body) = if request_line.starts_with("GET / ") {
-        ("200 OK", "text/html; charset=utf-8", page)
-    } else if request_line.starts_with("POST /results ") && content_length <= 1 << 20 {
-        let mut body = vec![0; content_length];
-        reader.read_exact(&mut body).ok()?;
-        posted = Some(String::from_utf8_lossy(&body).into_owned());
-        ("204 No Content", "text/plain", "")
-    } else {
-        ("404 Not Found", "text/plain", "")
-    };
+    let (status, content_type, body) =
+        if request_line.starts_with("GET / ") || request_line.starts_with("GET /?") {
+            ("200 OK", "text/html; charset=utf-8", page)
+        } else if request_line.starts_with("POST /results ") && content_length <= 1 << 20 {
+            let mut body = vec![0; content_length];
+            reader.read_exact(&mut body).ok()?;
+            posted = Some(String::from_utf8_lossy(&body).into_owned());
+            ("204 No Content", "text/plain", "")
+        } else {
+            ("404 Not Found", "text/plain", "")
+        };
     let _ = write!(
         stream,
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
@@ -416,7 +474,7 @@ impl Case {
     }
 }
 
-/// What one engine gave for a page.
+/// What one engine gave for a [`run_cases`] page.
 #[derive(Clone, Debug)]
 pub struct Verdicts {
     pub engine: Engine,
@@ -435,6 +493,18 @@ impl Verdicts {
     pub fn get(&self, case: &str) -> &str {
         self.verdicts.get(case).map_or("", String::as_str)
     }
+}
+
+/// What a page POSTed to `/results`, and how long it took.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub engine: Engine,
+    /// The POSTed body.
+    pub body: String,
+    /// From launching the browser to receiving the report.
+    pub elapsed: Duration,
+    /// How long stopping the browser (and its display) took.
+    pub stopped_in: Duration,
 }
 
 /// The page that runs `cases` in order after `prelude` (shared constants and helpers) and
@@ -500,22 +570,13 @@ fn selected() -> Vec<Engine> {
 /// pages use fixed ports.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Runs every case in every engine, one engine after the other, and fails (once, at the end)
-/// with every mismatch, each naming the engine and the case. `check` runs after each engine
-/// with its verdicts, for what the server saw; it returns its own mismatches. Returns the
-/// verdicts of the engines that ran (all three in CI; locally a missing one is skipped with
-/// a message).
-pub fn run_cases(
-    test: &str,
-    page: &PageServer,
-    prelude: &str,
-    cases: &[Case],
-    mut check: impl FnMut(&Verdicts) -> Vec<String>,
-) -> Vec<Verdicts> {
+/// Runs `body` once per engine, one engine after the other (never two browsers at once in this
+/// test binary), and fails once at the end with every engine's failure, each prefixed with the
+/// engine's name. `body` fails by panicking (`assert!` works as usual) or by returning
+/// messages. A missing engine fails in CI and is skipped locally with a message.
+pub fn for_each_engine(test: &str, mut body: impl FnMut(&Browser) -> Vec<String>) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
-    page.set_page(page_html(test, prelude, cases));
     let mut failures = Vec::new();
-    let mut ran = Vec::new();
     for engine in selected() {
         let browser = match engine.find() {
             Ok(browser) => browser,
@@ -524,24 +585,51 @@ pub fn run_cases(
                 continue;
             }
         };
-        let verdicts = match load(&browser, page) {
-            Ok(verdicts) => verdicts,
-            Err(first) => {
-                // One retry: a launch that did not report in time on a loaded machine. A page
-                // that reported is never retried, so a wrong verdict always fails.
-                let mut stderr = std::io::stderr();
-                let _ = writeln!(stderr, "{test}: {engine} did not report ({first}); retrying once");
-                match load(&browser, page) {
-                    Ok(verdicts) => verdicts,
-                    Err(second) => {
-                        failures.push(format!("{engine}: no verdicts: {second}"));
-                        continue;
-                    }
-                }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&browser))) {
+            Ok(messages) => failures.extend(messages.into_iter().map(|m| format!("{engine}: {m}"))),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|m| (*m).to_owned()))
+                    .unwrap_or_else(|| "panicked".to_owned());
+                failures.push(format!("{engine}: {message}"));
             }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{test}: {} failure(s):\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+}
+
+/// Runs every case in every engine and fails (once, at the end) with every mismatch, each
+/// naming the engine and the case. `check` runs after each engine with its verdicts, for what
+/// the server saw; it returns its own mismatches. Returns the verdicts of the engines that ran
+/// (all three in CI; locally a missing one is skipped with a message).
+pub fn run_cases(
+    test: &str,
+    page: &PageServer,
+    prelude: &str,
+    cases: &[Case],
+    mut check: impl FnMut(&Verdicts) -> Vec<String>,
+) -> Vec<Verdicts> {
+    page.set_page(page_html(test, prelude, cases));
+    let mut ran = Vec::new();
+    for_each_engine(test, |browser| {
+        let verdicts = match browser
+            .load(page, &page.url())
+            .and_then(|report| parse_verdicts(&report))
+        {
+            Ok(verdicts) => verdicts,
+            Err(failure) => return vec![failure],
         };
+        println!("{}", describe(test, &verdicts));
+        let mut failures = Vec::new();
         for case in cases {
-            let want = case.expect.for_engine(engine);
+            let want = case.expect.for_engine(browser.engine);
             let got = verdicts.get(case.name);
             if got != want {
                 let message = verdicts
@@ -549,30 +637,17 @@ pub fn run_cases(
                     .get(case.name)
                     .map(|m| format!(" (message: {m:?})"))
                     .unwrap_or_default();
-                failures.push(format!(
-                    "{engine} / {}: expected {want:?}, got {got:?}{message}",
-                    case.name
-                ));
+                failures.push(format!("{}: expected {want:?}, got {got:?}{message}", case.name));
             }
         }
-        failures.extend(check(&verdicts).into_iter().map(|f| format!("{engine}: {f}")));
-        println!("{}", describe(test, &verdicts));
+        failures.extend(check(&verdicts));
         ran.push(verdicts);
-    }
-    assert!(
-        failures.is_empty(),
-        "{test}: {} mismatch(es):\n  {}\n\nverdicts:\n{}",
-        failures.len(),
-        failures.join("\n  "),
-        ran.iter()
-            .map(|v| describe(test, v))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+        failures
+    });
     ran
 }
 
-/// `engine test (N ms):` and one line per case.
+/// `engine test (…):` and one line per case.
 fn describe(test: &str, verdicts: &Verdicts) -> String {
     let mut out = format!(
         "{} {test} (verdicts {} ms after launch, stopped in {} ms):",
@@ -589,54 +664,10 @@ fn describe(test: &str, verdicts: &Verdicts) -> String {
     out
 }
 
-/// Launches `browser` on the page, waits (at most [`RUN_TIMEOUT`]) for its POSTed verdicts,
-/// and kills the browser's process group whatever happened.
-pub fn load(browser: &Browser, page: &PageServer) -> Result<Verdicts, String> {
-    // Verdicts a previous, timed-out launch posted late are not this launch's.
-    while page.results.try_recv().is_ok() {}
-    let dir = TempDir::new(&browser.engine.name().to_ascii_lowercase());
-    let url = format!("{}/", page.origin());
-    let started = Instant::now();
-    let running = launch(browser, &dir.0, &url)?;
-    let deadline = started + RUN_TIMEOUT;
-    let posted = loop {
-        match page.results.recv_timeout(Duration::from_millis(100)) {
-            Ok(posted) => break posted,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return Err("the page server stopped".to_owned()),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-        }
-        if running.browser.leader_exited() {
-            return Err(format!(
-                "{} exited before the page reported; its output:\n{}",
-                browser.engine,
-                tail(&dir.0.join("browser.log"))
-            ));
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "no verdicts within {RUN_TIMEOUT:?}; the browser's output:\n{}",
-                tail(&dir.0.join("browser.log"))
-            ));
-        }
-    };
-    let elapsed = started.elapsed();
-    let stopping = Instant::now();
-    drop(running);
-    let mut verdicts = parse_results(browser.engine, &posted, elapsed)?;
-    verdicts.stopped_in = stopping.elapsed();
-    Ok(verdicts)
-}
-
-/// The last lines of a log file, for a failure message.
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
-}
-
-fn parse_results(engine: Engine, posted: &str, elapsed: Duration) -> Result<Verdicts, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(posted).map_err(|e| format!("the page posted bad JSON ({e}): {posted}"))?;
+/// The verdicts of a [`run_cases`] page's report.
+fn parse_verdicts(report: &Report) -> Result<Verdicts, String> {
+    let value: serde_json::Value = serde_json::from_str(&report.body)
+        .map_err(|e| format!("the page posted bad JSON ({e}): {}", report.body))?;
     if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
         return Err(format!("the page failed: {error}"));
     }
@@ -655,12 +686,148 @@ fn parse_results(engine: Engine, posted: &str, elapsed: Duration) -> Result<Verd
             .collect()
     };
     Ok(Verdicts {
-        engine,
+        engine: report.engine,
         verdicts: pairs("verdicts"),
         messages: pairs("messages"),
-        elapsed,
-        stopped_in: Duration::ZERO,
+        elapsed: report.elapsed,
+        stopped_in: report.stopped_in,
     })
+}
+
+impl Browser {
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Opens `url` in a fresh profile; the browser runs until the session is dropped, which
+    /// stops it with its whole process group. For pages that report nothing (a top-level form
+    /// submission, a page the server under test serves): wait for what the server saw, bounded.
+    pub fn open(&self, url: &str) -> Result<Session, String> {
+        let dir = TempDir::new(&self.engine.name().to_ascii_lowercase());
+        let running = launch(self, &dir.0, url)?;
+        Ok(Session {
+            engine: self.engine,
+            running: Some(running),
+            dir,
+        })
+    }
+
+    /// Opens `url` (a page of `page`) and returns what it POSTs to `/results`, within
+    /// [`RUN_TIMEOUT`]; the browser is stopped with its process group on every path. A launch
+    /// that does not report in time is retried once (a loaded machine); a page that reported
+    /// is never retried, so a wrong verdict always fails.
+    pub fn load(&self, page: &PageServer, url: &str) -> Result<Report, String> {
+        self.load_once(page, url).or_else(|first| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}: {url} did not report ({first}); retrying once",
+                self.engine
+            );
+            self.load_once(page, url)
+                .map_err(|second| format!("{url} did not report twice: {first}; then: {second}"))
+        })
+    }
+
+    /// Opens `url`, a log page of `page` (see [`PageServer::set_log_page`]), and returns the
+    /// text of its `<pre id="out">` once it has a line `DONE`.
+    pub fn load_log(&self, page: &PageServer, url: &str) -> Result<String, String> {
+        let report = self.load(page, url)?;
+        let value: serde_json::Value = serde_json::from_str(&report.body)
+            .map_err(|e| format!("the page posted bad JSON ({e}): {}", report.body))?;
+        let log = value
+            .get("log")
+            .and_then(|l| l.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        println!(
+            "{} {url} (log {} ms after launch, stopped in {} ms):\n{log}",
+            self.engine,
+            report.elapsed.as_millis(),
+            report.stopped_in.as_millis()
+        );
+        Ok(log)
+    }
+
+    fn load_once(&self, page: &PageServer, url: &str) -> Result<Report, String> {
+        // A report a previous, timed-out launch posted late is not this launch's.
+        while page.results.try_recv().is_ok() {}
+        let started = Instant::now();
+        let mut session = self.open(url)?;
+        let deadline = started + RUN_TIMEOUT;
+        let body = loop {
+            match page.results.recv_timeout(Duration::from_millis(100)) {
+                Ok(body) => break body,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err("the page server stopped".to_owned()),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if session.exited() {
+                return Err(format!(
+                    "the browser exited early; its output:\n{}",
+                    session.output()
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "no report within {RUN_TIMEOUT:?}; the browser's output:\n{}",
+                    session.output()
+                ));
+            }
+        };
+        let elapsed = started.elapsed();
+        let stopping = Instant::now();
+        session.stop();
+        Ok(Report {
+            engine: self.engine,
+            body,
+            elapsed,
+            stopped_in: stopping.elapsed(),
+        })
+    }
+}
+
+/// A browser running on one URL in a fresh profile (removed afterwards); dropping it stops the
+/// browser's whole process group (and WebKit's X server).
+pub struct Session {
+    engine: Engine,
+    running: Option<Running>,
+    dir: TempDir,
+}
+
+impl Session {
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Whether the browser has already exited (it should run until stopped).
+    pub fn exited(&self) -> bool {
+        self.running.as_ref().is_none_or(|r| r.browser.leader_exited())
+    }
+
+    /// The last lines the browser printed, for a failure message.
+    pub fn output(&self) -> String {
+        tail(&self.dir.0.join("browser.log"))
+    }
+
+    /// Stops the browser now (dropping the session does the same).
+    pub fn stop(&mut self) {
+        self.running = None;
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // The browser stops before its profile directory is removed.
+        self.running = None;
+    }
+}
+
+/// The last lines of a log file, for a failure message.
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// A launched browser and, for WebKit, its X server. Fields drop in order: the browser's
@@ -778,6 +945,10 @@ user_pref("browser.shell.checkDefaultBrowser", false);
 user_pref("browser.startup.homepage_override.mstone", "ignore");
 user_pref("browser.aboutwelcome.enabled", false);
 user_pref("browser.newtabpage.enabled", false);
+user_pref("browser.newtabpage.activity-stream.feeds.section.topstories", false);
+user_pref("browser.newtabpage.activity-stream.showSponsored", false);
+user_pref("browser.newtabpage.activity-stream.showSponsoredTopSites", false);
+user_pref("browser.topsites.contile.enabled", false);
 user_pref("browser.safebrowsing.malware.enabled", false);
 user_pref("browser.safebrowsing.phishing.enabled", false);
 user_pref("browser.safebrowsing.downloads.enabled", false);
