@@ -1,9 +1,9 @@
 //! The configuration model: S3's `CORSConfiguration`, an ordered list of `CORSRule`s.
+//!
+//! The constructors live with what they read: [`CorsConfiguration::new`] and serde in
+//! `validate`, `from_xml`/`to_xml` in `xml`, `from_json`/`to_json` in `json`.
 
 use serde::{Deserialize, Serialize};
-
-use crate::error::ConfigError;
-use crate::validate;
 
 /// Largest configuration document S3 accepts, in bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
@@ -212,89 +212,21 @@ impl From<CorsRuleBuilder> for CorsRule {
 /// assert_eq!(from_code, from_xml);
 /// # Ok::<(), tower_s3_cors::ConfigError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "RawConfiguration")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct CorsConfiguration {
     #[serde(rename = "CORSRules")]
     rules: Vec<CorsRule>,
 }
 
 impl CorsConfiguration {
-    /// Validates `rules` as S3's PutBucketCors would.
-    pub fn new<I>(rules: I) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator,
-        I::Item: Into<CorsRule>,
-    {
-        let rules: Vec<CorsRule> = rules.into_iter().map(Into::into).collect();
-        validate::validate(&rules)?;
-        validate::check_xml_size(&rules)?;
-        Ok(CorsConfiguration { rules })
-    }
-
     /// The rules, in order.
     pub fn rules(&self) -> &[CorsRule] {
         &self.rules
     }
 
-    /// Parses S3's XML (`<CORSConfiguration>`), with or without the S3 namespace, elements
-    /// in any order. Documents over 64 KiB, DOCTYPEs and entity declarations are refused.
-    #[cfg(feature = "xml")]
-    pub fn from_xml(xml: &str) -> Result<Self, ConfigError> {
-        crate::xml::parse(xml)
-    }
-
-    /// The XML document GetBucketCors returns for this configuration: values verbatim, in
-    /// configuration order, absent members omitted.
-    #[cfg(feature = "xml")]
-    pub fn to_xml(&self) -> String {
-        crate::xml::write(self)
-    }
-
-    /// Parses JSON in the AWS CLI form (`{"CORSRules": [...]}`) or the S3 console form (a
-    /// bare array of rules), with S3's plural PascalCase field names.
-    #[cfg(feature = "json")]
-    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
-        crate::json::parse(json)
-    }
-
-    /// The AWS CLI JSON form, `{"CORSRules": [...]}`: pretty-printed, or compact when
-    /// pretty-printing would pass the 64 KiB limit, so the output always reads back.
-    #[cfg(feature = "json")]
-    pub fn to_json(&self) -> String {
-        crate::json::write(self)
-    }
-
-    #[cfg_attr(not(any(feature = "xml", feature = "json")), allow(dead_code))]
+    /// Wraps rules that were validated already (the constructors, in `validate`, `xml` and
+    /// `json`, validate first).
     pub(crate) fn from_validated(rules: Vec<CorsRule>) -> Self {
         CorsConfiguration { rules }
-    }
-}
-
-/// What serde reads before validation: the AWS CLI form or the console's bare array.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawConfiguration {
-    Wrapped(WrappedRules),
-    Bare(Vec<CorsRule>),
-}
-
-/// The AWS CLI form; like any unknown element, an unknown member is refused.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WrappedRules {
-    #[serde(rename = "CORSRules")]
-    rules: Vec<CorsRule>,
-}
-
-impl TryFrom<RawConfiguration> for CorsConfiguration {
-    type Error = ConfigError;
-
-    fn try_from(raw: RawConfiguration) -> Result<Self, ConfigError> {
-        match raw {
-            RawConfiguration::Wrapped(WrappedRules { rules }) | RawConfiguration::Bare(rules) => {
-                Self::new(rules)
-            }
-        }
     }
 }

@@ -4,8 +4,8 @@
 
 use http::HeaderValue;
 
-use crate::decision::{requested_headers, CorsFields, RequestHead};
-use crate::matcher::CorsPolicy;
+use crate::policy::CorsPolicy;
+use crate::request::{requested_headers, CorsFields, RequestHead};
 
 /// The verdict of one rule on one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +38,8 @@ impl CorsPolicy {
         let fields = CorsFields::of(&head);
         let origin = fields.single_origin().map(HeaderValue::as_bytes);
         let method = fields.matched_method();
-        self.rules
+        self.matcher
+            .rules()
             .iter()
             .enumerate()
             .map(|(index, rule)| RuleCheck {

@@ -17,7 +17,23 @@ struct CliFormRef<'a> {
     rules: &'a [CorsRule],
 }
 
-pub(crate) fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
+impl CorsConfiguration {
+    /// Parses JSON in the AWS CLI form (`{"CORSRules": [...]}`) or the S3 console form (a
+    /// bare array of rules), with S3's plural PascalCase field names.
+    #[cfg(feature = "json")]
+    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
+        parse(json)
+    }
+
+    /// The AWS CLI JSON form, `{"CORSRules": [...]}`: pretty-printed, or compact when
+    /// pretty-printing would pass the 64 KiB limit, so the output always reads back.
+    #[cfg(feature = "json")]
+    pub fn to_json(&self) -> String {
+        write(self)
+    }
+}
+
+fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(ConfigError::too_big("the document", text.len()));
     }
@@ -94,7 +110,7 @@ fn rule_position(text: &str, index: usize) -> Option<usize> {
 
 /// Pretty-printed, unless that would pass the 64 KiB limit: then compact, so that the output
 /// always reads back (the compact form is shorter than the S3 XML form, which fits).
-pub(crate) fn write(config: &CorsConfiguration) -> String {
+fn write(config: &CorsConfiguration) -> String {
     let form = CliFormRef {
         rules: config.rules(),
     };

@@ -67,20 +67,31 @@
 //!
 //! ## The flow
 //!
-//! - [`CorsConfiguration`] and [`CorsRule`]: the configuration model, read from S3's XML
-//!   ([`CorsConfiguration::from_xml`]), JSON ([`CorsConfiguration::from_json`]), any serde
-//!   format, or built in code ([`CorsRule::builder`]). Every constructor validates with S3's
-//!   rules and returns a [`ConfigError`] carrying S3's exact code and message and where the
-//!   problem is.
-//! - [`CorsPolicy`]: the configuration compiled once into indexes and prebuilt header values.
-//! - [`decide`] / [`CorsPolicy::evaluate`]: a pure function from request parts to a
-//!   [`Decision`] (preflight allowed, refused with which S3 error, actual request with which
-//!   headers, or pass through), reporting the rule that matched.
-//! - [`CorsLayer`] / [`Cors`]: the tower shell that carries the decision out
-//!   ([`Decision::to_response`] gives the answers it sends itself).
-//! - [`CorsConfiguration::lint`]: what a valid configuration probably gets wrong (origins a
-//!   browser never sends, rules that can never apply, ...), each [`LintWarning`] with a fix.
-//!   The `cli` feature builds the `tower-s3-cors` command (`lint`, `explain`, `convert`).
+//! One request goes through the crate's modules in one direction:
+//!
+//! 1. **Configuration** ([`CorsConfiguration`], [`CorsRule`]): read from S3's XML
+//!    ([`CorsConfiguration::from_xml`]), JSON ([`CorsConfiguration::from_json`]), any serde
+//!    format, or built in code ([`CorsRule::builder`]). Every constructor validates with S3's
+//!    rules and returns a [`ConfigError`] carrying S3's exact code and message and where the
+//!    problem is.
+//! 2. **Compiled rules** ([`CorsPolicy`]): the configuration compiled once into a matcher
+//!    (indexes of origins, methods and header names) and each rule's prebuilt answer.
+//! 3. **Where rules come from** ([`CorsSource`]): the source hands the request's bucket and
+//!    its rules ([`BucketCors`]) to the decision.
+//! 4. **Reading the request** ([`RequestHead`]): `Origin`, `Access-Control-Request-Method` and
+//!    the requested header names, read once.
+//! 5. **The decision** ([`decide`] / [`CorsPolicy::evaluate`]): a pure function from request
+//!    parts to a [`Decision`] (preflight allowed, refused with which S3 error, actual request
+//!    with which headers, or pass through), reporting the rule that matched.
+//! 6. **Writing the answer** ([`CorsHeaders`], [`Decision::to_response`]): the headers of an
+//!    allowed request from one table, the 200 preflight answer, S3's error documents.
+//! 7. **The tower shell** ([`CorsLayer`] / [`Cors`]): carries the decision out.
+//!
+//! Beside the flow, [`CorsConfiguration::lint`] tells what a valid configuration probably gets
+//! wrong (origins a browser never sends, rules that can never apply, ...), each
+//! [`LintWarning`] with a fix, and [`CorsPolicy::explain`] gives each rule's verdict on a
+//! request. The `cli` feature builds the `tower-s3-cors` command (`lint`, `explain`,
+//! `convert`).
 //!
 //! ## Behaviour
 //!
@@ -117,8 +128,13 @@ mod json;
 mod layer;
 mod lint;
 mod matcher;
+mod options;
+mod policy;
+mod request;
+mod response;
 mod s3_error;
 mod source;
+mod swar;
 mod validate;
 mod vary;
 #[cfg(feature = "xml")]
@@ -127,19 +143,19 @@ mod xml_escape;
 
 pub use body::CorsBody;
 pub use config::{CorsConfiguration, CorsRule, CorsRuleBuilder, MAX_DOCUMENT_BYTES, MAX_RULES};
-pub use decision::{
-    decide, Allowed, BucketCors, CorsHeaders, CorsOptions, Decision, PassReason, PassThrough, RequestHead,
-    ResourceType, ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK,
-};
+pub use decision::{decide, Allowed, Decision, PassReason, PassThrough};
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
-pub use layer::{AsyncResponseFuture, Cors, CorsLayer, ResponseFuture, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
+pub use layer::{AsyncResponseFuture, Cors, CorsLayer, ResponseFuture};
 pub use lint::{
     LintCode, LintWarning, CHROMIUM_MAX_AGE_SECONDS, FIREFOX_MAX_AGE_SECONDS, WEBKIT_MAX_AGE_SECONDS,
 };
-pub use matcher::{CorsPolicy, S3Method};
+pub use options::CorsOptions;
+pub use policy::CorsPolicy;
+pub use request::{RequestHead, ResourceType, S3Method, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK};
+pub use response::{CorsHeaders, ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
 pub use s3_error::{NoSuchCorsConfiguration, Refusal, RefusalKind, RequestIds};
 pub use source::{
-    AsyncCorsSource, AsyncSource, BoxError, BucketAddressing, BucketStore, CorsSource, Lookup, NoSuchBucket,
-    ReloadableRules, SingleBucket,
+    AsyncCorsSource, AsyncSource, BoxError, BucketAddressing, BucketCors, BucketStore, CorsSource, Lookup,
+    NoSuchBucket, ReloadableRules, SingleBucket,
 };

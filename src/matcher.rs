@@ -1,4 +1,4 @@
-//! The compiled matcher: a configuration turned, once, into indexes and prebuilt header values.
+//! The compiled matcher: a configuration's patterns turned, once, into indexes.
 //!
 //! Rules are at most 100, so a set of rules is a `u128` bit mask. Matching a request is three
 //! lookups that each give the mask of rules accepting one part of it (origin, method, each
@@ -10,11 +10,9 @@
 
 use std::collections::HashMap;
 
-use http::HeaderValue;
-
-use crate::config::{CorsConfiguration, CorsRule};
-use crate::decision::PreflightTemplate;
-use crate::validate::S3_METHODS;
+use crate::config::CorsRule;
+use crate::request::S3Method;
+use crate::swar::lowercase_word;
 
 /// A set of rules, one bit per rule index.
 pub(crate) type Mask = u128;
@@ -74,98 +72,42 @@ impl Pattern {
     }
 }
 
-/// One of the five methods S3 knows, as a bit index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum S3Method {
-    /// `GET`
-    Get,
-    /// `PUT`
-    Put,
-    /// `HEAD`
-    Head,
-    /// `POST`
-    Post,
-    /// `DELETE`
-    Delete,
-}
-
-impl S3Method {
-    /// Parses a method token exactly (case-sensitive), as S3 does.
-    pub fn from_bytes(bytes: &[u8]) -> Option<S3Method> {
-        Some(match bytes {
-            b"GET" => S3Method::Get,
-            b"PUT" => S3Method::Put,
-            b"HEAD" => S3Method::Head,
-            b"POST" => S3Method::Post,
-            b"DELETE" => S3Method::Delete,
-            _ => return None,
-        })
-    }
-
-    /// The method's name.
-    pub fn as_str(self) -> &'static str {
-        S3_METHODS[self.index()]
-    }
-
-    pub(crate) fn index(self) -> usize {
-        match self {
-            S3Method::Get => 0,
-            S3Method::Put => 1,
-            S3Method::Head => 2,
-            S3Method::Post => 3,
-            S3Method::Delete => 4,
-        }
-    }
-}
-
-/// The constant part of one rule's answer, built once.
+/// One rule's patterns, as the indexes were built from them (rule-by-rule matching: the
+/// command line's `explain` and the tests that check the indexes).
 #[derive(Clone, Debug)]
-pub(crate) struct CompiledRule {
-    /// Allow-Origin is `*` when the rule lists `*` among its origins.
-    pub(crate) any_origin: bool,
-    pub(crate) allow_methods: HeaderValue,
-    pub(crate) expose_headers: Option<HeaderValue>,
-    pub(crate) max_age: Option<HeaderValue>,
+pub(crate) struct RulePatterns {
     pub(crate) origins: Box<[Pattern]>,
     pub(crate) methods: [bool; 5],
     pub(crate) headers: Box<[Pattern]>,
-    /// The headers of this rule's preflight answer, built once.
-    pub(crate) preflight: PreflightTemplate,
 }
 
-impl CompiledRule {
+impl RulePatterns {
+    fn new(rule: &CorsRule) -> Self {
+        let mut methods = [false; 5];
+        for method in rule.allowed_methods() {
+            if let Some(m) = S3Method::from_bytes(method.as_bytes()) {
+                methods[m.index()] = true;
+            }
+        }
+        RulePatterns {
+            origins: rule.allowed_origins().iter().map(|o| Pattern::parse(o)).collect(),
+            methods,
+            headers: rule.allowed_headers().iter().map(|h| Pattern::parse(h)).collect(),
+        }
+    }
+
     pub(crate) fn allows(&self, method: S3Method) -> bool {
         self.methods[method.index()]
     }
 }
 
-/// A [`CorsConfiguration`] compiled for matching: build it once, evaluate every request with
-/// it. Building cannot fail: the configuration is already valid.
-///
-/// ```
-/// use tower_s3_cors::{CorsConfiguration, CorsPolicy, Decision};
-///
-/// let config = CorsConfiguration::from_json(
-///     r#"[{"AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["GET"]}]"#,
-/// )?;
-/// let policy = CorsPolicy::new(config);
-/// let request = http::Request::get("/photo.jpg")
-///     .header("origin", "https://app.example.com")
-///     .body(())
-///     .unwrap();
-/// match policy.evaluate(&request) {
-///     Decision::Actual(allowed) => {
-///         assert_eq!(allowed.rule_index(), 0);
-///         assert_eq!(allowed.headers().allow_origin(), "https://app.example.com");
-///     }
-///     other => panic!("unexpected {other:?}"),
-/// }
-/// # Ok::<(), tower_s3_cors::ConfigError>(())
-/// ```
+/// The rules of a configuration as indexes: which rules accept an origin, a method, a
+/// requested header name, each as a [`Mask`]. Origin matching lives here and in
+/// [`Pattern::matches`]; the shadowing lint (`lint/shadow.rs`) reasons about the same
+/// patterns and must change with them.
 #[derive(Clone, Debug)]
-pub struct CorsPolicy {
-    config: CorsConfiguration,
-    pub(crate) rules: Box<[CompiledRule]>,
+pub(crate) struct Matcher {
+    rules: Box<[RulePatterns]>,
     all: Mask,
     method_masks: [Mask; 5],
     any_origin: Mask,
@@ -178,16 +120,10 @@ pub struct CorsPolicy {
     wildcard_headers: AffixIndex,
 }
 
-impl From<CorsConfiguration> for CorsPolicy {
-    fn from(config: CorsConfiguration) -> Self {
-        CorsPolicy::new(config)
-    }
-}
-
-impl CorsPolicy {
-    /// Compiles a validated configuration.
-    pub fn new(config: CorsConfiguration) -> Self {
-        let rules: Box<[CompiledRule]> = config.rules().iter().map(compile_rule).collect();
+impl Matcher {
+    /// Indexes validated rules.
+    pub(crate) fn new(rules: &[CorsRule]) -> Self {
+        let rules: Box<[RulePatterns]> = rules.iter().map(RulePatterns::new).collect();
         let mut all: Mask = 0;
         let mut method_masks = [0; 5];
         let mut any_origin = 0;
@@ -230,8 +166,7 @@ impl CorsPolicy {
                 }
             }
         }
-        CorsPolicy {
-            config,
+        Matcher {
             rules,
             all,
             method_masks,
@@ -244,14 +179,9 @@ impl CorsPolicy {
         }
     }
 
-    /// The configuration this policy was compiled from.
-    pub fn configuration(&self) -> &CorsConfiguration {
-        &self.config
-    }
-
-    /// The rule at `index`, as configured.
-    pub fn rule(&self, index: usize) -> Option<&CorsRule> {
-        self.config.rules().get(index)
+    /// Every rule's patterns, in order.
+    pub(crate) fn rules(&self) -> &[RulePatterns] {
+        &self.rules
     }
 
     /// Rules whose origin patterns accept `origin`, among `among`.
@@ -286,11 +216,6 @@ impl CorsPolicy {
             mask = self.wildcard_headers.matches(name, among, mask) & among;
         }
         mask
-    }
-
-    /// The prebuilt preflight headers of the rule at `index`.
-    pub(crate) fn preflight_template(&self, index: usize) -> Option<&PreflightTemplate> {
-        self.rules.get(index).map(|rule| &rule.preflight)
     }
 
     /// Every rule.
@@ -367,25 +292,6 @@ impl Case {
         // The multiply leaves the low bits (the probe position) weakest: fold the high ones in.
         hash ^ (hash >> 29)
     }
-}
-
-pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
-pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of every byte of `word` equal to `b` (exact: the additions stay within each
-/// byte). Eight bytes tested in a handful of instructions.
-pub(crate) fn bytes_equal(word: u64, b: u8) -> u64 {
-    let x = word ^ (ONES * u64::from(b));
-    !(((x & !HIGH) + !HIGH) | x) & HIGH
-}
-
-/// `word` with its ASCII capitals (eight bytes at a time) made small.
-fn lowercase_word(word: u64) -> u64 {
-    let low7 = word & !HIGH;
-    let at_least_a = low7 + ONES * u64::from(0x80 - b'A');
-    let past_z = low7 + ONES * u64::from(0x80 - b'Z' - 1);
-    let capitals = at_least_a & !past_z & !word & HIGH;
-    word | (capitals >> 2)
 }
 
 /// `lower == value.to_ascii_lowercase()` for slices of one length, eight bytes a step (the
@@ -593,41 +499,11 @@ impl AffixIndex {
     }
 }
 
-fn compile_rule(rule: &CorsRule) -> CompiledRule {
-    let mut methods = [false; 5];
-    for method in rule.allowed_methods() {
-        if let Some(m) = S3Method::from_bytes(method.as_bytes()) {
-            methods[m.index()] = true;
-        }
-    }
-    let any_origin = rule.allowed_origins().iter().any(|o| o == "*");
-    let allow_methods = joined_value(rule.allowed_methods()).unwrap_or_else(|| HeaderValue::from_static(""));
-    let expose_headers = joined_value(rule.expose_headers());
-    let max_age = rule.max_age_seconds().map(HeaderValue::from);
-    CompiledRule {
-        preflight: PreflightTemplate::new(any_origin, &allow_methods, &expose_headers, &max_age),
-        any_origin,
-        allow_methods,
-        expose_headers,
-        max_age,
-        origins: rule.allowed_origins().iter().map(|o| Pattern::parse(o)).collect(),
-        methods,
-        headers: rule.allowed_headers().iter().map(|h| Pattern::parse(h)).collect(),
-    }
-}
-
-/// `values` joined with `, ` as one header value; `None` when empty (or, impossible after
-/// validation, not a valid field value).
-fn joined_value(values: &[String]) -> Option<HeaderValue> {
-    if values.is_empty() {
-        return None;
-    }
-    HeaderValue::from_bytes(values.join(", ").as_bytes()).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::CorsConfiguration;
+    use crate::policy::CorsPolicy;
 
     #[test]
     fn wildcard_prefix_and_suffix_do_not_overlap() {
@@ -670,17 +546,22 @@ mod tests {
 
     /// The rules whose patterns accept `value`, one rule at a time, from the patterns alone.
     fn naive(policy: &CorsPolicy, value: &[u8], header: bool) -> Mask {
-        policy.rules.iter().enumerate().fold(0, |mask, (i, rule)| {
-            let patterns = if header { &rule.headers } else { &rule.origins };
-            let hit = patterns.iter().any(|p| {
-                if header {
-                    p.matches_ignore_case(value)
-                } else {
-                    p.matches(value)
-                }
-            });
-            mask | (Mask::from(hit) << i)
-        })
+        policy
+            .matcher
+            .rules()
+            .iter()
+            .enumerate()
+            .fold(0, |mask, (i, rule)| {
+                let patterns = if header { &rule.headers } else { &rule.origins };
+                let hit = patterns.iter().any(|p| {
+                    if header {
+                        p.matches_ignore_case(value)
+                    } else {
+                        p.matches(value)
+                    }
+                });
+                mask | (Mask::from(hit) << i)
+            })
     }
 
     fn first(policy: &CorsPolicy, origin: &str) -> Option<usize> {
@@ -689,7 +570,7 @@ mod tests {
             .body(())
             .unwrap();
         match policy.evaluate(&request) {
-            crate::Decision::Actual(allowed) => Some(allowed.rule_index()),
+            crate::decision::Decision::Actual(allowed) => Some(allowed.rule_index()),
             _ => None,
         }
     }
@@ -807,14 +688,15 @@ mod tests {
             values in prop::collection::vec("[abAB.]{0,7}", 1..8),
         ) {
             let p = policy(&rules);
+            let m = &p.matcher;
             for value in &values {
                 let v = value.as_bytes();
-                prop_assert_eq!(p.origin_mask(v, p.all()), naive(&p, v, false), "origin {:?}", value);
-                prop_assert_eq!(p.header_mask(v, p.all()), naive(&p, v, true), "header {:?}", value);
+                prop_assert_eq!(m.origin_mask(v, m.all()), naive(&p, v, false), "origin {:?}", value);
+                prop_assert_eq!(m.header_mask(v, m.all()), naive(&p, v, true), "header {:?}", value);
                 // Narrowed candidate sets give the same answer restricted to them.
-                let among = p.all() & !1;
-                prop_assert_eq!(p.origin_mask(v, among), naive(&p, v, false) & among);
-                prop_assert_eq!(p.header_mask(v, among), naive(&p, v, true) & among);
+                let among = m.all() & !1;
+                prop_assert_eq!(m.origin_mask(v, among), naive(&p, v, false) & among);
+                prop_assert_eq!(m.header_mask(v, among), naive(&p, v, true) & among);
             }
         }
     }

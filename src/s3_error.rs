@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use http::{HeaderValue, StatusCode};
 
-use crate::decision::ResourceType;
+use crate::request::ResourceType;
 use crate::xml_escape::{push_escaped, push_escaped_bytes};
 
 const MISSING_ORIGIN: &str = "Insufficient information. Origin request header needed.";

@@ -9,11 +9,29 @@ use arc_swap::ArcSwap;
 use http::header::HOST;
 
 use crate::config::CorsConfiguration;
-use crate::decision::{BucketCors, RequestHead, ResourceType};
-use crate::matcher::CorsPolicy;
+use crate::policy::CorsPolicy;
+use crate::request::{RequestHead, ResourceType};
 
 /// The error an asynchronous source may fail with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What looking up the request's bucket gave (spec §3).
+#[derive(Clone, Copy, Debug)]
+pub enum BucketCors<'a> {
+    /// The request names no bucket (the service endpoint).
+    NoBucket,
+    /// The bucket does not exist.
+    NoSuchBucket,
+    /// The bucket exists and has no CORS configuration.
+    NotConfigured,
+    /// The bucket's compiled rules, and whether the URL names the bucket or an object.
+    Configured {
+        /// The bucket's rules.
+        policy: &'a CorsPolicy,
+        /// Bucket URL or object URL.
+        resource: ResourceType,
+    },
+}
 
 /// The outcome of looking up a request's rules, owned (what closures and asynchronous sources
 /// return). [`BucketCors`] is the borrowed form the decision reads.

@@ -4,7 +4,9 @@
 //! the number of rules, then the value checks of every rule in order (`InvalidRequest`):
 //! methods, origins, allowed headers, expose headers.
 
-use crate::config::{CorsRule, MAX_DOCUMENT_BYTES, MAX_RULES};
+use serde::{Deserialize, Deserializer};
+
+use crate::config::{CorsConfiguration, CorsRule, MAX_DOCUMENT_BYTES, MAX_RULES};
 use crate::error::{ConfigError, ErrorCode, TOO_MANY_RULES};
 use crate::xml_escape::{escaped_len, is_xml_char};
 
@@ -13,6 +15,49 @@ pub(crate) const S3_METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "POST", "DELETE"
 
 /// Longest `ID`, in characters.
 pub(crate) const MAX_ID_CHARS: usize = 255;
+
+impl CorsConfiguration {
+    /// Validates `rules` as S3's PutBucketCors would.
+    pub fn new<I>(rules: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: Into<CorsRule>,
+    {
+        let rules: Vec<CorsRule> = rules.into_iter().map(Into::into).collect();
+        validate(&rules)?;
+        check_xml_size(&rules)?;
+        Ok(CorsConfiguration::from_validated(rules))
+    }
+}
+
+/// What serde reads before validation: the AWS CLI form or the console's bare array.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawConfiguration {
+    Wrapped(WrappedRules),
+    Bare(Vec<CorsRule>),
+}
+
+/// The AWS CLI form; like any unknown element, an unknown member is refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrappedRules {
+    #[serde(rename = "CORSRules")]
+    rules: Vec<CorsRule>,
+}
+
+/// Any serde format: the AWS CLI form or the console's bare array, validated as
+/// [`CorsConfiguration::new`] does (an invalid configuration is a deserialization error
+/// carrying the [`ConfigError`]'s text).
+impl<'de> Deserialize<'de> for CorsConfiguration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match RawConfiguration::deserialize(deserializer)? {
+            RawConfiguration::Wrapped(WrappedRules { rules }) | RawConfiguration::Bare(rules) => {
+                CorsConfiguration::new(rules).map_err(serde::de::Error::custom)
+            }
+        }
+    }
+}
 
 pub(crate) fn validate(rules: &[CorsRule]) -> Result<(), ConfigError> {
     if rules.is_empty() {

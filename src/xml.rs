@@ -77,7 +77,23 @@ impl Parser<'_> {
     }
 }
 
-pub(crate) fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
+impl CorsConfiguration {
+    /// Parses S3's XML (`<CORSConfiguration>`), with or without the S3 namespace, elements
+    /// in any order. Documents over 64 KiB, DOCTYPEs and entity declarations are refused.
+    #[cfg(feature = "xml")]
+    pub fn from_xml(xml: &str) -> Result<Self, ConfigError> {
+        parse(xml)
+    }
+
+    /// The XML document GetBucketCors returns for this configuration: values verbatim, in
+    /// configuration order, absent members omitted.
+    #[cfg(feature = "xml")]
+    pub fn to_xml(&self) -> String {
+        write(self)
+    }
+}
+
+fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(ConfigError::too_big("the document", text.len()));
     }
@@ -326,7 +342,7 @@ fn store(parser: &mut Parser<'_>, field: Field, value: String, start: u64) -> Re
 
 /// The GetBucketCors document. Element order inside a rule follows S3's model: ID,
 /// AllowedHeader, AllowedMethod, AllowedOrigin, ExposeHeader, MaxAgeSeconds.
-pub(crate) fn write(config: &CorsConfiguration) -> String {
+fn write(config: &CorsConfiguration) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CORSConfiguration xmlns=\"");
     out.push_str(S3_NAMESPACE);

@@ -60,7 +60,8 @@
 use std::collections::BTreeSet;
 
 use crate::config::CorsRule;
-use crate::matcher::{Pattern, S3Method};
+use crate::matcher::Pattern;
+use crate::request::S3Method;
 
 /// A byte that is valid in a header value and never occurs in a pattern (patterns are UTF-8,
 /// and UTF-8 never uses `0xFF`).
@@ -299,7 +300,8 @@ mod tests {
     use super::*;
     use crate::config::CorsConfiguration;
     use crate::decision::Decision;
-    use crate::matcher::{CorsPolicy, Mask};
+    use crate::matcher::Mask;
+    use crate::policy::CorsPolicy;
 
     fn rule(origins: &[&str], methods: &[&str], headers: &[&str]) -> CorsRule {
         CorsRule::builder()
@@ -480,7 +482,8 @@ mod tests {
     /// Origins and names come from the brute-force alphabets, up to the length bound; matching
     /// goes through the layer's compiled indexes.
     fn brute_force_reach(rules: &[CorsRule], j: usize) -> Option<Witness> {
-        let policy = CorsPolicy::new(CorsConfiguration::new(rules.to_vec()).unwrap());
+        let compiled = CorsPolicy::new(CorsConfiguration::new(rules.to_vec()).unwrap());
+        let policy = &compiled.matcher;
         let all = policy.all();
         let bit: Mask = 1 << j;
         let below: Mask = bit - 1;

@@ -1,0 +1,69 @@
+//! A configuration compiled once: the matcher's indexes and each rule's prebuilt answer.
+
+use crate::config::{CorsConfiguration, CorsRule};
+use crate::matcher::Matcher;
+use crate::response::RuleAnswer;
+
+/// A [`CorsConfiguration`] compiled for matching: build it once, evaluate every request with
+/// it. Building cannot fail: the configuration is already valid.
+///
+/// ```
+/// use tower_s3_cors::{CorsConfiguration, CorsPolicy, Decision};
+///
+/// let config = CorsConfiguration::from_json(
+///     r#"[{"AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["GET"]}]"#,
+/// )?;
+/// let policy = CorsPolicy::new(config);
+/// let request = http::Request::get("/photo.jpg")
+///     .header("origin", "https://app.example.com")
+///     .body(())
+///     .unwrap();
+/// match policy.evaluate(&request) {
+///     Decision::Actual(allowed) => {
+///         assert_eq!(allowed.rule_index(), 0);
+///         assert_eq!(allowed.headers().allow_origin(), "https://app.example.com");
+///     }
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # Ok::<(), tower_s3_cors::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct CorsPolicy {
+    config: CorsConfiguration,
+    /// Which rules accept a request.
+    pub(crate) matcher: Matcher,
+    /// What each rule answers, by rule index.
+    answers: Box<[RuleAnswer]>,
+}
+
+impl From<CorsConfiguration> for CorsPolicy {
+    fn from(config: CorsConfiguration) -> Self {
+        CorsPolicy::new(config)
+    }
+}
+
+impl CorsPolicy {
+    /// Compiles a validated configuration.
+    pub fn new(config: CorsConfiguration) -> Self {
+        CorsPolicy {
+            matcher: Matcher::new(config.rules()),
+            answers: config.rules().iter().map(RuleAnswer::new).collect(),
+            config,
+        }
+    }
+
+    /// The configuration this policy was compiled from.
+    pub fn configuration(&self) -> &CorsConfiguration {
+        &self.config
+    }
+
+    /// The rule at `index`, as configured.
+    pub fn rule(&self, index: usize) -> Option<&CorsRule> {
+        self.config.rules().get(index)
+    }
+
+    /// The prebuilt answer of the rule at `index`.
+    pub(crate) fn answer(&self, index: usize) -> Option<&RuleAnswer> {
+        self.answers.get(index)
+    }
+}

@@ -1,0 +1,401 @@
+//! Reading the request: the parts the decision looks at ([`RequestHead`]), its CORS fields
+//! (`Origin`, `Access-Control-Request-Method`) read once, and the names listed in
+//! `Access-Control-Request-Headers`, scanned in one bounded pass without allocating.
+
+use http::header::{GetAll, ValueIter};
+use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri};
+
+use crate::options::CorsOptions;
+use crate::swar::{bytes_equal, HIGH};
+
+/// `Access-Control-Request-Private-Network` (Private Network Access).
+pub const ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK: HeaderName =
+    HeaderName::from_static("access-control-request-private-network");
+
+/// The parts of a request the decision reads: method, URI and headers (and, for hooks, the
+/// extensions).
+///
+/// Made from a [`http::Request`] or [`http::request::Parts`] with `From`, or with
+/// [`RequestHead::new`].
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct RequestHead<'a> {
+    /// The request method.
+    pub method: &'a Method,
+    /// The request URI (its path tells a bucket URL from an object URL).
+    pub uri: &'a Uri,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The request extensions, when the head was made from a request (hooks may read an id
+    /// an earlier middleware stored there).
+    pub extensions: Option<&'a Extensions>,
+}
+
+impl<'a> RequestHead<'a> {
+    /// A head from its parts (no extensions).
+    pub fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
+        RequestHead {
+            method,
+            uri,
+            headers,
+            extensions: None,
+        }
+    }
+}
+
+impl<'a> From<&'a http::request::Parts> for RequestHead<'a> {
+    fn from(parts: &'a http::request::Parts) -> Self {
+        RequestHead {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            extensions: Some(&parts.extensions),
+        }
+    }
+}
+
+impl<'a, B> From<&'a http::Request<B>> for RequestHead<'a> {
+    fn from(request: &'a http::Request<B>) -> Self {
+        RequestHead {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+            extensions: Some(request.extensions()),
+        }
+    }
+}
+
+/// Whether the URL names the bucket itself or an object in it (S3's `<ResourceType>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResourceType {
+    /// The bucket URL.
+    Bucket,
+    /// An object URL.
+    Object,
+}
+
+impl ResourceType {
+    /// For a layer that stands for one virtual-hosted bucket: `/` is the bucket, any other
+    /// path an object.
+    pub fn from_path(path: &str) -> ResourceType {
+        if path.is_empty() || path == "/" {
+            ResourceType::Bucket
+        } else {
+            ResourceType::Object
+        }
+    }
+
+    /// `BUCKET` or `OBJECT`, as S3 writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Bucket => "BUCKET",
+            ResourceType::Object => "OBJECT",
+        }
+    }
+}
+
+/// One of the five methods S3 knows, as a bit index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum S3Method {
+    /// `GET`
+    Get,
+    /// `PUT`
+    Put,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `DELETE`
+    Delete,
+}
+
+impl S3Method {
+    /// Parses a method token exactly (case-sensitive), as S3 does.
+    pub fn from_bytes(bytes: &[u8]) -> Option<S3Method> {
+        Some(match bytes {
+            b"GET" => S3Method::Get,
+            b"PUT" => S3Method::Put,
+            b"HEAD" => S3Method::Head,
+            b"POST" => S3Method::Post,
+            b"DELETE" => S3Method::Delete,
+            _ => return None,
+        })
+    }
+
+    /// The method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            S3Method::Get => "GET",
+            S3Method::Put => "PUT",
+            S3Method::Head => "HEAD",
+            S3Method::Post => "POST",
+            S3Method::Delete => "DELETE",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            S3Method::Get => 0,
+            S3Method::Put => 1,
+            S3Method::Head => 2,
+            S3Method::Post => 3,
+            S3Method::Delete => 4,
+        }
+    }
+}
+
+/// `Origin` as the request sent it.
+pub(crate) enum OriginField<'a> {
+    Absent,
+    One(&'a HeaderValue),
+    /// More than one `Origin` field: matches nothing.
+    Many,
+}
+
+fn origin_field(headers: &HeaderMap) -> OriginField<'_> {
+    let mut fields = headers.get_all(ORIGIN).iter();
+    match (fields.next(), fields.next()) {
+        (None, _) => OriginField::Absent,
+        // S3 treats an empty Origin as no Origin.
+        (Some(v), None) if v.is_empty() => OriginField::Absent,
+        (Some(v), None) => OriginField::One(v),
+        (Some(_), Some(_)) => OriginField::Many,
+    }
+}
+
+/// `Access-Control-Request-Method`: absent, or its first value and whether it was repeated.
+fn request_method_field(headers: &HeaderMap) -> Option<(&HeaderValue, bool)> {
+    let mut fields = headers.get_all(ACCESS_CONTROL_REQUEST_METHOD).iter();
+    let first = fields.next()?;
+    Some((first, fields.next().is_some()))
+}
+
+/// Whether a request is a preflight: S3 treats every `OPTIONS` as one; Fetch mode only those
+/// a browser sends (with `Origin` and `Access-Control-Request-Method`).
+fn is_preflight(
+    method: &Method,
+    origin: &OriginField<'_>,
+    request_method: Option<(&HeaderValue, bool)>,
+    options: &CorsOptions,
+) -> bool {
+    *method == Method::OPTIONS
+        && (!options.fetch_mode || (!matches!(origin, OriginField::Absent) && request_method.is_some()))
+}
+
+/// The method an actual request is matched on: `Access-Control-Request-Method` when present
+/// (S3 matches an actual request on it), else the request's own; none when it was sent twice.
+fn actual_method(method: &Method, request_method: Option<(&HeaderValue, bool)>) -> Option<S3Method> {
+    match request_method {
+        None => S3Method::from_bytes(method.as_str().as_bytes()),
+        Some((value, false)) => S3Method::from_bytes(value.as_bytes()),
+        Some((_, true)) => None,
+    }
+}
+
+/// What the request's CORS fields say, read once: the decision, the per-rule explanation and
+/// the answer to a failed lookup all read them through this, so they read them alike.
+pub(crate) struct CorsFields<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) origin: OriginField<'a>,
+    pub(crate) request_method: Option<(&'a HeaderValue, bool)>,
+}
+
+impl<'a> CorsFields<'a> {
+    pub(crate) fn of(head: &RequestHead<'a>) -> Self {
+        CorsFields {
+            method: head.method,
+            origin: origin_field(head.headers),
+            request_method: request_method_field(head.headers),
+        }
+    }
+
+    pub(crate) fn is_preflight(&self, options: &CorsOptions) -> bool {
+        is_preflight(self.method, &self.origin, self.request_method, options)
+    }
+
+    /// Whether the request names an origin (one or several `Origin` fields, not empty).
+    pub(crate) fn has_origin(&self) -> bool {
+        !matches!(self.origin, OriginField::Absent)
+    }
+
+    /// The one `Origin` a rule can match (several fields match nothing).
+    pub(crate) fn single_origin(&self) -> Option<&'a HeaderValue> {
+        match self.origin {
+            OriginField::One(origin) => Some(origin),
+            _ => None,
+        }
+    }
+
+    /// The method rules are matched on: a preflight's `Access-Control-Request-Method`, or an
+    /// actual request's (see [`actual_method`]); an `OPTIONS` without one matches nothing.
+    pub(crate) fn matched_method(&self) -> Option<S3Method> {
+        actual_method(self.method, self.request_method)
+    }
+}
+
+/// The names listed in `Access-Control-Request-Headers`: every field joined with `,`, split on
+/// `,`, trimmed of spaces and tabs, empty items dropped. One pass, no allocation.
+pub(crate) fn requested_headers(headers: &HeaderMap) -> Names<'_> {
+    RequestedHeaders::of(headers).names()
+}
+
+/// The `Access-Control-Request-Headers` fields of a request, looked up once.
+pub(crate) struct RequestedHeaders<'a> {
+    pub(crate) fields: GetAll<'a, HeaderValue>,
+}
+
+impl<'a> RequestedHeaders<'a> {
+    pub(crate) fn of(headers: &'a HeaderMap) -> Self {
+        RequestedHeaders {
+            fields: headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS),
+        }
+    }
+
+    pub(crate) fn names(&self) -> Names<'a> {
+        Names {
+            fields: self.fields.iter(),
+            rest: b"",
+        }
+    }
+
+    /// The `Access-Control-Allow-Headers` echo of names `listed` counted: lowercased, joined
+    /// by `, `. One allocation of the exact size, or none when the request's single field is
+    /// already that value (one lowercase name, as browsers send it).
+    pub(crate) fn echo(&self, listed: &Listed) -> Option<HeaderValue> {
+        if listed.count == 0 {
+            return None;
+        }
+        if let Some(field) = listed.verbatim {
+            return Some(field.clone());
+        }
+        let mut out = Vec::with_capacity(listed.bytes + 2 * (listed.count - 1));
+        let mut push = |name: &[u8]| {
+            if !out.is_empty() {
+                out.extend_from_slice(b", ");
+            }
+            let start = out.len();
+            out.extend_from_slice(name);
+            if let Some(copied) = out.get_mut(start..) {
+                copied.make_ascii_lowercase();
+            }
+        };
+        // A short list was kept by the matching pass; a long one is read again.
+        match listed.first.get(..listed.count) {
+            Some(names) => names.iter().for_each(|name| push(name)),
+            None => self.names().for_each(push),
+        }
+        // Exact capacity, so `Bytes` takes the buffer over without a second allocation. The
+        // bytes come from header values, so they are valid in one.
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
+    }
+}
+
+/// What the matching pass learnt about the requested names, to size the echo.
+#[derive(Default)]
+pub(crate) struct Listed<'a> {
+    pub(crate) count: usize,
+    /// Total length of the names.
+    pub(crate) bytes: usize,
+    /// The first names (all of them when `count` is at most their number).
+    pub(crate) first: [&'a [u8]; KEPT_NAMES],
+    /// The request's one field, when it is exactly the echo.
+    pub(crate) verbatim: Option<&'a HeaderValue>,
+}
+
+/// How many requested names the matching pass keeps for the echo (browsers send a few).
+const KEPT_NAMES: usize = 8;
+
+/// Iterator over requested header names (see [`requested_headers`]).
+pub(crate) struct Names<'a> {
+    fields: ValueIter<'a, HeaderValue>,
+    /// What is left of the current field.
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Names<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        loop {
+            let rest = skip_separators(self.rest);
+            if rest.is_empty() {
+                self.rest = self.fields.next()?.as_bytes();
+                continue;
+            }
+            // `rest` starts with a name byte, so the trimmed item is not empty.
+            let (item, after) = rest.split_at_checked(find_comma(rest)).unwrap_or((rest, b""));
+            self.rest = after;
+            return Some(trim_end_ows(item));
+        }
+    }
+}
+
+/// Branch-free (`|`, not `||`), so a block of tests becomes a few vector compares.
+fn is_separator(b: u8) -> bool {
+    (b == b',') | (b == b' ') | (b == b'\t')
+}
+
+/// `bytes` after its leading commas, spaces and tabs (empty items and whitespace). Hostile
+/// lists are mostly separators: they are skipped sixteen bytes a step (the compiler turns
+/// the block test into vector compares), the first other byte is then found eight at a time.
+fn skip_separators(mut bytes: &[u8]) -> &[u8] {
+    // The usual separators between two names, `,` and `, `, without the block machinery.
+    match bytes {
+        [b',', b' ', next, ..] if !is_separator(*next) => return bytes.get(2..).unwrap_or_default(),
+        [b',', next, ..] if !is_separator(*next) => return bytes.get(1..).unwrap_or_default(),
+        _ => {}
+    }
+    while let Some((block, rest)) = bytes.split_first_chunk::<16>() {
+        if !block.iter().fold(true, |all, &b| all & is_separator(b)) {
+            break;
+        }
+        bytes = rest;
+    }
+    while let Some((word, rest)) = bytes.split_first_chunk::<8>() {
+        let word = u64::from_le_bytes(*word);
+        let separators = bytes_equal(word, b',') | bytes_equal(word, b' ') | bytes_equal(word, b'\t');
+        let others = !separators & HIGH;
+        if others != 0 {
+            return bytes
+                .get(others.trailing_zeros() as usize / 8..)
+                .unwrap_or_default();
+        }
+        bytes = rest;
+    }
+    let start = bytes
+        .iter()
+        .position(|&b| !is_separator(b))
+        .unwrap_or(bytes.len());
+    bytes.get(start..).unwrap_or_default()
+}
+
+/// The index of the first comma in `bytes`, or its length; sixteen then eight bytes a step.
+fn find_comma(bytes: &[u8]) -> usize {
+    let mut skipped = 0;
+    let mut rest = bytes;
+    while let Some((block, tail)) = rest.split_first_chunk::<16>() {
+        if block.iter().fold(false, |any, &b| any | (b == b',')) {
+            break;
+        }
+        skipped += 16;
+        rest = tail;
+    }
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        let commas = bytes_equal(u64::from_le_bytes(*word), b',');
+        if commas != 0 {
+            return skipped + commas.trailing_zeros() as usize / 8;
+        }
+        skipped += 8;
+        rest = tail;
+    }
+    skipped + rest.iter().position(|&b| b == b',').unwrap_or(rest.len())
+}
+
+fn trim_end_ows(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
+    bytes.get(..end).unwrap_or_default()
+}

@@ -1,0 +1,387 @@
+//! Writing the response: the `Access-Control-*` headers of an allowed request (from one
+//! table), the 200 answer to a preflight, and S3's error documents with their id headers.
+
+use bytes::Bytes;
+use http::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, CONTENT_LENGTH,
+    CONTENT_TYPE, VARY,
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Response};
+
+use crate::config::CorsRule;
+use crate::s3_error::{Refusal, RequestIds};
+
+/// `Access-Control-Allow-Private-Network` (Private Network Access).
+pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
+    HeaderName::from_static("access-control-allow-private-network");
+/// `x-amz-request-id`.
+pub const X_AMZ_REQUEST_ID: HeaderName = HeaderName::from_static("x-amz-request-id");
+/// `x-amz-id-2`.
+pub const X_AMZ_ID_2: HeaderName = HeaderName::from_static("x-amz-id-2");
+
+/// The `Vary` value S3 sends with every CORS answer: the request fields the answer depends on.
+pub(crate) const VARY_VALUE: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
+/// [`VARY_VALUE`] when the answer also depends on `Access-Control-Request-Private-Network`.
+const VARY_VALUE_PRIVATE_NETWORK: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Access-Control-Request-Private-Network";
+
+// ---- The table ---------------------------------------------------------------------------
+//
+// Every header the layer writes on an allowed request is one row of `TABLE`, in the order
+// the layer writes them, and one variant of `Field` (its index in the table). Writing,
+// counting, iterating, replacing the inner service's fields and the prebuilt preflight
+// answers all read the table. Adding a header is a row, a variant, and its value: a rule's
+// constant in `RuleAnswer::new`, or a value from the request in `RuleAnswer::headers`.
+
+/// A header of an allowed answer; its discriminant is its row in [`TABLE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    AllowOrigin,
+    AllowCredentials,
+    AllowMethods,
+    AllowHeaders,
+    ExposeHeaders,
+    MaxAge,
+    AllowPrivateNetwork,
+    Vary,
+}
+
+/// How a row's value meets the inner service's response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Meets {
+    /// Always written: it replaces the inner service's field of that name.
+    Replaces,
+    /// Written for some rules or requests: the inner service's field of that name is removed
+    /// even when the layer writes none (a CORS answer is the layer's alone).
+    Removes,
+    /// Merged into the inner service's `Vary` (one field, no token twice).
+    Merges,
+}
+
+const ROWS: usize = 8;
+
+/// The headers of an allowed answer, in writing order.
+static TABLE: [(Field, HeaderName, Meets); ROWS] = [
+    (Field::AllowOrigin, ACCESS_CONTROL_ALLOW_ORIGIN, Meets::Replaces),
+    (
+        Field::AllowCredentials,
+        ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        Meets::Removes,
+    ),
+    (Field::AllowMethods, ACCESS_CONTROL_ALLOW_METHODS, Meets::Replaces),
+    (Field::AllowHeaders, ACCESS_CONTROL_ALLOW_HEADERS, Meets::Removes),
+    (
+        Field::ExposeHeaders,
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        Meets::Removes,
+    ),
+    (Field::MaxAge, ACCESS_CONTROL_MAX_AGE, Meets::Removes),
+    (
+        Field::AllowPrivateNetwork,
+        ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+        Meets::Removes,
+    ),
+    (Field::Vary, VARY, Meets::Merges),
+];
+
+const TRUE: HeaderValue = HeaderValue::from_static("true");
+const STAR: HeaderValue = HeaderValue::from_static("*");
+/// What an accessor of an always-written header returns if it is somehow missing.
+static EMPTY: HeaderValue = HeaderValue::from_static("");
+
+/// Whether an inner response's field named `name` is removed by a match.
+fn removed(name: &HeaderName) -> bool {
+    TABLE
+        .iter()
+        .any(|(_, row, meets)| *meets == Meets::Removes && row == name)
+}
+
+/// The `Access-Control-*` headers (and `Vary`) of an allowed request, ready to insert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorsHeaders {
+    /// One value per row of [`TABLE`]; `None` when the header is not sent.
+    values: [Option<HeaderValue>; ROWS],
+}
+
+impl CorsHeaders {
+    fn get(&self, field: Field) -> Option<&HeaderValue> {
+        self.values.get(field as usize).and_then(Option::as_ref)
+    }
+
+    fn take(&mut self, field: Field) -> Option<HeaderValue> {
+        self.values.get_mut(field as usize).and_then(Option::take)
+    }
+
+    fn set(&mut self, field: Field, value: Option<HeaderValue>) {
+        if let Some(slot) = self.values.get_mut(field as usize) {
+            *slot = value;
+        }
+    }
+
+    /// `Access-Control-Allow-Origin`: `*`, or the request's `Origin` verbatim.
+    pub fn allow_origin(&self) -> &HeaderValue {
+        self.get(Field::AllowOrigin).unwrap_or(&EMPTY)
+    }
+
+    /// Whether `Access-Control-Allow-Credentials: true` is sent.
+    pub fn allow_credentials(&self) -> bool {
+        self.get(Field::AllowCredentials).is_some()
+    }
+
+    /// `Access-Control-Allow-Methods`: the rule's methods, configuration order.
+    pub fn allow_methods(&self) -> &HeaderValue {
+        self.get(Field::AllowMethods).unwrap_or(&EMPTY)
+    }
+
+    /// `Access-Control-Allow-Headers`: the requested names, lowercased, request order.
+    pub fn allow_headers(&self) -> Option<&HeaderValue> {
+        self.get(Field::AllowHeaders)
+    }
+
+    /// `Access-Control-Expose-Headers`, when the rule has ExposeHeaders.
+    pub fn expose_headers(&self) -> Option<&HeaderValue> {
+        self.get(Field::ExposeHeaders)
+    }
+
+    /// `Access-Control-Max-Age`, when the rule has MaxAgeSeconds.
+    pub fn max_age(&self) -> Option<&HeaderValue> {
+        self.get(Field::MaxAge)
+    }
+
+    /// `Vary`.
+    pub fn vary(&self) -> &HeaderValue {
+        self.get(Field::Vary).unwrap_or(&EMPTY)
+    }
+
+    /// Every header, in the order they are written.
+    pub fn iter(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+        TABLE
+            .iter()
+            .zip(&self.values)
+            .filter_map(|((_, name, _), value)| Some((name.clone(), value.clone()?)))
+    }
+
+    /// How many fields [`write_to`](Self::write_to) writes.
+    fn len(&self) -> usize {
+        self.values.iter().filter(|v| v.is_some()).count()
+    }
+
+    /// Writes the headers of a short-circuited preflight into an empty map.
+    fn write_to(self, headers: &mut HeaderMap) {
+        for ((_, name, _), value) in TABLE.iter().zip(self.values) {
+            if let Some(value) = value {
+                headers.insert(name.clone(), value);
+            }
+        }
+    }
+
+    /// Applies the headers to an inner service's response: the layer's values replace every
+    /// `Access-Control-*` header the inner service set, and `Vary` is merged into one field.
+    pub fn apply_to(self, headers: &mut HeaderMap) {
+        // One look at the response's field names (no hashing) tells whether the inner service
+        // set a CORS header the layer may not overwrite, or a `Vary` to merge into. Most
+        // responses have neither, and then nothing is looked up before inserting.
+        let mut stale = false;
+        let mut has_vary = false;
+        for name in headers.keys() {
+            if *name == VARY {
+                has_vary = true;
+            } else if removed(name) {
+                stale = true;
+            }
+        }
+        if stale {
+            for (_, name, meets) in &TABLE {
+                if *meets == Meets::Removes {
+                    headers.remove(name);
+                }
+            }
+        }
+        for ((_, name, meets), value) in TABLE.iter().zip(self.values) {
+            match (meets, value) {
+                (_, None) => {}
+                (Meets::Merges, Some(value)) if has_vary => crate::vary::merge(headers, value),
+                (_, Some(value)) => {
+                    headers.insert(name.clone(), value);
+                }
+            }
+        }
+    }
+
+    /// The headers of a 200 preflight answer (these, then `Content-Length: 0`), from the
+    /// matched rule's prebuilt `template` when there is one.
+    fn preflight_map(self, template: Option<&PreflightTemplate>) -> HeaderMap {
+        match template {
+            // Private Network Access changes Vary and adds a field: built by hand (opt-in).
+            Some(template) if !self.allow_private_network() => template.fill(self),
+            _ => {
+                // Sized for every field at once: allocated once, never grown.
+                let mut map = HeaderMap::with_capacity(self.len() + 1);
+                self.write_to(&mut map);
+                map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+                map
+            }
+        }
+    }
+
+    fn allow_private_network(&self) -> bool {
+        self.get(Field::AllowPrivateNetwork).is_some()
+    }
+}
+
+/// One rule's answer, built when the rules are compiled: the header values that come from
+/// the rule, and its prebuilt preflight answers.
+#[derive(Clone, Debug)]
+pub(crate) struct RuleAnswer {
+    /// The rule's constant values; the ones that come from the request are `None` here.
+    constant: CorsHeaders,
+    /// Allow-Origin is `*` when the rule lists `*` among its origins.
+    any_origin: bool,
+    preflight: PreflightTemplate,
+}
+
+impl RuleAnswer {
+    pub(crate) fn new(rule: &CorsRule) -> Self {
+        let any_origin = rule.allowed_origins().iter().any(|o| o == "*");
+        let mut constant = CorsHeaders {
+            values: Default::default(),
+        };
+        // Credentials are allowed for a named origin, never for `*`.
+        constant.set(Field::AllowCredentials, (!any_origin).then_some(TRUE));
+        constant.set(
+            Field::AllowMethods,
+            Some(joined_value(rule.allowed_methods()).unwrap_or_else(|| HeaderValue::from_static(""))),
+        );
+        constant.set(Field::ExposeHeaders, joined_value(rule.expose_headers()));
+        constant.set(Field::MaxAge, rule.max_age_seconds().map(HeaderValue::from));
+        let preflight = PreflightTemplate::new(&constant);
+        RuleAnswer {
+            constant,
+            any_origin,
+            preflight,
+        }
+    }
+
+    /// The headers for a request this rule allows: the rule's values, the request's `Origin`
+    /// (or `*`), the echoed requested names, and Private Network Access when asked.
+    pub(crate) fn headers(
+        &self,
+        origin: &HeaderValue,
+        echo: Option<HeaderValue>,
+        private_network: bool,
+    ) -> CorsHeaders {
+        let mut headers = self.constant.clone();
+        headers.set(
+            Field::AllowOrigin,
+            Some(if self.any_origin { STAR } else { origin.clone() }),
+        );
+        headers.set(Field::AllowHeaders, echo);
+        headers.set(Field::AllowPrivateNetwork, private_network.then_some(TRUE));
+        headers.set(
+            Field::Vary,
+            Some(HeaderValue::from_static(if private_network {
+                VARY_VALUE_PRIVATE_NETWORK
+            } else {
+                VARY_VALUE
+            })),
+        );
+        headers
+    }
+}
+
+/// `values` joined with `, ` as one header value; `None` when empty (or, impossible after
+/// validation, not a valid field value).
+fn joined_value(values: &[String]) -> Option<HeaderValue> {
+    if values.is_empty() {
+        return None;
+    }
+    HeaderValue::from_bytes(values.join(", ").as_bytes()).ok()
+}
+
+/// A rule's preflight answer headers, built when the rules are compiled, in writing order,
+/// with placeholders for the two values that come from the request (Allow-Origin, the echoed
+/// Allow-Headers). A preflight clones the map that fits (two allocations, no hashing) and
+/// puts the request's values in place.
+#[derive(Clone, Debug)]
+struct PreflightTemplate {
+    without_echo: HeaderMap,
+    with_echo: HeaderMap,
+}
+
+impl PreflightTemplate {
+    fn new(constant: &CorsHeaders) -> Self {
+        let map = |echo: bool| {
+            let mut headers = constant.clone();
+            headers.set(Field::AllowOrigin, Some(STAR));
+            headers.set(Field::AllowHeaders, echo.then_some(STAR));
+            headers.set(Field::Vary, Some(HeaderValue::from_static(VARY_VALUE)));
+            headers.preflight_map(None)
+        };
+        PreflightTemplate {
+            without_echo: map(false),
+            with_echo: map(true),
+        }
+    }
+
+    /// The template's map with the request's values of `headers` in place.
+    fn fill(&self, mut headers: CorsHeaders) -> HeaderMap {
+        let mut origin = headers.take(Field::AllowOrigin);
+        let mut echo = headers.take(Field::AllowHeaders);
+        let mut map = match echo {
+            Some(_) => self.with_echo.clone(),
+            None => self.without_echo.clone(),
+        };
+        for (name, value) in map.iter_mut() {
+            if *name == ACCESS_CONTROL_ALLOW_ORIGIN {
+                if let Some(origin) = origin.take() {
+                    *value = origin;
+                }
+            } else if *name == ACCESS_CONTROL_ALLOW_HEADERS {
+                if let Some(echo) = echo.take() {
+                    *value = echo;
+                }
+            }
+        }
+        map
+    }
+}
+
+/// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`. `answer` is
+/// the matched rule's, when the caller has it (the prebuilt maps are then cloned).
+pub(crate) fn preflight_response(headers: CorsHeaders, answer: Option<&RuleAnswer>) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.headers_mut() = headers.preflight_map(answer.map(|a| &a.preflight));
+    response
+}
+
+/// An S3 error document: `Content-Type: application/xml`, ids in headers and body alike.
+pub(crate) fn error_response(refusal: &Refusal, ids: RequestIds) -> Response<Bytes> {
+    let request_id = String::from_utf8_lossy(ids.request_id.as_bytes());
+    let host_id = String::from_utf8_lossy(ids.host_id.as_bytes());
+    let body = refusal.to_xml(&request_id, &host_id);
+    let mut response = Response::new(Bytes::from(body));
+    *response.status_mut() = refusal.status();
+    let map = response.headers_mut();
+    // Moved, not cloned: a first clone of a freshly made value would allocate.
+    map.insert(X_AMZ_REQUEST_ID, ids.request_id);
+    map.insert(X_AMZ_ID_2, ids.host_id);
+    map.insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    response
+}
+
+/// Cache-safe `Vary` on a response the layer otherwise leaves alone.
+pub(crate) fn add_vary(headers: &mut HeaderMap) {
+    crate::vary::merge(headers, HeaderValue::from_static(VARY_VALUE));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_rows_are_in_field_order() {
+        for (row, (field, _, _)) in TABLE.iter().enumerate() {
+            assert_eq!(*field as usize, row, "{field:?}");
+        }
+    }
+}
