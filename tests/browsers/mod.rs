@@ -27,7 +27,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -35,7 +35,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -250,6 +250,39 @@ pub struct PageServer {
     results: mpsc::Receiver<String>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// The fixed port of [`PageServer::localhost`]; dropped after the listeners are closed.
+    turn: Option<PortTurn>,
+}
+
+/// The fixed ports (`PageServer::localhost`) in use by a test of this binary, and the signal
+/// that one was released.
+static FIXED_PORTS: (Mutex<BTreeSet<u16>>, Condvar) = (Mutex::new(BTreeSet::new()), Condvar::new());
+
+/// A test's turn on a fixed port: taken when no other test of this binary has it, released
+/// when dropped (also when the test panics).
+struct PortTurn(u16);
+
+impl PortTurn {
+    fn take(port: u16) -> PortTurn {
+        let (taken, freed) = &FIXED_PORTS;
+        let mut taken = taken.lock().unwrap_or_else(PoisonError::into_inner);
+        while taken.contains(&port) {
+            taken = freed.wait(taken).unwrap_or_else(PoisonError::into_inner);
+        }
+        taken.insert(port);
+        PortTurn(port)
+    }
+}
+
+impl Drop for PortTurn {
+    fn drop(&mut self) {
+        let (taken, freed) = &FIXED_PORTS;
+        taken
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.0);
+        freed.notify_all();
+    }
 }
 
 impl PageServer {
@@ -270,14 +303,14 @@ impl PageServer {
     /// example whose rules allow exactly `http://localhost:PORT`. Waits (bounded) while the
     /// port is taken.
     pub fn localhost(port: u16) -> PageServer {
+        // Tests of this binary that need the same port take turns (a test holds it for all
+        // three engines); the bounded wait below is only for another program.
+        let turn = PortTurn::take(port);
         let deadline = Instant::now() + Duration::from_secs(30);
         let v4 = loop {
             match TcpListener::bind(("127.0.0.1", port)) {
                 Ok(listener) => break listener,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    std::thread::sleep(Duration::from_millis(200));
-                }
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
                 Err(e) => panic!("port {port} (the origin http://localhost:{port}) is taken: {e}"),
             }
         };
@@ -291,7 +324,9 @@ impl PageServer {
             }
             Err(_) => {}
         }
-        PageServer::start(format!("http://localhost:{port}"), listeners)
+        let mut server = PageServer::start(format!("http://localhost:{port}"), listeners);
+        server.turn = Some(turn);
+        server
     }
 
     fn start(origin: String, listeners: Vec<TcpListener>) -> PageServer {
@@ -331,6 +366,7 @@ impl PageServer {
             results,
             stop,
             threads,
+            turn: None,
         }
     }
 
@@ -383,6 +419,8 @@ impl Drop for PageServer {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        // The listeners are closed (their threads ended): the fixed port's turn, a field,
+        // is released after this.
         let _ = self.addr;
     }
 }
