@@ -450,3 +450,44 @@ fn hyper_log_pages_in_every_engine() {
         Vec::new()
     });
 }
+
+#[test]
+fn a_form_post_from_another_site_is_sent_without_a_preflight() {
+    // CORS keeps a page from reading answers, not from sending simple requests: a form POST
+    // from a site no rule allows reaches the service in every engine, with no preflight (what
+    // `CorsOptions::enforce` is for).
+    let rules = tower_s3_cors::CorsConfiguration::from_json(
+        r#"[{"AllowedOrigins": ["https://app.example.com"], "AllowedMethods": ["PUT"]}]"#,
+    )
+    .expect("rules");
+    let server = LoggingServer::start(rules);
+    let page = PageServer::on("127.0.0.2");
+    page.set_page(format!(
+        r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>another site</title></head>
+<body><form id="f" method="POST" action="http://{}/bucket/key" enctype="text/plain">
+<input name="x" value="1"></form>
+<script>document.getElementById("f").submit();</script></body></html>
+"#,
+        server.addr
+    ));
+    server.take_log();
+    browsers::for_each_engine("form_post", |browser| {
+        let session = browser.open(&page.url()).unwrap_or_else(|e| panic!("{e}"));
+        let arrived = session.wait_for("the form POST", || {
+            server
+                .log
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .any(|entry| entry == "POST")
+        });
+        drop(session);
+        let log = server.take_log();
+        match arrived {
+            Ok(()) if log == ["POST"] => Vec::new(),
+            Ok(()) => vec![format!("the server saw {log:?}, expected only the POST")],
+            Err(e) => vec![e],
+        }
+    });
+}

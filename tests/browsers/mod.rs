@@ -848,6 +848,33 @@ impl Session {
         tail(&self.dir.0.join("browser.log"))
     }
 
+    /// Waits until `done()` (what the server under test saw, say), polling every 50 ms, at
+    /// most [`RUN_TIMEOUT`]; fails early when the browser exits. `what` names the wait in the
+    /// error.
+    pub fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) -> Result<(), String> {
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        loop {
+            if done() {
+                return Ok(());
+            }
+            if self.exited() {
+                return Err(format!(
+                    "{}: the browser exited before {what}; its output:\n{}",
+                    self.engine,
+                    self.output()
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{}: no {what} within {RUN_TIMEOUT:?}; the browser's output:\n{}",
+                    self.engine,
+                    self.output()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Stops the browser now (dropping the session does the same).
     pub fn stop(&mut self) {
         self.running = None;
