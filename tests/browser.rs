@@ -1,12 +1,13 @@
 //! Real browsers against the example S3 server: Chromium, Firefox and WebKit each load a page
-//! from another loopback origin whose `fetch()` calls exercise the buckets' CORS rules, and the
-//! test asserts every engine's verdicts (allowed or blocked, which headers and statuses the
-//! page could read). One case list, run in all three engines by `browsers::run_cases`; the
-//! other examples and the preflight cache are in `browser_examples.rs`.
+//! from another loopback origin whose `fetch()` calls exercise the buckets' CORS rules (uploads
+//! and downloads through presigned URLs, a public-read bucket read anonymously, S3's 403 and 404
+//! answers read by the page), and the test asserts every engine's verdicts (allowed or blocked,
+//! which headers the page could read). The other examples and the preflight cache are in
+//! `browser_examples.rs`.
 //!
 //! The engines are Debian's `chromium`, `firefox-esr` and WebKitGTK's `MiniBrowser` under
-//! `Xvfb`, installed by `.ci/run`. Without one the test fails in CI (`CI` set) and runs in the
-//! other engines locally, with a message naming the missing one.
+//! `Xvfb`, installed by `.ci/run` (see `browsers/mod.rs`). Without one the test fails in CI
+//! (`CI` set) and runs in the other engines locally, with a message naming the missing one.
 
 #![cfg(all(feature = "xml", feature = "json"))]
 
@@ -14,156 +15,211 @@ mod browsers;
 mod support;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use browsers::{run_cases, Case, PageServer};
-use support::{get, request, Running};
+use browsers::PageServer;
+use support::s3::{presign, signed};
+use support::Running;
 
-fn put(addr: SocketAddr, path: &str, body: &str) {
-    let reply = request(addr, "PUT", path, &[], body.as_bytes());
-    assert_eq!(reply.status, 200, "PUT {path}: {}", reply.text());
+/// The page: one `fetch()` per case, each line `case: allowed <what the page read>` or
+/// `case: blocked <error name>`, then `DONE`. `urls` are the presigned URLs, by name.
+fn page(s3: &str, urls: &[(&str, String)]) -> String {
+    let urls: String = urls
+        .iter()
+        .map(|(name, path)| format!("const {name} = S3 + {path:?};\n"))
+        .collect();
+    format!(
+        r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>tower-s3-cors in a browser</title></head>
+<body><pre id="out"></pre>
+<script>
+const S3 = "{s3}";
+{urls}
+const out = document.getElementById("out");
+const log = (line) => {{ out.textContent += line + "\n"; }};
+const code = async (r) => ((await r.text()).match(/<Code>(.*?)<\/Code>/) || [])[1];
+async function run(name, call) {{
+  try {{ log(name + ": allowed " + await call()); }}
+  catch (e) {{ log(name + ": blocked " + e.name); }}
+}}
+async function main() {{
+  // A presigned PUT with application/json: not CORS-safelisted, so the browser preflights.
+  // ETag is exposed, x-amz-request-id is not.
+  await run("presigned_put_json", async () => {{
+    const r = await fetch(PUT_URL, {{
+      method: "PUT",
+      headers: {{ "Content-Type": "application/json" }},
+      body: JSON.stringify({{ from: "the page" }}),
+    }});
+    return "status=" + r.status + " etag=" + r.headers.get("ETag") + " request-id=" + r.headers.get("x-amz-request-id");
+  }});
+  await run("presigned_get", async () => {{
+    const r = await fetch(GET_URL);
+    return "status=" + r.status + " type=" + r.headers.get("Content-Type") + " body=" + await r.text();
+  }});
+  await run("public_read_anonymous", async () => {{
+    const r = await fetch(S3 + "/public/readme.txt");
+    return "status=" + r.status + " body=" + await r.text();
+  }});
+  await run("public_read_with_credentials", async () => {{
+    const r = await fetch(S3 + "/public/readme.txt", {{ credentials: "include" }});
+    return "status=" + r.status;
+  }});
+  await run("public_missing_key_404_readable", async () => {{
+    const r = await fetch(S3 + "/public/missing.txt");
+    return "status=" + r.status + " code=" + await code(r);
+  }});
+  await run("private_anonymous_read_403_readable", async () => {{
+    const r = await fetch(S3 + "/browser/seed.txt");
+    return "status=" + r.status + " code=" + await code(r);
+  }});
+  await run("anonymous_write_403_readable", async () => {{
+    const r = await fetch(S3 + "/browser/anonymous.txt", {{ method: "PUT", body: "x" }});
+    return "status=" + r.status + " code=" + await code(r);
+  }});
+  await run("refused_header", async () => {{
+    const r = await fetch(REFUSED_URL, {{ method: "PUT", headers: {{ "x-custom-token": "secret" }}, body: "x" }});
+    return "status=" + r.status;
+  }});
+  await run("refused_method", async () => {{
+    const r = await fetch(DELETE_URL, {{ method: "DELETE" }});
+    return "status=" + r.status;
+  }});
+  await run("bucket_without_cors", async () => {{
+    const r = await fetch(S3 + "/plain/readme.txt");
+    return "status=" + r.status;
+  }});
+  log("DONE");
+}}
+main();
+</script></body></html>
+"#
+    )
 }
 
-// ---------------------------------------------------------------------------------------------
-// s3_server
+fn put(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &str) {
+    let reply = signed(addr, "PUT", path, headers, body.as_bytes());
+    assert_eq!(reply.status, 200, "PUT {path}: {}", reply.text());
+}
 
 #[test]
 fn s3_server_verdicts_in_every_engine() {
     let s3 = Running::start("s3_server");
-    let page = PageServer::loopback();
-    let page_origin = page.origin().to_owned();
+    let host = s3.addr.to_string();
+    // The page's origin is known before the page: start its server first.
+    let page_server = PageServer::loopback();
+    let page_origin = page_server.origin().to_owned();
 
-    // `browser`: the page's origin may GET and PUT with x-amz-* headers; only ETag is exposed.
-    put(s3.addr, "/browser", "");
+    // `browser` (private): the page's origin may GET and PUT with Content-Type; only ETag is
+    // exposed.
+    put(s3.addr, "/browser", &[], "");
     put(
         s3.addr,
         "/browser?cors",
+        &[],
         &format!(
             "<CORSConfiguration><CORSRule><AllowedOrigin>{page_origin}</AllowedOrigin>\
              <AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod>\
-             <AllowedHeader>content-type</AllowedHeader><AllowedHeader>x-amz-*</AllowedHeader>\
-             <ExposeHeader>ETag</ExposeHeader></CORSRule></CORSConfiguration>"
+             <AllowedHeader>content-type</AllowedHeader><ExposeHeader>ETag</ExposeHeader>\
+             </CORSRule></CORSConfiguration>"
         ),
     );
-    put(s3.addr, "/browser/seed.txt", "seed");
-    // The object each engine's page uploads, stored once beforehand for its ETag (the same
-    // bytes give the same ETag).
-    put(s3.addr, "/browser/upload.txt", "uploaded from the page");
-    let etag = get(s3.addr, "/browser/upload.txt", &[])
-        .header("etag")
-        .expect("ETag")
-        .to_owned();
-    // `public`: any origin may GET (Access-Control-Allow-Origin: *).
-    put(s3.addr, "/public", "");
+    put(s3.addr, "/browser/seed.txt", &[], "seed");
+    // `public` (public-read): any origin may GET (Access-Control-Allow-Origin: *).
+    put(s3.addr, "/public", &[("x-amz-acl", "public-read")], "");
     put(
         s3.addr,
         "/public?cors",
+        &[],
         "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>\
          <AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>",
     );
-    put(s3.addr, "/public/readme.txt", "public readme");
-    // `private`: no CORS configuration.
-    put(s3.addr, "/private", "");
-    put(s3.addr, "/private/secret.txt", "secret");
+    put(s3.addr, "/public/readme.txt", &[], "public readme");
+    // `plain` (public-read): no CORS configuration.
+    put(s3.addr, "/plain", &[("x-amz-acl", "public-read")], "");
+    put(s3.addr, "/plain/readme.txt", &[], "plain readme");
 
-    let prelude = format!("const S3 = {:?};", s3.url());
-    let cases = [
-        // Preflighted: x-amz-* headers are not CORS-safelisted. ETag is exposed, x-amz-request-id
-        // is not.
-        Case::new(
-            "put_with_amz_headers",
-            r#"const r = await fetch(S3 + "/browser/upload.txt", {
-      method: "PUT",
-      headers: { "Content-Type": "text/plain", "x-amz-meta-owner": "page", "x-amz-date": "20240101T000000Z" },
-      body: "uploaded from the page",
-    });
-    return "status=" + r.status + " etag=" + r.headers.get("ETag") + " request-id=" + r.headers.get("x-amz-request-id");"#,
-            format!("allowed status=200 etag={etag} request-id=null"),
+    let valid = Duration::from_secs(600);
+    let urls = [
+        ("PUT_URL", presign(&host, "PUT", "/browser/upload.json", valid)),
+        ("GET_URL", presign(&host, "GET", "/browser/upload.json", valid)),
+        (
+            "REFUSED_URL",
+            presign(&host, "PUT", "/browser/refused.txt", valid),
         ),
-        // The rule names the origin: it is echoed with Allow-Credentials, so credentials work.
-        Case::new(
-            "get_credentialed",
-            r#"const r = await fetch(S3 + "/browser/upload.txt", { credentials: "include" });
-    return "status=" + r.status + " body=" + await r.text();"#,
-            "allowed status=200 body=uploaded from the page",
-        ),
-        // x-custom-token matches no AllowedHeader: the preflight gets 403, the PUT is never sent.
-        Case::new(
-            "refused_header",
-            r#"const r = await fetch(S3 + "/browser/refused.txt", { method: "PUT", headers: { "x-custom-token": "secret" }, body: "x" });
-    return "status=" + r.status;"#,
-            "blocked TypeError",
-        ),
-        // DELETE is not an AllowedMethod: same.
-        Case::new(
-            "refused_method",
-            r#"const r = await fetch(S3 + "/browser/seed.txt", { method: "DELETE" });
-    return "status=" + r.status;"#,
-            "blocked TypeError",
-        ),
-        // A `*` rule answers `Access-Control-Allow-Origin: *`: fine without credentials...
-        Case::new(
-            "star_without_credentials",
-            r#"const r = await fetch(S3 + "/public/readme.txt");
-    return "status=" + r.status + " body=" + await r.text();"#,
-            "allowed status=200 body=public readme",
-        ),
-        // ...and refused by the browser with them.
-        Case::new(
-            "star_with_credentials",
-            r#"const r = await fetch(S3 + "/public/readme.txt", { credentials: "include" });
-    return "status=" + r.status;"#,
-            "blocked TypeError",
-        ),
-        // No configuration: the response has no CORS headers, the page cannot read it.
-        Case::new(
-            "bucket_without_cors",
-            r#"const r = await fetch(S3 + "/private/secret.txt");
-    return "status=" + r.status;"#,
-            "blocked TypeError",
-        ),
-        // ...but a `no-cors` request still goes out and gives the page an opaque response:
-        // status 0, nothing readable. CORS protects reading, not sending.
-        Case::new(
-            "bucket_without_cors_no_cors_mode",
-            r#"const r = await fetch(S3 + "/private/secret.txt", { mode: "no-cors" });
-    return "type=" + r.type + " status=" + r.status + " body=" + JSON.stringify(await r.text());"#,
-            r#"allowed type=opaque status=0 body="""#,
-        ),
-        // S3 adds CORS headers to error responses too: the page reads the 404 and its code.
-        Case::new(
-            "missing_key_404_readable",
-            r#"const r = await fetch(S3 + "/browser/missing.txt");
-    const code = ((await r.text()).match(/<Code>(.*?)<\/Code>/) || [])[1];
-    return "status=" + r.status + " code=" + code;"#,
-            "allowed status=404 code=NoSuchKey",
-        ),
-        Case::new(
-            "missing_bucket",
-            r#"const r = await fetch(S3 + "/no-such-bucket/key");
-    return "status=" + r.status;"#,
-            "blocked TypeError",
-        ),
+        ("DELETE_URL", presign(&host, "DELETE", "/browser/seed.txt", valid)),
     ];
+    page_server.set_log_page(&page(&s3.url(), &urls));
 
-    run_cases("s3_server", &page, &prelude, &cases, |_| {
+    browsers::for_each_engine("s3_server", |browser| {
+        let results = browser
+            .load_log(&page_server, &page_server.url())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let verdict = |case: &str| -> String {
+            results
+                .lines()
+                .find_map(|line| line.strip_prefix(case).and_then(|rest| rest.strip_prefix(": ")))
+                .unwrap_or_else(|| panic!("no result for {case} in:\n{results}"))
+                .to_owned()
+        };
+
         // What the server stored, to compare with what the page read.
-        let uploaded = get(s3.addr, "/browser/upload.txt", &[]);
-        let mut failures = Vec::new();
-        if uploaded.status != 200 || uploaded.header("x-amz-meta-owner") != Some("page") {
-            failures.push(format!(
-                "the page's PUT did not store x-amz-meta-owner: {:?}",
-                uploaded.headers
-            ));
+        let uploaded = signed(s3.addr, "GET", "/browser/upload.json", &[], b"");
+        assert_eq!(uploaded.status, 200, "the browser's PUT reached the server");
+        assert_eq!(uploaded.text(), r#"{"from":"the page"}"#);
+        assert_eq!(uploaded.header("content-type"), Some("application/json"));
+        let etag = uploaded.header("etag").expect("ETag").to_owned();
+
+        let expected = [
+            // Preflight allowed; the exposed ETag is readable, the unexposed x-amz-request-id is not.
+            (
+                "presigned_put_json",
+                format!("allowed status=200 etag={etag} request-id=null"),
+            ),
+            (
+                "presigned_get",
+                r#"allowed status=200 type=application/json body={"from":"the page"}"#.to_owned(),
+            ),
+            // A `*` rule answers `Access-Control-Allow-Origin: *`: fine without credentials...
+            (
+                "public_read_anonymous",
+                "allowed status=200 body=public readme".to_owned(),
+            ),
+            // ...and refused by the browser with them.
+            ("public_read_with_credentials", "blocked TypeError".to_owned()),
+            // S3 adds CORS headers to error responses too: the page reads the error's code.
+            (
+                "public_missing_key_404_readable",
+                "allowed status=404 code=NoSuchKey".to_owned(),
+            ),
+            (
+                "private_anonymous_read_403_readable",
+                "allowed status=403 code=AccessDenied".to_owned(),
+            ),
+            (
+                "anonymous_write_403_readable",
+                "allowed status=403 code=AccessDenied".to_owned(),
+            ),
+            // x-custom-token matches no AllowedHeader: the preflight gets 403, the PUT is never sent.
+            ("refused_header", "blocked TypeError".to_owned()),
+            // DELETE is not an AllowedMethod: same, although the URL is validly signed.
+            ("refused_method", "blocked TypeError".to_owned()),
+            // No configuration: the response has no CORS headers, the page cannot read it.
+            ("bucket_without_cors", "blocked TypeError".to_owned()),
+        ];
+        for (case, want) in &expected {
+            assert_eq!(&verdict(case), want, "case {case}; all results:\n{results}");
         }
         // The refused requests never reached the server.
-        if get(s3.addr, "/browser/seed.txt", &[]).status != 200 {
-            failures.push("the refused DELETE deleted seed.txt".to_owned());
-        }
-        if get(s3.addr, "/browser/refused.txt", &[]).status != 404 {
-            failures.push("the refused PUT stored refused.txt".to_owned());
-        }
-        // Each engine starts from an object without the page's metadata.
-        put(s3.addr, "/browser/upload.txt", "uploaded from the page");
-        failures
+        assert_eq!(signed(s3.addr, "GET", "/browser/seed.txt", &[], b"").status, 200);
+        assert_eq!(
+            signed(s3.addr, "GET", "/browser/refused.txt", &[], b"").status,
+            404
+        );
+        assert_eq!(
+            signed(s3.addr, "GET", "/browser/anonymous.txt", &[], b"").status,
+            404
+        );
+        Vec::new()
     });
 }
