@@ -168,8 +168,9 @@ fn tonic_grpc_web_verdicts_in_every_engine() {
 // sees which preflights each engine sent.
 
 /// A hyper server on a free loopback port: `CorsLayer` with `rules` in front of a handler
-/// that answers 200, and a log (outside the layer) of every request as `METHOD` or, for a
-/// preflight, `OPTIONS <requested method> <requested headers>`. Stops when dropped.
+/// that answers 200, and a log (outside the layer) of every request but `/favicon.ico` as
+/// `METHOD` or, for a preflight, `OPTIONS <requested method> <requested headers>`. Stops when
+/// dropped.
 struct LoggingServer {
     addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
@@ -220,7 +221,11 @@ impl LoggingServer {
                         } else {
                             request.method().to_string()
                         };
-                        entries.lock().unwrap_or_else(PoisonError::into_inner).push(entry);
+                        // A browser fetches the favicon of a document it navigated to (WebKit
+                        // does, after the form POST): not a request of the page's.
+                        if request.uri().path() != "/favicon.ico" {
+                            entries.lock().unwrap_or_else(PoisonError::into_inner).push(entry);
+                        }
                         request
                     })
                     .layer(tower_s3_cors::CorsLayer::new(rules))
