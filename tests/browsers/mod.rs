@@ -252,6 +252,8 @@ pub struct PageServer {
     threads: Vec<JoinHandle<()>>,
     /// The fixed port of [`PageServer::localhost`]; dropped after the listeners are closed.
     turn: Option<PortTurn>,
+    /// How many times the page was served.
+    served: Arc<AtomicUsize>,
 }
 
 /// The fixed ports (`PageServer::localhost`) in use by a test of this binary, and the signal
@@ -334,23 +336,29 @@ impl PageServer {
         let page = Arc::new(Mutex::new(String::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, results) = mpsc::channel();
+        let served = Arc::new(AtomicUsize::new(0));
         let threads = listeners
             .into_iter()
             .map(|listener| {
                 listener.set_nonblocking(true).expect("nonblocking listener");
                 let (page, stop, tx) = (Arc::clone(&page), Arc::clone(&stop), tx.clone());
+                let served = Arc::clone(&served);
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
                         match listener.accept() {
                             Ok((stream, _)) => {
                                 let page = page.lock().unwrap_or_else(PoisonError::into_inner).clone();
-                                let tx = tx.clone();
+                                let (tx, served) = (tx.clone(), Arc::clone(&served));
                                 // A thread per connection: a browser's idle preconnection must
                                 // not hold up the page or its results.
-                                std::thread::spawn(move || {
-                                    if let Some(posted) = serve_one(stream, &page) {
+                                std::thread::spawn(move || match serve_one(stream, &page) {
+                                    Served::Page => {
+                                        served.fetch_add(1, Ordering::SeqCst);
+                                    }
+                                    Served::Results(posted) => {
                                         let _ = tx.send(posted);
                                     }
+                                    Served::Other => {}
                                 });
                             }
                             Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -367,6 +375,7 @@ impl PageServer {
             stop,
             threads,
             turn: None,
+            served,
         }
     }
 
@@ -378,6 +387,11 @@ impl PageServer {
     /// The page's URL, `ORIGIN/`.
     pub fn url(&self) -> String {
         format!("{}/", self.origin)
+    }
+
+    /// How many times the page has been served (a page that reports nothing was loaded).
+    pub fn pages_served(&self) -> usize {
+        self.served.load(Ordering::SeqCst)
     }
 
     /// Serves `html` from now on, at `/` (with any query string). The page reports by
@@ -427,12 +441,21 @@ impl Drop for PageServer {
 
 /// Answers one connection (`Connection: close`): the page for `GET /` (and `GET /?…`), 204 for
 /// `POST /results` (whose body is returned), 404 otherwise.
-fn serve_one(mut stream: TcpStream, page: &str) -> Option<String> {
+/// What [`serve_one`] answered.
+enum Served {
+    Page,
+    Results(String),
+    Other,
+}
+
+fn serve_one(mut stream: TcpStream, page: &str) -> Served {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut reader = BufReader::new(&mut stream);
     let mut request_line = String::new();
-    reader.read_line(&mut request_line).ok()?;
+    if reader.read_line(&mut request_line).is_err() {
+        return Served::Other;
+    }
     let mut content_length = 0usize;
     let mut line = String::new();
     while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
@@ -443,14 +466,17 @@ fn serve_one(mut stream: TcpStream, page: &str) -> Option<String> {
         }
         line.clear();
     }
-    let mut posted = None;
+    let mut served = Served::Other;
     let (status, content_type, body) =
         if request_line.starts_with("GET / ") || request_line.starts_with("GET /?") {
+            served = Served::Page;
             ("200 OK", "text/html; charset=utf-8", page)
         } else if request_line.starts_with("POST /results ") && content_length <= 1 << 20 {
             let mut body = vec![0; content_length];
-            reader.read_exact(&mut body).ok()?;
-            posted = Some(String::from_utf8_lossy(&body).into_owned());
+            if reader.read_exact(&mut body).is_err() {
+                return Served::Other;
+            }
+            served = Served::Results(String::from_utf8_lossy(&body).into_owned());
             ("204 No Content", "text/plain", "")
         } else {
             ("404 Not Found", "text/plain", "")
@@ -461,7 +487,7 @@ fn serve_one(mut stream: TcpStream, page: &str) -> Option<String> {
          Cache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    posted
+    served
 }
 
 /// What a case should give.
@@ -870,6 +896,22 @@ impl Session {
                     self.engine,
                     self.output()
                 ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether `happened()` becomes true within `limit` (polling every 50 ms): for what must
+    /// NOT happen, `!session.happens_within(..)` after a positive sign that the page ran (say
+    /// [`PageServer::pages_served`]).
+    pub fn happens_within(&self, limit: Duration, mut happened: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if happened() {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
