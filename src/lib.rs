@@ -129,6 +129,7 @@ mod decision;
 mod error;
 mod explain;
 mod fetch_metadata;
+mod intern;
 #[cfg(feature = "json")]
 mod json;
 mod layer;
@@ -153,6 +154,7 @@ pub use decision::{decide, Allowed, Decision, PassReason, PassThrough};
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
 pub use fetch_metadata::{FetchMetadata, SiteVerdict};
+pub use intern::PolicyInterner;
 pub use layer::{AsyncResponseFuture, Cors, CorsLayer, ResponseFuture};
 pub use lint::{
     LintCode, LintWarning, Severity, CHROMIUM_MAX_AGE_SECONDS, FIREFOX_MAX_AGE_SECONDS,

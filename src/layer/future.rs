@@ -14,7 +14,7 @@ use super::step::{decide_and_trace, Action, Shared, Step};
 use crate::body::CorsBody;
 use crate::decision::lookup_failed;
 use crate::request::RequestHead;
-use crate::source::{AsyncCorsSource, AsyncSource, BucketCors};
+use crate::source::{AsyncCorsSource, AsyncSource};
 
 /// An empty 500, for a future polled again after it completed (instead of a panic).
 fn polled_after_completion<B>() -> Response<CorsBody<B>> {
@@ -187,11 +187,7 @@ where
                             decision
                         }
                     };
-                    let bucket = match &looked_up {
-                        Ok(found) => found.as_bucket_cors(),
-                        Err(_) => BucketCors::NoBucket,
-                    };
-                    let future = match Step::from_decision(decision, &shared, &head, &bucket) {
+                    let future = match Step::from_decision(decision, &shared, &head) {
                         Step::Call(action) => ResponseFuture::inner(inner.call(request), action),
                         Step::Respond(response) => ResponseFuture::ready(response),
                     };
