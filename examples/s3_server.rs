@@ -51,10 +51,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_s3_cors::{
-    BucketAddressing, BucketStore, ConfigError, CorsConfiguration, CorsLayer, RequestIds, MAX_DOCUMENT_BYTES,
-    X_AMZ_ID_2, X_AMZ_REQUEST_ID,
-};
+use tower_s3_cors::header::{X_AMZ_ID_2, X_AMZ_REQUEST_ID};
+use tower_s3_cors::source::{BucketAddressing, BucketStore};
+use tower_s3_cors::{ConfigError, CorsConfiguration, CorsLayer, RequestIds};
 
 /// The demo bucket's CORS rules.
 const DEMO_RULES: &str = include_str!("default-cors.xml");
@@ -527,7 +526,7 @@ async fn create_bucket(server: &Server, bucket: &str, request: Request<Incoming>
         .with("BucketName", bucket));
     }
     // A `CreateBucketConfiguration` (region) may come along; this server has one region.
-    read_body(request, MAX_DOCUMENT_BYTES).await?;
+    read_body(request, CorsConfiguration::MAX_DOCUMENT_BYTES).await?;
     // As in us-east-1, creating a bucket you already own succeeds.
     server.create_bucket(bucket);
     let mut response = empty(StatusCode::OK);
@@ -576,7 +575,7 @@ fn get_bucket_location(server: &Server, bucket: &str) -> S3Result {
 async fn put_bucket_cors(server: &Server, bucket: &str, request: Request<Incoming>) -> S3Result {
     head_bucket(server, bucket)?;
     let content_md5 = request.headers().get("content-md5").cloned();
-    let Some(body) = read_body(request, MAX_DOCUMENT_BYTES).await? else {
+    let Some(body) = read_body(request, CorsConfiguration::MAX_DOCUMENT_BYTES).await? else {
         return Err(S3Error::new(
             StatusCode::BAD_REQUEST,
             "MaxMessageLengthExceeded",
@@ -602,14 +601,14 @@ async fn put_bucket_cors(server: &Server, bucket: &str, request: Request<Incomin
 
 fn get_bucket_cors(server: &Server, bucket: &str) -> S3Result {
     match server.cors.get_cors(bucket) {
-        None => Err(S3Error::no_such_bucket(bucket)),
-        Some(None) => Err(S3Error::new(
+        Err(_) => Err(S3Error::no_such_bucket(bucket)),
+        Ok(None) => Err(S3Error::new(
             StatusCode::NOT_FOUND,
             "NoSuchCORSConfiguration",
             "The CORS configuration does not exist",
         )
         .with("BucketName", bucket)),
-        Some(Some(config)) => Ok(xml(config.to_xml())),
+        Ok(Some(config)) => Ok(xml(config.to_xml())),
     }
 }
 

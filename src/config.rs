@@ -6,10 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 /// Largest configuration document S3 accepts, in bytes.
-pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// Most rules a configuration may hold.
-pub const MAX_RULES: usize = 100;
+pub(crate) const MAX_RULES: usize = 100;
 
 /// One `CORSRule`: which origins may use which methods and request headers, and what the
 /// browser may read and cache.
@@ -219,6 +219,14 @@ pub struct CorsConfiguration {
 }
 
 impl CorsConfiguration {
+    /// The largest configuration S3 accepts, in bytes (64 KiB): a document read from XML or
+    /// JSON, and the S3 XML form of any configuration (what [`to_xml`](Self::to_xml) writes),
+    /// must fit. Larger ones are refused with `MaxMessageLengthExceeded`.
+    pub const MAX_DOCUMENT_BYTES: usize = MAX_DOCUMENT_BYTES;
+
+    /// The most rules a configuration may hold (100).
+    pub const MAX_RULES: usize = MAX_RULES;
+
     /// The rules, in order.
     pub fn rules(&self) -> &[CorsRule] {
         &self.rules

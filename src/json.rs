@@ -58,15 +58,13 @@ fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
         }
         e
     })?;
-    validate::validate(&rules).map_err(|err| match err.rule_index() {
+    validate::configuration(rules).map_err(|err| match err.rule_index() {
         Some(index) => match rule_position(text, index) {
             Some(offset) => err.with_line_column(line_column(text, offset)),
             None => err,
         },
         None => err,
-    })?;
-    validate::check_xml_size(&rules)?;
-    Ok(CorsConfiguration::from_validated(rules))
+    })
 }
 
 /// Byte offset of the `index`-th rule object, for error positions. A light scan that skips

@@ -184,7 +184,8 @@ impl CorsConfiguration {
     /// together cover it.
     ///
     /// ```
-    /// use tower_s3_cors::{CorsConfiguration, LintCode};
+    /// use tower_s3_cors::lint::LintCode;
+    /// use tower_s3_cors::CorsConfiguration;
     ///
     /// let config = CorsConfiguration::from_json(
     ///     r#"[{"AllowedOrigins": ["https://app.example.com/"], "AllowedMethods": ["GET"]},

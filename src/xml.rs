@@ -219,8 +219,8 @@ fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
     let Parser {
         rules, rule_offsets, ..
     } = parser;
-    match validate::validate(&rules) {
-        Ok(()) => Ok(CorsConfiguration::from_validated(rules)),
+    match validate::configuration(rules) {
+        Ok(config) => Ok(config),
         Err(err) => {
             let offset = err.rule_index().and_then(|i| rule_offsets.get(i).copied());
             Err(match offset {

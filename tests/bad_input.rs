@@ -21,9 +21,7 @@ use http::header::{
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, Layer, ServiceExt};
-use tower_s3_cors::{
-    CorsConfiguration, CorsLayer, CorsOptions, CorsRule, ErrorCode, RequestIds, MAX_DOCUMENT_BYTES,
-};
+use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsOptions, CorsRule, ErrorCode, RequestIds};
 
 // ---------------------------------------------------------------------------------------
 // The request side.
@@ -663,12 +661,12 @@ fn refused_json(json: &str) -> tower_s3_cors::ConfigError {
 }
 
 fn assert_malformed(err: &tower_s3_cors::ConfigError) {
-    assert_eq!(err.code(), "MalformedXML", "{err}");
+    assert_eq!(err.code().as_str(), "MalformedXML", "{err}");
     assert_eq!(err.message(), MALFORMED);
 }
 
 fn assert_too_big(err: &tower_s3_cors::ConfigError) {
-    assert_eq!(err.code(), "MaxMessageLengthExceeded", "{err}");
+    assert_eq!(err.code().as_str(), "MaxMessageLengthExceeded", "{err}");
     assert_eq!(err.message(), "Your request was too big.");
 }
 
@@ -728,7 +726,7 @@ fn deeply_nested_xml_under_the_limit_is_refused_at_the_first_unknown_element() {
         "<a>".repeat(depth),
         "</a>".repeat(depth)
     );
-    assert!(xml.len() <= MAX_DOCUMENT_BYTES);
+    assert!(xml.len() <= CorsConfiguration::MAX_DOCUMENT_BYTES);
     let err = refused_xml(&xml);
     assert_malformed(&err);
     assert_eq!(err.line_column(), Some((1, 30)));
@@ -743,7 +741,7 @@ fn deeply_nested_xml_inside_a_field_is_refused() {
         "<a>".repeat(depth),
         "</a>".repeat(depth)
     );
-    assert!(xml.len() <= MAX_DOCUMENT_BYTES);
+    assert!(xml.len() <= CorsConfiguration::MAX_DOCUMENT_BYTES);
     let err = refused_xml(&xml);
     assert_malformed(&err);
     assert!(
@@ -778,7 +776,7 @@ fn padded_xml(len: usize) -> String {
 
 #[test]
 fn a_document_of_exactly_64_kib_is_read_and_one_byte_more_is_too_big() {
-    let at_limit = padded_xml(MAX_DOCUMENT_BYTES);
+    let at_limit = padded_xml(CorsConfiguration::MAX_DOCUMENT_BYTES);
     assert_eq!(at_limit.len(), 65_536);
     assert_eq!(
         CorsConfiguration::from_xml(&at_limit)
@@ -787,9 +785,14 @@ fn a_document_of_exactly_64_kib_is_read_and_one_byte_more_is_too_big() {
             .len(),
         1
     );
-    assert_too_big(&refused_xml(&padded_xml(MAX_DOCUMENT_BYTES + 1)));
+    assert_too_big(&refused_xml(&padded_xml(
+        CorsConfiguration::MAX_DOCUMENT_BYTES + 1,
+    )));
     let json = r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]"#;
-    let json_at_limit = format!("{json}{}", " ".repeat(MAX_DOCUMENT_BYTES - json.len()));
+    let json_at_limit = format!(
+        "{json}{}",
+        " ".repeat(CorsConfiguration::MAX_DOCUMENT_BYTES - json.len())
+    );
     assert!(CorsConfiguration::from_json(&json_at_limit).is_ok());
     assert_too_big(&refused_json(&format!("{json_at_limit} ")));
 }
@@ -804,7 +807,7 @@ fn ten_megabyte_json_is_too_big() {
 fn deeply_nested_json_is_refused() {
     let depth = 20_000;
     let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-    assert!(json.len() <= MAX_DOCUMENT_BYTES);
+    assert!(json.len() <= CorsConfiguration::MAX_DOCUMENT_BYTES);
     let err = refused_json(&json);
     assert_malformed(&err);
 }
@@ -933,8 +936,8 @@ fn rules_json(count: usize) -> String {
 #[test]
 fn one_hundred_and_one_rules_are_refused() {
     for err in [refused_xml(&rules_xml(101)), refused_json(&rules_json(101))] {
-        assert_eq!(err.code(), "InvalidRequest");
-        assert_eq!(err.error_code(), ErrorCode::InvalidRequest);
+        assert_eq!(err.code().as_str(), "InvalidRequest");
+        assert_eq!(err.code(), ErrorCode::InvalidRequest);
         assert_eq!(
             err.message(),
             "The number of CORS rules should not exceed allowed limit of 100 rules."
@@ -1074,7 +1077,7 @@ fn a_configuration_whose_s3_xml_passes_the_limit_is_refused_whatever_its_source(
         serde_json::to_string(&rule).expect("serialises")
     );
     assert!(
-        compact.len() < MAX_DOCUMENT_BYTES,
+        compact.len() < CorsConfiguration::MAX_DOCUMENT_BYTES,
         "the JSON itself is small enough"
     );
     assert_too_big(&refused_json(&compact));
@@ -1097,7 +1100,7 @@ fn a_configuration_whose_s3_xml_passes_the_limit_is_refused_whatever_its_source(
         match CorsConfiguration::new([rule]) {
             Ok(config) => {
                 count += 100;
-                if config.to_xml().len() > MAX_DOCUMENT_BYTES - 6_000 {
+                if config.to_xml().len() > CorsConfiguration::MAX_DOCUMENT_BYTES - 6_000 {
                     break config;
                 }
             }
@@ -1105,10 +1108,10 @@ fn a_configuration_whose_s3_xml_passes_the_limit_is_refused_whatever_its_source(
         }
     };
     let xml = fits.to_xml();
-    assert!(xml.len() <= MAX_DOCUMENT_BYTES);
+    assert!(xml.len() <= CorsConfiguration::MAX_DOCUMENT_BYTES);
     assert_eq!(CorsConfiguration::from_xml(&xml).expect("reads back"), fits);
     let json = fits.to_json();
-    assert!(json.len() <= MAX_DOCUMENT_BYTES);
+    assert!(json.len() <= CorsConfiguration::MAX_DOCUMENT_BYTES);
     assert_eq!(CorsConfiguration::from_json(&json).expect("reads back"), fits);
 }
 

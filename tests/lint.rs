@@ -2,7 +2,8 @@
 //! that does not.
 #![cfg(feature = "json")]
 
-use tower_s3_cors::{CorsConfiguration, LintCode, LintWarning};
+use tower_s3_cors::lint::{LintCode, LintWarning};
+use tower_s3_cors::CorsConfiguration;
 
 fn lint(json: &str) -> Vec<LintWarning> {
     CorsConfiguration::from_json(json)

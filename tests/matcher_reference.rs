@@ -229,6 +229,7 @@ fn crate_outcome(decision: Decision) -> Outcome {
         }
         Decision::Preflight(allowed) => Outcome::Preflight(allowed.rule_index(), headers(&allowed)),
         Decision::Actual(allowed) => Outcome::Actual(allowed.rule_index(), headers(&allowed)),
+        other => panic!("a decision this model does not know: {other:?}"),
     }
 }
 
