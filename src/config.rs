@@ -98,7 +98,15 @@ impl CorsRuleBuilder {
         self
     }
 
-    /// Adds an `AllowedMethod`: one of `GET`, `PUT`, `HEAD`, `POST`, `DELETE` (case-sensitive).
+    /// Adds an `AllowedMethod`: one of `GET`, `PUT`, `HEAD`, `POST`, `DELETE` (case-sensitive),
+    /// as text or as an [`S3Method`](crate::S3Method), which cannot be misspelt.
+    ///
+    /// ```
+    /// use tower_s3_cors::{CorsRule, S3Method};
+    ///
+    /// let rule = CorsRule::builder().allowed_origin("*").allowed_method(S3Method::Put).build();
+    /// assert_eq!(rule.allowed_methods(), ["PUT"]);
+    /// ```
     pub fn allowed_method(mut self, method: impl Into<String>) -> Self {
         self.rule.allowed_methods.push(method.into());
         self

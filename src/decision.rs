@@ -119,7 +119,7 @@ pub struct PassThrough {
 }
 
 impl PassThrough {
-    /// Why.
+    /// Why the request is served unchanged.
     pub fn reason(&self) -> PassReason {
         self.reason
     }
@@ -148,7 +148,7 @@ impl Allowed {
         &self.headers
     }
 
-    /// Takes the headers.
+    /// The headers to send, taken (to insert them without cloning).
     pub fn into_headers(self) -> CorsHeaders {
         self.headers
     }

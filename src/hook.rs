@@ -48,7 +48,7 @@ impl<'a> DecisionEvent<'a> {
         self.bucket
     }
 
-    /// The decision.
+    /// The decision, as [`decide`](crate::decide) returned it.
     pub fn decision(&self) -> &'a Decision {
         self.decision
     }

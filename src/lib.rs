@@ -172,3 +172,8 @@ pub mod header {
     pub use crate::request::ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK;
     pub use crate::response::{ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
 }
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

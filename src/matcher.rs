@@ -185,6 +185,7 @@ impl Matcher {
     }
 
     /// Rules whose origin patterns accept `origin`, among `among`.
+    #[inline]
     pub(crate) fn origin_mask(&self, origin: &[u8], among: Mask) -> Mask {
         let mut mask = self.any_origin;
         if let Some(exact) = self.exact_origins.get(origin) {
@@ -198,12 +199,14 @@ impl Matcher {
     }
 
     /// Rules that allow `method`.
+    #[inline]
     pub(crate) fn method_mask(&self, method: S3Method) -> Mask {
         self.method_masks[method.index()]
     }
 
     /// Rules whose AllowedHeaders accept the (trimmed, non-empty) requested header `name`,
     /// among `among`.
+    #[inline]
     pub(crate) fn header_mask(&self, name: &[u8], among: Mask) -> Mask {
         let mut mask = self.any_header & among;
         if mask == among {
@@ -219,11 +222,13 @@ impl Matcher {
     }
 
     /// Every rule.
+    #[inline]
     pub(crate) fn all(&self) -> Mask {
         self.all
     }
 
     /// Rules that accept any requested header (`AllowedHeader` `*`).
+    #[inline]
     pub(crate) fn any_header(&self) -> Mask {
         self.any_header
     }

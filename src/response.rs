@@ -15,9 +15,9 @@ use crate::s3_error::{Refusal, RequestIds};
 /// `Access-Control-Allow-Private-Network` (Private Network Access).
 pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
     HeaderName::from_static("access-control-allow-private-network");
-/// `x-amz-request-id`.
+/// `x-amz-request-id`: S3's request id, on every error document the layer writes.
 pub const X_AMZ_REQUEST_ID: HeaderName = HeaderName::from_static("x-amz-request-id");
-/// `x-amz-id-2`.
+/// `x-amz-id-2`: S3's host id, on every error document the layer writes.
 pub const X_AMZ_ID_2: HeaderName = HeaderName::from_static("x-amz-id-2");
 
 /// The `Vary` value S3 sends with every CORS answer: the request fields the answer depends on.
@@ -27,24 +27,12 @@ const VARY_VALUE_PRIVATE_NETWORK: &str = "Origin, Access-Control-Request-Headers
 
 // ---- The table ---------------------------------------------------------------------------
 //
-// Every header the layer writes on an allowed request is one row of `TABLE`, in the order
-// the layer writes them, and one variant of `Field` (its index in the table). Writing,
-// counting, iterating, replacing the inner service's fields and the prebuilt preflight
-// answers all read the table. Adding a header is a row, a variant, and its value: a rule's
-// constant in `RuleAnswer::new`, or a value from the request in `RuleAnswer::headers`.
-
-/// A header of an allowed answer; its discriminant is its row in [`TABLE`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Field {
-    AllowOrigin,
-    AllowCredentials,
-    AllowMethods,
-    AllowHeaders,
-    ExposeHeaders,
-    MaxAge,
-    AllowPrivateNetwork,
-    Vary,
-}
+// Every header the layer writes on an allowed request is one row of the `table!` invocation
+// below, in the order the layer writes them. The macro makes the fields of `CorsHeaders` and
+// every per-header step from it (counting, writing, replacing or merging into the inner
+// service's response, iterating), unrolled, so the table costs nothing at run time. Adding a
+// header is a row here and its value: a rule's constant in `RuleAnswer::new`, or a value from
+// the request in `RuleAnswer::headers` (plus an accessor, if callers should read it).
 
 /// How a row's value meets the inner service's response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,121 +46,109 @@ enum Meets {
     Merges,
 }
 
-const ROWS: usize = 8;
+macro_rules! table {
+    ($($field:ident: $name:expr => $meets:ident,)*) => {
+        /// The `Access-Control-*` headers (and `Vary`) of an allowed request, ready to insert.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct CorsHeaders {
+            $($field: Option<HeaderValue>,)*
+        }
 
-/// The headers of an allowed answer, in writing order.
-static TABLE: [(Field, HeaderName, Meets); ROWS] = [
-    (Field::AllowOrigin, ACCESS_CONTROL_ALLOW_ORIGIN, Meets::Replaces),
-    (
-        Field::AllowCredentials,
-        ACCESS_CONTROL_ALLOW_CREDENTIALS,
-        Meets::Removes,
-    ),
-    (Field::AllowMethods, ACCESS_CONTROL_ALLOW_METHODS, Meets::Replaces),
-    (Field::AllowHeaders, ACCESS_CONTROL_ALLOW_HEADERS, Meets::Removes),
-    (
-        Field::ExposeHeaders,
-        ACCESS_CONTROL_EXPOSE_HEADERS,
-        Meets::Removes,
-    ),
-    (Field::MaxAge, ACCESS_CONTROL_MAX_AGE, Meets::Removes),
-    (
-        Field::AllowPrivateNetwork,
-        ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
-        Meets::Removes,
-    ),
-    (Field::Vary, VARY, Meets::Merges),
-];
+        impl CorsHeaders {
+            /// Every header, in the order they are written.
+            pub fn iter(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+                [$(self.$field.clone().map(|value| ($name, value)),)*]
+                    .into_iter()
+                    .flatten()
+            }
+
+            /// How many fields are written.
+            fn len(&self) -> usize {
+                0 $(+ usize::from(self.$field.is_some()))*
+            }
+
+            /// Whether a match removes an inner response's field named `name`.
+            fn removes(name: &HeaderName) -> bool {
+                false $(|| (matches!(Meets::$meets, Meets::Removes) && *name == $name))*
+            }
+
+            /// Removes the inner response's fields a match replaces though it may not write them.
+            fn remove_stale(headers: &mut HeaderMap) {
+                $(if matches!(Meets::$meets, Meets::Removes) {
+                    headers.remove($name);
+                })*
+            }
+
+            /// Writes every header: inserted (replacing same-named fields), or merged into the
+            /// response's `Vary` when `merge_vary` is set.
+            #[inline]
+            fn write(self, headers: &mut HeaderMap, merge_vary: bool) {
+                $(if let Some(value) = self.$field {
+                    if merge_vary && matches!(Meets::$meets, Meets::Merges) {
+                        crate::vary::merge(headers, value);
+                    } else {
+                        headers.insert($name, value);
+                    }
+                })*
+            }
+        }
+    };
+}
+
+table! {
+    allow_origin: ACCESS_CONTROL_ALLOW_ORIGIN => Replaces,
+    allow_credentials: ACCESS_CONTROL_ALLOW_CREDENTIALS => Removes,
+    allow_methods: ACCESS_CONTROL_ALLOW_METHODS => Replaces,
+    allow_headers: ACCESS_CONTROL_ALLOW_HEADERS => Removes,
+    expose_headers: ACCESS_CONTROL_EXPOSE_HEADERS => Removes,
+    max_age: ACCESS_CONTROL_MAX_AGE => Removes,
+    allow_private_network: ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK => Removes,
+    vary: VARY => Merges,
+}
 
 const TRUE: HeaderValue = HeaderValue::from_static("true");
+// Constants, so the values are checked once, when compiling (`from_static` validates its
+// bytes, and with an argument chosen at run time it would at every request).
+const VARY_HEADER: HeaderValue = HeaderValue::from_static(VARY_VALUE);
+const VARY_HEADER_PRIVATE_NETWORK: HeaderValue = HeaderValue::from_static(VARY_VALUE_PRIVATE_NETWORK);
 const STAR: HeaderValue = HeaderValue::from_static("*");
 /// What an accessor of an always-written header returns if it is somehow missing.
 static EMPTY: HeaderValue = HeaderValue::from_static("");
 
-/// Whether an inner response's field named `name` is removed by a match.
-fn removed(name: &HeaderName) -> bool {
-    TABLE
-        .iter()
-        .any(|(_, row, meets)| *meets == Meets::Removes && row == name)
-}
-
-/// The `Access-Control-*` headers (and `Vary`) of an allowed request, ready to insert.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CorsHeaders {
-    /// One value per row of [`TABLE`]; `None` when the header is not sent.
-    values: [Option<HeaderValue>; ROWS],
-}
-
 impl CorsHeaders {
-    fn get(&self, field: Field) -> Option<&HeaderValue> {
-        self.values.get(field as usize).and_then(Option::as_ref)
-    }
-
-    fn take(&mut self, field: Field) -> Option<HeaderValue> {
-        self.values.get_mut(field as usize).and_then(Option::take)
-    }
-
-    fn set(&mut self, field: Field, value: Option<HeaderValue>) {
-        if let Some(slot) = self.values.get_mut(field as usize) {
-            *slot = value;
-        }
-    }
-
     /// `Access-Control-Allow-Origin`: `*`, or the request's `Origin` verbatim.
     pub fn allow_origin(&self) -> &HeaderValue {
-        self.get(Field::AllowOrigin).unwrap_or(&EMPTY)
+        self.allow_origin.as_ref().unwrap_or(&EMPTY)
     }
 
     /// Whether `Access-Control-Allow-Credentials: true` is sent.
     pub fn allow_credentials(&self) -> bool {
-        self.get(Field::AllowCredentials).is_some()
+        self.allow_credentials.is_some()
     }
 
     /// `Access-Control-Allow-Methods`: the rule's methods, configuration order.
     pub fn allow_methods(&self) -> &HeaderValue {
-        self.get(Field::AllowMethods).unwrap_or(&EMPTY)
+        self.allow_methods.as_ref().unwrap_or(&EMPTY)
     }
 
     /// `Access-Control-Allow-Headers`: the requested names, lowercased, request order.
     pub fn allow_headers(&self) -> Option<&HeaderValue> {
-        self.get(Field::AllowHeaders)
+        self.allow_headers.as_ref()
     }
 
     /// `Access-Control-Expose-Headers`, when the rule has ExposeHeaders.
     pub fn expose_headers(&self) -> Option<&HeaderValue> {
-        self.get(Field::ExposeHeaders)
+        self.expose_headers.as_ref()
     }
 
     /// `Access-Control-Max-Age`, when the rule has MaxAgeSeconds.
     pub fn max_age(&self) -> Option<&HeaderValue> {
-        self.get(Field::MaxAge)
+        self.max_age.as_ref()
     }
 
-    /// `Vary`.
+    /// `Vary`: the request fields the answer depends on (merged into the inner service's).
     pub fn vary(&self) -> &HeaderValue {
-        self.get(Field::Vary).unwrap_or(&EMPTY)
-    }
-
-    /// Every header, in the order they are written.
-    pub fn iter(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
-        TABLE
-            .iter()
-            .zip(&self.values)
-            .filter_map(|((_, name, _), value)| Some((name.clone(), value.clone()?)))
-    }
-
-    /// How many fields [`write_to`](Self::write_to) writes.
-    fn len(&self) -> usize {
-        self.values.iter().filter(|v| v.is_some()).count()
-    }
-
-    /// Writes the headers of a short-circuited preflight into an empty map.
-    fn write_to(self, headers: &mut HeaderMap) {
-        for ((_, name, _), value) in TABLE.iter().zip(self.values) {
-            if let Some(value) = value {
-                headers.insert(name.clone(), value);
-            }
-        }
+        self.vary.as_ref().unwrap_or(&EMPTY)
     }
 
     /// Applies the headers to an inner service's response: the layer's values replace every
@@ -186,26 +162,14 @@ impl CorsHeaders {
         for name in headers.keys() {
             if *name == VARY {
                 has_vary = true;
-            } else if removed(name) {
+            } else if Self::removes(name) {
                 stale = true;
             }
         }
         if stale {
-            for (_, name, meets) in &TABLE {
-                if *meets == Meets::Removes {
-                    headers.remove(name);
-                }
-            }
+            Self::remove_stale(headers);
         }
-        for ((_, name, meets), value) in TABLE.iter().zip(self.values) {
-            match (meets, value) {
-                (_, None) => {}
-                (Meets::Merges, Some(value)) if has_vary => crate::vary::merge(headers, value),
-                (_, Some(value)) => {
-                    headers.insert(name.clone(), value);
-                }
-            }
-        }
+        self.write(headers, has_vary);
     }
 
     /// The headers of a 200 preflight answer (these, then `Content-Length: 0`), from the
@@ -213,19 +177,15 @@ impl CorsHeaders {
     fn preflight_map(self, template: Option<&PreflightTemplate>) -> HeaderMap {
         match template {
             // Private Network Access changes Vary and adds a field: built by hand (opt-in).
-            Some(template) if !self.allow_private_network() => template.fill(self),
+            Some(template) if self.allow_private_network.is_none() => template.fill(self),
             _ => {
                 // Sized for every field at once: allocated once, never grown.
                 let mut map = HeaderMap::with_capacity(self.len() + 1);
-                self.write_to(&mut map);
+                self.write(&mut map, false);
                 map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
                 map
             }
         }
-    }
-
-    fn allow_private_network(&self) -> bool {
-        self.get(Field::AllowPrivateNetwork).is_some()
     }
 }
 
@@ -243,17 +203,16 @@ pub(crate) struct RuleAnswer {
 impl RuleAnswer {
     pub(crate) fn new(rule: &CorsRule) -> Self {
         let any_origin = rule.allowed_origins().iter().any(|o| o == "*");
-        let mut constant = CorsHeaders {
-            values: Default::default(),
+        let constant = CorsHeaders {
+            // Credentials are allowed for a named origin, never for `*`.
+            allow_credentials: (!any_origin).then_some(TRUE),
+            allow_methods: Some(
+                joined_value(rule.allowed_methods()).unwrap_or_else(|| HeaderValue::from_static("")),
+            ),
+            expose_headers: joined_value(rule.expose_headers()),
+            max_age: rule.max_age_seconds().map(HeaderValue::from),
+            ..CorsHeaders::default()
         };
-        // Credentials are allowed for a named origin, never for `*`.
-        constant.set(Field::AllowCredentials, (!any_origin).then_some(TRUE));
-        constant.set(
-            Field::AllowMethods,
-            Some(joined_value(rule.allowed_methods()).unwrap_or_else(|| HeaderValue::from_static(""))),
-        );
-        constant.set(Field::ExposeHeaders, joined_value(rule.expose_headers()));
-        constant.set(Field::MaxAge, rule.max_age_seconds().map(HeaderValue::from));
         let preflight = PreflightTemplate::new(&constant);
         RuleAnswer {
             constant,
@@ -264,28 +223,28 @@ impl RuleAnswer {
 
     /// The headers for a request this rule allows: the rule's values, the request's `Origin`
     /// (or `*`), the echoed requested names, and Private Network Access when asked.
+    #[inline]
     pub(crate) fn headers(
         &self,
         origin: &HeaderValue,
         echo: Option<HeaderValue>,
         private_network: bool,
     ) -> CorsHeaders {
-        let mut headers = self.constant.clone();
-        headers.set(
-            Field::AllowOrigin,
-            Some(if self.any_origin { STAR } else { origin.clone() }),
-        );
-        headers.set(Field::AllowHeaders, echo);
-        headers.set(Field::AllowPrivateNetwork, private_network.then_some(TRUE));
-        headers.set(
-            Field::Vary,
-            Some(HeaderValue::from_static(if private_network {
-                VARY_VALUE_PRIVATE_NETWORK
+        let constant = &self.constant;
+        CorsHeaders {
+            allow_origin: Some(if self.any_origin { STAR } else { origin.clone() }),
+            allow_credentials: constant.allow_credentials.clone(),
+            allow_methods: constant.allow_methods.clone(),
+            allow_headers: echo,
+            expose_headers: constant.expose_headers.clone(),
+            max_age: constant.max_age.clone(),
+            allow_private_network: private_network.then_some(TRUE),
+            vary: Some(if private_network {
+                VARY_HEADER_PRIVATE_NETWORK
             } else {
-                VARY_VALUE
-            })),
-        );
-        headers
+                VARY_HEADER
+            }),
+        }
     }
 }
 
@@ -311,11 +270,13 @@ struct PreflightTemplate {
 impl PreflightTemplate {
     fn new(constant: &CorsHeaders) -> Self {
         let map = |echo: bool| {
-            let mut headers = constant.clone();
-            headers.set(Field::AllowOrigin, Some(STAR));
-            headers.set(Field::AllowHeaders, echo.then_some(STAR));
-            headers.set(Field::Vary, Some(HeaderValue::from_static(VARY_VALUE)));
-            headers.preflight_map(None)
+            CorsHeaders {
+                allow_origin: Some(STAR),
+                allow_headers: echo.then_some(STAR),
+                vary: Some(VARY_HEADER),
+                ..constant.clone()
+            }
+            .preflight_map(None)
         };
         PreflightTemplate {
             without_echo: map(false),
@@ -324,9 +285,9 @@ impl PreflightTemplate {
     }
 
     /// The template's map with the request's values of `headers` in place.
-    fn fill(&self, mut headers: CorsHeaders) -> HeaderMap {
-        let mut origin = headers.take(Field::AllowOrigin);
-        let mut echo = headers.take(Field::AllowHeaders);
+    fn fill(&self, headers: CorsHeaders) -> HeaderMap {
+        let mut origin = headers.allow_origin;
+        let mut echo = headers.allow_headers;
         let mut map = match echo {
             Some(_) => self.with_echo.clone(),
             None => self.without_echo.clone(),
@@ -371,7 +332,7 @@ pub(crate) fn error_response(refusal: &Refusal, ids: RequestIds) -> Response<Byt
 
 /// Cache-safe `Vary` on a response the layer otherwise leaves alone.
 pub(crate) fn add_vary(headers: &mut HeaderMap) {
-    crate::vary::merge(headers, HeaderValue::from_static(VARY_VALUE));
+    crate::vary::merge(headers, VARY_HEADER);
 }
 
 #[cfg(test)]
@@ -379,9 +340,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_rows_are_in_field_order() {
-        for (row, (field, _, _)) in TABLE.iter().enumerate() {
-            assert_eq!(*field as usize, row, "{field:?}");
-        }
+    fn the_table_writes_in_order_and_removes_only_what_it_may_not_write() {
+        let headers = CorsHeaders {
+            allow_origin: Some(STAR),
+            allow_credentials: Some(TRUE),
+            allow_methods: Some(STAR),
+            allow_headers: Some(STAR),
+            expose_headers: Some(STAR),
+            max_age: Some(STAR),
+            allow_private_network: Some(TRUE),
+            vary: Some(STAR),
+        };
+        let names: Vec<HeaderName> = headers.iter().map(|(name, _)| name).collect();
+        assert_eq!(
+            names,
+            [
+                ACCESS_CONTROL_ALLOW_ORIGIN,
+                ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                ACCESS_CONTROL_ALLOW_METHODS,
+                ACCESS_CONTROL_ALLOW_HEADERS,
+                ACCESS_CONTROL_EXPOSE_HEADERS,
+                ACCESS_CONTROL_MAX_AGE,
+                ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+                VARY,
+            ]
+        );
+        assert_eq!(headers.len(), 8);
+        let removed: Vec<&HeaderName> = names.iter().filter(|n| CorsHeaders::removes(n)).collect();
+        assert_eq!(
+            removed,
+            [
+                &ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                &ACCESS_CONTROL_ALLOW_HEADERS,
+                &ACCESS_CONTROL_EXPOSE_HEADERS,
+                &ACCESS_CONTROL_MAX_AGE,
+                &ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+            ]
+        );
     }
 }

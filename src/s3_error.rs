@@ -117,12 +117,12 @@ impl Refusal {
         }
     }
 
-    /// Which refusal.
+    /// Which refusal (what S3 checked that failed).
     pub fn kind(&self) -> RefusalKind {
         self.kind
     }
 
-    /// The HTTP status.
+    /// The HTTP status S3 answers with: 400, 403, or 500 for a failed lookup.
     pub fn status(&self) -> StatusCode {
         match self.kind {
             RefusalKind::MissingOrigin | RefusalKind::InvalidRequestMethod => StatusCode::BAD_REQUEST,
@@ -133,7 +133,7 @@ impl Refusal {
         }
     }
 
-    /// S3's `<Code>`.
+    /// S3's `<Code>`: `BadRequest`, `AccessForbidden` or `InternalError`.
     pub fn code(&self) -> &'static str {
         match self.kind {
             RefusalKind::MissingOrigin | RefusalKind::InvalidRequestMethod => "BadRequest",
@@ -257,12 +257,12 @@ impl NoSuchCorsConfiguration {
         &self.bucket
     }
 
-    /// 404.
+    /// The HTTP status S3 answers GetBucketCors with here: 404.
     pub fn status(&self) -> StatusCode {
         StatusCode::NOT_FOUND
     }
 
-    /// `NoSuchCORSConfiguration`.
+    /// S3's `<Code>`: `NoSuchCORSConfiguration`.
     pub fn code(&self) -> &'static str {
         "NoSuchCORSConfiguration"
     }
@@ -301,9 +301,9 @@ impl std::error::Error for NoSuchCorsConfiguration {}
 /// The ids of one answer: `x-amz-request-id` / `<RequestId>` and `x-amz-id-2` / `<HostId>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestIds {
-    /// `x-amz-request-id` and `<RequestId>`.
+    /// Sent as `x-amz-request-id` and written as `<RequestId>`.
     pub request_id: HeaderValue,
-    /// `x-amz-id-2` and `<HostId>`.
+    /// Sent as `x-amz-id-2` and written as `<HostId>`.
     pub host_id: HeaderValue,
 }
 

@@ -63,7 +63,7 @@ pub enum Lookup {
 }
 
 impl Lookup {
-    /// The borrowed form.
+    /// The borrowed form the decision reads.
     pub fn as_bucket_cors(&self) -> BucketCors<'_> {
         match self {
             Lookup::NoBucket => BucketCors::NoBucket,
@@ -185,7 +185,7 @@ pub struct SingleBucket {
 }
 
 impl SingleBucket {
-    /// Compiles `config`.
+    /// One bucket with `config`, compiled now.
     pub fn new(config: CorsConfiguration) -> Self {
         SingleBucket {
             policy: CorsPolicy::new(config),
@@ -197,7 +197,7 @@ impl SingleBucket {
         SingleBucket { policy }
     }
 
-    /// The rules.
+    /// The compiled rules every request is decided with.
     pub fn policy(&self) -> &CorsPolicy {
         &self.policy
     }
@@ -238,7 +238,7 @@ pub struct ReloadableRules {
 }
 
 impl ReloadableRules {
-    /// Starts with `config`.
+    /// Starts with `config`, compiled now.
     pub fn new(config: CorsConfiguration) -> Self {
         ReloadableRules {
             current: ArcSwap::from_pointee(CorsPolicy::new(config)),
@@ -250,7 +250,7 @@ impl ReloadableRules {
         self.current.store(Arc::new(CorsPolicy::new(config)));
     }
 
-    /// The rules now.
+    /// The rules new requests are decided with now.
     pub fn current(&self) -> Arc<CorsPolicy> {
         self.current.load_full()
     }
@@ -394,7 +394,7 @@ impl std::fmt::Display for NoSuchBucket {
 impl std::error::Error for NoSuchBucket {}
 
 impl BucketStore {
-    /// An empty store.
+    /// A store with no bucket; requests name buckets as `addressing` says.
     pub fn new(addressing: BucketAddressing) -> Self {
         BucketStore {
             addressing,

@@ -7,7 +7,7 @@
 
 #![cfg(all(feature = "xml", feature = "json"))]
 
-mod support;
+mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{get, missing_tool, request, Running};
+use common::examples::{get, missing_tool, request, Running};
 
 /// The first Chromium found on `PATH`.
 fn chromium() -> Option<PathBuf> {

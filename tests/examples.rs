@@ -4,14 +4,10 @@
 
 #![cfg(all(feature = "xml", feature = "json"))]
 
-mod support;
+mod common;
 
-use support::{get, preflight, request, Running};
-
-const VARY: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
-const NOT_ALLOWED: &str = "CORSResponse: This CORS request is not allowed. This is usually because the \
-    evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers \
-    are not whitelisted by the resource's CORS spec.";
+use common::examples::{get, preflight, request, Running};
+use common::{NOT_ALLOWED, VARY};
 
 /// The text of one XML element, e.g. `<Code>`.
 fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
@@ -554,7 +550,7 @@ fn grpc_web_frames(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
     frames
 }
 
-fn grpc_web_call(addr: std::net::SocketAddr, origin: &str, name: &str) -> support::Reply {
+fn grpc_web_call(addr: std::net::SocketAddr, origin: &str, name: &str) -> common::examples::Reply {
     // HelloRequest { name } in protobuf: field 1, wire type 2 (length-delimited).
     let mut message = vec![0x0a, name.len() as u8];
     message.extend_from_slice(name.as_bytes());
@@ -646,4 +642,29 @@ fn tonic_grpc_web_error_status_is_readable_and_other_origins_get_no_cors() {
     let other = grpc_web_call(server.addr, "https://evil.example", "x");
     assert_eq!(other.status, 200);
     assert!(!other.has_cors_headers());
+}
+
+// ---------------------------------------------------------------------------------------------
+// decision_log
+
+#[test]
+fn decision_log_counts_refusals_and_logs_the_first_of_each_origin() {
+    let output = std::process::Command::new(common::examples::example("decision_log"))
+        .output()
+        .expect("decision_log runs");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let not_allowed = "no rule matches the origin, the method and every requested header (AccessForbidden)";
+    assert_eq!(
+        stdout,
+        format!(
+            "refused: bucket photos, origin https://evil.example, OPTIONS /photos/cat.jpg: {not_allowed}\n\
+             refused: bucket photos, origin https://app.example.com, OPTIONS /photos/cat.jpg: {not_allowed}\n\
+             refusals per bucket and origin:\n\
+             \x20 logs     https://app.example.com    1\n\
+             \x20 missing  https://evil.example       1\n\
+             \x20 photos   https://app.example.com    2\n\
+             \x20 photos   https://evil.example       2\n"
+        )
+    );
 }

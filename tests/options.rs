@@ -1,20 +1,21 @@
 //! Options beyond S3 (spec §8), each on its own and every pair of them.
 
+mod common;
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use common::{NOT_ALLOWED, VARY};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, Layer, ServiceExt};
 use tower_s3_cors::source::{BucketAddressing, BucketStore};
 use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsOptions, RequestIds};
 
-const VARY: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
 const VARY_PNA: &str =
     "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Access-Control-Request-Private-Network";
-const NOT_ALLOWED: &str = "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
 
 fn rules() -> CorsConfiguration {
     CorsConfiguration::from_json(

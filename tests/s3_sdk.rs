@@ -5,12 +5,12 @@
 
 #![cfg(all(feature = "xml", feature = "json"))]
 
-mod support;
+mod common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{missing_tool, Running};
+use common::examples::{missing_tool, Running};
 
 /// Whether `python3` can import boto3.
 fn boto3_available() -> bool {

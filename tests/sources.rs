@@ -2,6 +2,8 @@
 //! bucket store and addressing, asynchronous sources, live reload under concurrent requests,
 //! and the request-id hook.
 
+mod common;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::{Stub, STUB_BODY};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, Layer, Service, ServiceExt};
@@ -39,43 +42,6 @@ fn photos_rules() -> CorsConfiguration {
         r#"[{"ID": "app", "AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET", "PUT"],
              "AllowedHeaders": ["x-amz-*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]"#,
     )
-}
-
-/// A stub inner service that counts its calls and answers 200 `inner` with one header.
-#[derive(Clone)]
-struct Stub {
-    calls: Arc<AtomicUsize>,
-}
-
-impl Stub {
-    fn new() -> Self {
-        Stub {
-            calls: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-}
-
-impl Service<Request<Full<Bytes>>> for Stub {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<Full<Bytes>>) -> Self::Future {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let response = Response::builder()
-            .header("x-inner", "1")
-            .body(Full::new(Bytes::from_static(b"inner")))
-            .expect("valid response");
-        std::future::ready(Ok(response))
-    }
 }
 
 struct Answer {
@@ -164,7 +130,7 @@ async fn store_configured_bucket_answers_preflight_and_actual() {
         "https://app.example"
     );
     assert_eq!(answer.headers["access-control-expose-headers"], "ETag");
-    assert_eq!(answer.body, "inner");
+    assert_eq!(answer.body, STUB_BODY);
     assert_eq!(
         stub.calls(),
         1,
@@ -266,7 +232,7 @@ async fn service_endpoint_passes_actual_requests_untouched_and_refuses_preflight
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.body, "inner");
+    assert_eq!(answer.body, STUB_BODY);
     assert!(no_cors_headers(&answer.headers));
 
     let answer = send(service.clone(), preflight("/", "https://app.example", "GET")).await;
@@ -492,7 +458,7 @@ async fn async_source_gives_every_outcome() {
     )
     .await;
     assert_eq!(answer.headers["access-control-expose-headers"], "ETag");
-    assert_eq!(answer.body, "inner");
+    assert_eq!(answer.body, STUB_BODY);
 
     let answer = send(service, request("GET", "/", &[("origin", "https://app.example")])).await;
     assert!(no_cors_headers(&answer.headers));

@@ -606,5 +606,6 @@ pub fn check_request_path(case: Case) {
             assert_eq!(headers, &expected, "a response that matched nothing was changed");
             assert_eq!(body, b"inner body");
         }
+        other => panic!("a decision the fuzz checks do not know: {other:?}"),
     }
 }

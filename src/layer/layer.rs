@@ -69,7 +69,7 @@ impl CorsLayer<SingleBucket> {
         Self::from_source(SingleBucket::from_policy(policy))
     }
 
-    /// The compiled rules.
+    /// The compiled rules of the one bucket this layer stands for.
     pub fn policy(&self) -> &CorsPolicy {
         self.shared.source.policy()
     }
@@ -159,7 +159,7 @@ impl<Src> CorsLayer<Src> {
         &self.shared.source
     }
 
-    /// The options.
+    /// The options in effect (see [`options`](Self::options)).
     pub fn current_options(&self) -> CorsOptions {
         self.shared.options
     }

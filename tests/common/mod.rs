@@ -1,5 +1,7 @@
-//! Helpers shared by the integration tests: a stub inner service that counts its calls, request
-//! builders that accept raw header bytes, and a way to send a request through the real layer.
+//! The one helper module of the integration tests: S3's fixed texts (`VARY`, `NOT_ALLOWED`,
+//! the error documents), the stub inner service that counts its calls, request builders that
+//! accept raw header bytes, one `send` through the real layer, and (`examples`) starting the
+//! example binaries and talking HTTP/1.1 to them.
 
 #![allow(dead_code)]
 
@@ -14,6 +16,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Status
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, Service, ServiceExt};
 use tower_s3_cors::{CorsConfiguration, CorsLayer, RequestIds};
+
+pub mod examples;
 
 /// The body the stub service answers with.
 pub const STUB_BODY: &str = "inner body";
@@ -61,7 +65,7 @@ impl Stub {
     }
 }
 
-impl Service<Request<String>> for Stub {
+impl<B> Service<Request<B>> for Stub {
     type Response = Response<Full<Bytes>>;
     type Error = Infallible;
     type Future = Ready<Result<Self::Response, Infallible>>;
@@ -70,7 +74,7 @@ impl Service<Request<String>> for Stub {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, _request: Request<String>) -> Self::Future {
+    fn call(&mut self, _request: Request<B>) -> Self::Future {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let mut response = Response::new(Full::new(Bytes::from_static(STUB_BODY.as_bytes())));
         *response.status_mut() = self.status;

@@ -1,8 +1,6 @@
 //! Shared by the tests that run the examples: build and start an example, a blocking HTTP/1.1
 //! client, and skipping (locally) or failing (in CI) when an outside tool is missing.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
