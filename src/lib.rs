@@ -88,8 +88,9 @@
 //! 7. **The tower shell** ([`CorsLayer`] / [`Cors`]): carries the decision out.
 //!
 //! Beside the flow, [`CorsConfiguration::lint`] tells what a valid configuration probably gets
-//! wrong (origins a browser never sends, rules that can never apply, ...), each
-//! [`lint::LintWarning`] with a fix, and [`CorsPolicy::explain`] gives each rule's verdict on a
+//! wrong, each [`lint::LintWarning`] with a fix: first origins that let other sites in
+//! ([`lint::Severity::Security`], with an origin that gets in), then origins a browser never sends,
+//! rules that can never apply, ...; and [`CorsPolicy::explain`] gives each rule's verdict on a
 //! request. The `cli` feature builds the `tower-s3-cors` command (`lint`, `explain`,
 //! `convert`).
 //!

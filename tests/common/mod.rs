@@ -1,7 +1,7 @@
-//! The one helper module of the integration tests: S3's fixed texts (`VARY`, `NOT_ALLOWED`,
+//! The helpers of the in-process integration tests: S3's fixed texts (`VARY`, `NOT_ALLOWED`,
 //! the error documents), the stub inner service that counts its calls, request builders that
-//! accept raw header bytes, one `send` through the real layer, and (`examples`) starting the
-//! example binaries and talking HTTP/1.1 to them.
+//! accept raw header bytes, and one `send` through the real layer. (`tests/support` starts the
+//! example binaries and talks HTTP to them.)
 
 #![allow(dead_code)]
 
@@ -16,8 +16,6 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Status
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, Service, ServiceExt};
 use tower_s3_cors::{CorsConfiguration, CorsLayer, RequestIds};
-
-pub mod examples;
 
 /// The body the stub service answers with.
 pub const STUB_BODY: &str = "inner body";
