@@ -100,7 +100,11 @@
 //! actual request: a request whose origin matches no rule is served without CORS headers (the
 //! browser then refuses to expose it). The first rule whose origin, method and requested
 //! headers all match wins. [`CorsOptions`] adds behaviour beyond S3, each off by default:
-//! cache-safe `Vary`, Fetch-mode `OPTIONS`, enforce mode and Private Network Access.
+//! cache-safe `Vary`, Fetch-mode `OPTIONS`, enforce mode, Private Network Access and
+//! [`fetch_metadata::FetchMetadata`] resource isolation. Enforce mode and Fetch Metadata together protect an
+//! internal API: CORS alone only stops other sites from *reading* answers, while a form `POST`
+//! or a `no-cors` `fetch()` from any page still runs the handler; these refuse such requests
+//! before it runs (see `examples/internal_api.rs`).
 //!
 //! ## Where rules come from
 //!
@@ -127,6 +131,7 @@ mod config;
 mod decision;
 mod error;
 mod explain;
+pub mod fetch_metadata;
 mod hook;
 #[cfg(feature = "json")]
 mod json;

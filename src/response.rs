@@ -330,11 +330,6 @@ pub(crate) fn error_response(refusal: &Refusal, ids: RequestIds) -> Response<Byt
     response
 }
 
-/// Cache-safe `Vary` on a response the layer otherwise leaves alone.
-pub(crate) fn add_vary(headers: &mut HeaderMap) {
-    crate::vary::merge(headers, VARY_HEADER);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

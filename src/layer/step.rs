@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use http::Response;
+use http::{HeaderValue, Response};
 
 use crate::body::CorsBody;
 use crate::decision::{decide, lookup_failed, Decision};
 use crate::hook::{DecisionEvent, DecisionHook};
 use crate::options::CorsOptions;
 use crate::request::RequestHead;
-use crate::response::{add_vary, error_response, preflight_response, CorsHeaders};
+use crate::response::{error_response, preflight_response, CorsHeaders};
 use crate::s3_error::RequestIds;
 use crate::source::BucketCors;
 
@@ -74,6 +74,13 @@ fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
             status = refusal.status().as_u16(),
             code = refusal.code(),
             message = %refusal.message(),
+            "CORS decision"
+        ),
+        Decision::PassThrough(pass) => tracing::debug!(
+            target: "tower_s3_cors",
+            outcome,
+            reason,
+            fetch_metadata = ?pass.fetch_metadata(),
             "CORS decision"
         ),
         _ => match decision.rule_index() {
@@ -163,10 +170,9 @@ impl<B> Step<B> {
     ) -> Self {
         match decision {
             Decision::Actual(allowed) => Step::Call(Action::Cors(allowed.into_headers())),
-            Decision::PassThrough(pass) => Step::Call(if pass.adds_vary() {
-                Action::Vary
-            } else {
-                Action::Nothing
+            Decision::PassThrough(pass) => Step::Call(match pass.vary() {
+                Some(vary) => Action::Vary(vary),
+                None => Action::Nothing,
             }),
             Decision::Preflight(allowed) => {
                 let answer = match bucket {
@@ -188,8 +194,8 @@ impl<B> Step<B> {
 #[derive(Debug)]
 pub(crate) enum Action {
     Nothing,
-    /// Cache-safe `Vary` only.
-    Vary,
+    /// `Vary` only (cache-safe `Vary`, the Fetch Metadata headers a decision read).
+    Vary(HeaderValue),
     Cors(CorsHeaders),
 }
 
@@ -198,7 +204,7 @@ impl Action {
         let (mut parts, body) = response.into_parts();
         match self {
             Action::Cors(headers) => headers.apply_to(&mut parts.headers),
-            Action::Vary => add_vary(&mut parts.headers),
+            Action::Vary(vary) => crate::vary::merge(&mut parts.headers, vary),
             Action::Nothing => {}
         }
         Response::from_parts(parts, CorsBody::inner(body))
