@@ -142,7 +142,7 @@ impl PassThrough {
     pub fn vary(&self) -> Option<HeaderValue> {
         match (self.vary, self.fetch_metadata) {
             (false, None) => None,
-            (true, None) => Some(HeaderValue::from_static(VARY_VALUE)),
+            (true, None) => Some(const { HeaderValue::from_static(VARY_VALUE) }),
             (cache_safe, Some(verdict)) => Some(HeaderValue::from_static(verdict.vary_value(cache_safe))),
         }
     }
@@ -447,7 +447,7 @@ impl Decision {
     /// ```
     pub fn to_response(&self, ids: &RequestIds) -> Option<Response<Bytes>> {
         match self {
-            Decision::Preflight(allowed) => Some(preflight_response(allowed.headers().clone(), None)),
+            Decision::Preflight(allowed) => Some(preflight_response(allowed.headers().clone())),
             Decision::Refuse(refusal) => Some(error_response(refusal, ids.clone())),
             Decision::PassThrough(_) | Decision::Actual(_) => None,
         }

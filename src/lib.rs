@@ -133,6 +133,7 @@ mod error;
 mod explain;
 pub mod fetch_metadata;
 mod hook;
+mod intern;
 #[cfg(feature = "json")]
 mod json;
 mod layer;

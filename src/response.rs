@@ -1,6 +1,8 @@
 //! Writing the response: the `Access-Control-*` headers of an allowed request (from one
 //! table), the 200 answer to a preflight, and S3's error documents with their id headers.
 
+use std::sync::OnceLock;
+
 use bytes::Bytes;
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
@@ -15,9 +17,9 @@ use crate::s3_error::{Refusal, RequestIds};
 /// `Access-Control-Allow-Private-Network` (Private Network Access).
 pub const ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK: HeaderName =
     HeaderName::from_static("access-control-allow-private-network");
-/// `x-amz-request-id`: S3's request id, on every error document the layer writes.
+/// `x-amz-request-id`.
 pub const X_AMZ_REQUEST_ID: HeaderName = HeaderName::from_static("x-amz-request-id");
-/// `x-amz-id-2`: S3's host id, on every error document the layer writes.
+/// `x-amz-id-2`.
 pub const X_AMZ_ID_2: HeaderName = HeaderName::from_static("x-amz-id-2");
 
 /// The `Vary` value S3 sends with every CORS answer: the request fields the answer depends on.
@@ -27,12 +29,24 @@ const VARY_VALUE_PRIVATE_NETWORK: &str = "Origin, Access-Control-Request-Headers
 
 // ---- The table ---------------------------------------------------------------------------
 //
-// Every header the layer writes on an allowed request is one row of the `table!` invocation
-// below, in the order the layer writes them. The macro makes the fields of `CorsHeaders` and
-// every per-header step from it (counting, writing, replacing or merging into the inner
-// service's response, iterating), unrolled, so the table costs nothing at run time. Adding a
-// header is a row here and its value: a rule's constant in `RuleAnswer::new`, or a value from
-// the request in `RuleAnswer::headers` (plus an accessor, if callers should read it).
+// Every header the layer writes on an allowed request is one row of `TABLE`, in the order
+// the layer writes them, and one variant of `Field` (its index in the table). Writing,
+// counting, iterating, replacing the inner service's fields and the prebuilt preflight
+// answers all read the table. Adding a header is a row, a variant, and its value: a rule's
+// constant in `RuleAnswer::new`, or a value from the request in `RuleAnswer::headers`.
+
+/// A header of an allowed answer; its discriminant is its row in [`TABLE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    AllowOrigin,
+    AllowCredentials,
+    AllowMethods,
+    AllowHeaders,
+    ExposeHeaders,
+    MaxAge,
+    AllowPrivateNetwork,
+    Vary,
+}
 
 /// How a row's value meets the inner service's response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,109 +60,117 @@ enum Meets {
     Merges,
 }
 
-macro_rules! table {
-    ($($field:ident: $name:expr => $meets:ident,)*) => {
-        /// The `Access-Control-*` headers (and `Vary`) of an allowed request, ready to insert.
-        #[derive(Clone, Debug, Default, PartialEq, Eq)]
-        pub struct CorsHeaders {
-            $($field: Option<HeaderValue>,)*
-        }
+const ROWS: usize = 8;
 
-        impl CorsHeaders {
-            /// Every header, in the order they are written.
-            pub fn iter(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
-                [$(self.$field.clone().map(|value| ($name, value)),)*]
-                    .into_iter()
-                    .flatten()
-            }
-
-            /// How many fields are written.
-            fn len(&self) -> usize {
-                0 $(+ usize::from(self.$field.is_some()))*
-            }
-
-            /// Whether a match removes an inner response's field named `name`.
-            fn removes(name: &HeaderName) -> bool {
-                false $(|| (matches!(Meets::$meets, Meets::Removes) && *name == $name))*
-            }
-
-            /// Removes the inner response's fields a match replaces though it may not write them.
-            fn remove_stale(headers: &mut HeaderMap) {
-                $(if matches!(Meets::$meets, Meets::Removes) {
-                    headers.remove($name);
-                })*
-            }
-
-            /// Writes every header: inserted (replacing same-named fields), or merged into the
-            /// response's `Vary` when `merge_vary` is set.
-            #[inline]
-            fn write(self, headers: &mut HeaderMap, merge_vary: bool) {
-                $(if let Some(value) = self.$field {
-                    if merge_vary && matches!(Meets::$meets, Meets::Merges) {
-                        crate::vary::merge(headers, value);
-                    } else {
-                        headers.insert($name, value);
-                    }
-                })*
-            }
-        }
-    };
-}
-
-table! {
-    allow_origin: ACCESS_CONTROL_ALLOW_ORIGIN => Replaces,
-    allow_credentials: ACCESS_CONTROL_ALLOW_CREDENTIALS => Removes,
-    allow_methods: ACCESS_CONTROL_ALLOW_METHODS => Replaces,
-    allow_headers: ACCESS_CONTROL_ALLOW_HEADERS => Removes,
-    expose_headers: ACCESS_CONTROL_EXPOSE_HEADERS => Removes,
-    max_age: ACCESS_CONTROL_MAX_AGE => Removes,
-    allow_private_network: ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK => Removes,
-    vary: VARY => Merges,
-}
+/// The headers of an allowed answer, in writing order.
+static TABLE: [(Field, HeaderName, Meets); ROWS] = [
+    (Field::AllowOrigin, ACCESS_CONTROL_ALLOW_ORIGIN, Meets::Replaces),
+    (
+        Field::AllowCredentials,
+        ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        Meets::Removes,
+    ),
+    (Field::AllowMethods, ACCESS_CONTROL_ALLOW_METHODS, Meets::Replaces),
+    (Field::AllowHeaders, ACCESS_CONTROL_ALLOW_HEADERS, Meets::Removes),
+    (
+        Field::ExposeHeaders,
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        Meets::Removes,
+    ),
+    (Field::MaxAge, ACCESS_CONTROL_MAX_AGE, Meets::Removes),
+    (
+        Field::AllowPrivateNetwork,
+        ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
+        Meets::Removes,
+    ),
+    (Field::Vary, VARY, Meets::Merges),
+];
 
 const TRUE: HeaderValue = HeaderValue::from_static("true");
-// Constants, so the values are checked once, when compiling (`from_static` validates its
-// bytes, and with an argument chosen at run time it would at every request).
-const VARY_HEADER: HeaderValue = HeaderValue::from_static(VARY_VALUE);
-const VARY_HEADER_PRIVATE_NETWORK: HeaderValue = HeaderValue::from_static(VARY_VALUE_PRIVATE_NETWORK);
 const STAR: HeaderValue = HeaderValue::from_static("*");
 /// What an accessor of an always-written header returns if it is somehow missing.
 static EMPTY: HeaderValue = HeaderValue::from_static("");
 
+/// Whether an inner response's field named `name` is removed by a match.
+fn removed(name: &HeaderName) -> bool {
+    TABLE
+        .iter()
+        .any(|(_, row, meets)| *meets == Meets::Removes && row == name)
+}
+
+/// The `Access-Control-*` headers (and `Vary`) of an allowed request, ready to insert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorsHeaders {
+    /// One value per row of [`TABLE`]; `None` when the header is not sent.
+    values: [Option<HeaderValue>; ROWS],
+}
+
 impl CorsHeaders {
+    fn get(&self, field: Field) -> Option<&HeaderValue> {
+        self.values.get(field as usize).and_then(Option::as_ref)
+    }
+
+    fn set(&mut self, field: Field, value: Option<HeaderValue>) {
+        if let Some(slot) = self.values.get_mut(field as usize) {
+            *slot = value;
+        }
+    }
+
     /// `Access-Control-Allow-Origin`: `*`, or the request's `Origin` verbatim.
     pub fn allow_origin(&self) -> &HeaderValue {
-        self.allow_origin.as_ref().unwrap_or(&EMPTY)
+        self.get(Field::AllowOrigin).unwrap_or(&EMPTY)
     }
 
     /// Whether `Access-Control-Allow-Credentials: true` is sent.
     pub fn allow_credentials(&self) -> bool {
-        self.allow_credentials.is_some()
+        self.get(Field::AllowCredentials).is_some()
     }
 
     /// `Access-Control-Allow-Methods`: the rule's methods, configuration order.
     pub fn allow_methods(&self) -> &HeaderValue {
-        self.allow_methods.as_ref().unwrap_or(&EMPTY)
+        self.get(Field::AllowMethods).unwrap_or(&EMPTY)
     }
 
     /// `Access-Control-Allow-Headers`: the requested names, lowercased, request order.
     pub fn allow_headers(&self) -> Option<&HeaderValue> {
-        self.allow_headers.as_ref()
+        self.get(Field::AllowHeaders)
     }
 
     /// `Access-Control-Expose-Headers`, when the rule has ExposeHeaders.
     pub fn expose_headers(&self) -> Option<&HeaderValue> {
-        self.expose_headers.as_ref()
+        self.get(Field::ExposeHeaders)
     }
 
     /// `Access-Control-Max-Age`, when the rule has MaxAgeSeconds.
     pub fn max_age(&self) -> Option<&HeaderValue> {
-        self.max_age.as_ref()
+        self.get(Field::MaxAge)
     }
 
-    /// `Vary`: the request fields the answer depends on (merged into the inner service's).
+    /// `Vary`.
     pub fn vary(&self) -> &HeaderValue {
-        self.vary.as_ref().unwrap_or(&EMPTY)
+        self.get(Field::Vary).unwrap_or(&EMPTY)
+    }
+
+    /// Every header, in the order they are written.
+    pub fn iter(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+        TABLE
+            .iter()
+            .zip(&self.values)
+            .filter_map(|((_, name, _), value)| Some((name.clone(), value.clone()?)))
+    }
+
+    /// How many fields [`write_to`](Self::write_to) writes.
+    fn len(&self) -> usize {
+        self.values.iter().filter(|v| v.is_some()).count()
+    }
+
+    /// Writes the headers of a short-circuited preflight into an empty map.
+    fn write_to(self, headers: &mut HeaderMap) {
+        for ((_, name, _), value) in TABLE.iter().zip(self.values) {
+            if let Some(value) = value {
+                headers.insert(name.clone(), value);
+            }
+        }
     }
 
     /// Applies the headers to an inner service's response: the layer's values replace every
@@ -162,156 +184,203 @@ impl CorsHeaders {
         for name in headers.keys() {
             if *name == VARY {
                 has_vary = true;
-            } else if Self::removes(name) {
+            } else if removed(name) {
                 stale = true;
             }
         }
         if stale {
-            Self::remove_stale(headers);
+            for (_, name, meets) in &TABLE {
+                if *meets == Meets::Removes {
+                    headers.remove(name);
+                }
+            }
         }
-        self.write(headers, has_vary);
-    }
-
-    /// The headers of a 200 preflight answer (these, then `Content-Length: 0`), from the
-    /// matched rule's prebuilt `template` when there is one.
-    fn preflight_map(self, template: Option<&PreflightTemplate>) -> HeaderMap {
-        match template {
-            // Private Network Access changes Vary and adds a field: built by hand (opt-in).
-            Some(template) if self.allow_private_network.is_none() => template.fill(self),
-            _ => {
-                // Sized for every field at once: allocated once, never grown.
-                let mut map = HeaderMap::with_capacity(self.len() + 1);
-                self.write(&mut map, false);
-                map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-                map
+        for ((_, name, meets), value) in TABLE.iter().zip(self.values) {
+            match (meets, value) {
+                (_, None) => {}
+                (Meets::Merges, Some(value)) if has_vary => crate::vary::merge(headers, value),
+                (_, Some(value)) => {
+                    headers.insert(name.clone(), value);
+                }
             }
         }
     }
+
+    /// The headers of a 200 preflight answer: these, then `Content-Length: 0`. The map is a
+    /// clone of a prebuilt one with the same fields (two allocations, no hashing) with these
+    /// values put in place.
+    fn preflight_map(mut self) -> HeaderMap {
+        let Some(template) = PreflightShape::template(PreflightShape::of(&self)) else {
+            return self.built_map();
+        };
+        let mut map = template.clone();
+        for (name, slot) in map.iter_mut() {
+            if let Some(row) = TABLE.iter().position(|(_, row, _)| row == name) {
+                if let Some(value) = self.values.get_mut(row).and_then(Option::take) {
+                    *slot = value;
+                }
+            }
+        }
+        map
+    }
+
+    /// [`preflight_map`](Self::preflight_map) built field by field.
+    fn built_map(self) -> HeaderMap {
+        // Sized for every field at once: allocated once, never grown.
+        let mut map = HeaderMap::with_capacity(self.len() + 1);
+        self.write_to(&mut map);
+        map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        map
+    }
 }
 
-/// One rule's answer, built when the rules are compiled: the header values that come from
-/// the rule, and its prebuilt preflight answers.
+/// Which optional fields a preflight answer has (credentials, echoed headers, expose headers,
+/// max-age), as four bits: the answers of every rule of every policy come in these 16 shapes,
+/// and each shape's map is built once for the whole process, not once per rule (a million
+/// compiled policies would otherwise hold a million copies).
+#[derive(Clone, Copy)]
+struct PreflightShape(usize);
+
+/// A map per shape, built on first use, with placeholder values.
+static PREFLIGHT_TEMPLATES: [OnceLock<HeaderMap>; 16] = [const { OnceLock::new() }; 16];
+
+impl PreflightShape {
+    const OPTIONAL: [Field; 4] = [
+        Field::AllowCredentials,
+        Field::AllowHeaders,
+        Field::ExposeHeaders,
+        Field::MaxAge,
+    ];
+
+    /// `None` when the answer has a field outside the shapes (Private Network Access, opt-in).
+    fn of(headers: &CorsHeaders) -> Option<Self> {
+        if headers.get(Field::AllowPrivateNetwork).is_some() {
+            return None;
+        }
+        let bits = Self::OPTIONAL
+            .iter()
+            .enumerate()
+            .filter(|(_, field)| headers.get(**field).is_some())
+            .fold(0, |bits, (bit, _)| bits | 1 << bit);
+        Some(PreflightShape(bits))
+    }
+
+    fn template(shape: Option<Self>) -> Option<&'static HeaderMap> {
+        let PreflightShape(bits) = shape?;
+        let cell = PREFLIGHT_TEMPLATES.get(bits)?;
+        Some(cell.get_or_init(|| {
+            let mut headers = CorsHeaders {
+                values: Default::default(),
+            };
+            for field in [Field::AllowOrigin, Field::AllowMethods, Field::Vary] {
+                headers.set(field, Some(STAR));
+            }
+            for (bit, field) in Self::OPTIONAL.iter().enumerate() {
+                headers.set(*field, (bits & 1 << bit != 0).then_some(STAR));
+            }
+            headers.built_map()
+        }))
+    }
+}
+
+/// One rule's answer, built when the rules are compiled: the header values that come from the
+/// rule. Only those are kept (a few hundred bytes per rule, so that a million compiled
+/// policies fit in memory); the rest of an answer comes from the request.
 #[derive(Clone, Debug)]
 pub(crate) struct RuleAnswer {
-    /// The rule's constant values; the ones that come from the request are `None` here.
-    constant: CorsHeaders,
+    allow_methods: HeaderValue,
+    expose_headers: Option<HeaderValue>,
+    max_age: Option<HeaderValue>,
     /// Allow-Origin is `*` when the rule lists `*` among its origins.
     any_origin: bool,
-    preflight: PreflightTemplate,
 }
 
 impl RuleAnswer {
-    pub(crate) fn new(rule: &CorsRule) -> Self {
-        let any_origin = rule.allowed_origins().iter().any(|o| o == "*");
-        let constant = CorsHeaders {
-            // Credentials are allowed for a named origin, never for `*`.
-            allow_credentials: (!any_origin).then_some(TRUE),
-            allow_methods: Some(
-                joined_value(rule.allowed_methods()).unwrap_or_else(|| HeaderValue::from_static("")),
-            ),
-            expose_headers: joined_value(rule.expose_headers()),
-            max_age: rule.max_age_seconds().map(HeaderValue::from),
-            ..CorsHeaders::default()
+    /// Every rule's answer. The values of all the rules are slices of one buffer, so a policy
+    /// holds one allocation for them and a request touches one reference count.
+    pub(crate) fn for_rules(rules: &[CorsRule]) -> Box<[RuleAnswer]> {
+        let mut text = String::new();
+        let mut push = |values: &[String]| {
+            let start = text.len();
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                text.push_str(value);
+            }
+            start..text.len()
         };
-        let preflight = PreflightTemplate::new(&constant);
-        RuleAnswer {
-            constant,
-            any_origin,
-            preflight,
-        }
+        let ranges: Vec<_> = rules
+            .iter()
+            .map(|rule| {
+                let methods = push(rule.allowed_methods());
+                let expose = push(rule.expose_headers());
+                let seconds = rule.max_age_seconds().map(|s| s.to_string());
+                let max_age = push(seconds.as_slice());
+                (methods, expose, max_age)
+            })
+            .collect();
+        let shared = Bytes::from(text);
+        // An empty range is a value the rule does not send (Allow-Methods is never empty
+        // after validation). A value that is not a valid field value cannot pass validation
+        // either; it would be left out.
+        let value = |range: std::ops::Range<usize>| {
+            (!range.is_empty())
+                .then(|| HeaderValue::from_maybe_shared(shared.slice(range)).ok())
+                .flatten()
+        };
+        rules
+            .iter()
+            .zip(ranges)
+            .map(|(rule, (methods, expose, max_age))| RuleAnswer {
+                any_origin: rule.allowed_origins().iter().any(|o| o == "*"),
+                allow_methods: value(methods).unwrap_or_else(|| HeaderValue::from_static("")),
+                expose_headers: value(expose),
+                max_age: value(max_age),
+            })
+            .collect()
     }
 
     /// The headers for a request this rule allows: the rule's values, the request's `Origin`
     /// (or `*`), the echoed requested names, and Private Network Access when asked.
-    #[inline]
     pub(crate) fn headers(
         &self,
         origin: &HeaderValue,
         echo: Option<HeaderValue>,
         private_network: bool,
     ) -> CorsHeaders {
-        let constant = &self.constant;
-        CorsHeaders {
-            allow_origin: Some(if self.any_origin { STAR } else { origin.clone() }),
-            allow_credentials: constant.allow_credentials.clone(),
-            allow_methods: constant.allow_methods.clone(),
-            allow_headers: echo,
-            expose_headers: constant.expose_headers.clone(),
-            max_age: constant.max_age.clone(),
-            allow_private_network: private_network.then_some(TRUE),
-            vary: Some(if private_network {
-                VARY_HEADER_PRIVATE_NETWORK
+        let mut headers = CorsHeaders {
+            values: Default::default(),
+        };
+        headers.set(
+            Field::AllowOrigin,
+            Some(if self.any_origin { STAR } else { origin.clone() }),
+        );
+        // Credentials are allowed for a named origin, never for `*`.
+        headers.set(Field::AllowCredentials, (!self.any_origin).then_some(TRUE));
+        headers.set(Field::AllowMethods, Some(self.allow_methods.clone()));
+        headers.set(Field::AllowHeaders, echo);
+        headers.set(Field::ExposeHeaders, self.expose_headers.clone());
+        headers.set(Field::MaxAge, self.max_age.clone());
+        headers.set(Field::AllowPrivateNetwork, private_network.then_some(TRUE));
+        headers.set(
+            Field::Vary,
+            // Constants: `from_static` with an argument chosen at run time would check the
+            // bytes at every request.
+            Some(if private_network {
+                const { HeaderValue::from_static(VARY_VALUE_PRIVATE_NETWORK) }
             } else {
-                VARY_HEADER
+                const { HeaderValue::from_static(VARY_VALUE) }
             }),
-        }
+        );
+        headers
     }
 }
 
-/// `values` joined with `, ` as one header value; `None` when empty (or, impossible after
-/// validation, not a valid field value).
-fn joined_value(values: &[String]) -> Option<HeaderValue> {
-    if values.is_empty() {
-        return None;
-    }
-    HeaderValue::from_bytes(values.join(", ").as_bytes()).ok()
-}
-
-/// A rule's preflight answer headers, built when the rules are compiled, in writing order,
-/// with placeholders for the two values that come from the request (Allow-Origin, the echoed
-/// Allow-Headers). A preflight clones the map that fits (two allocations, no hashing) and
-/// puts the request's values in place.
-#[derive(Clone, Debug)]
-struct PreflightTemplate {
-    without_echo: HeaderMap,
-    with_echo: HeaderMap,
-}
-
-impl PreflightTemplate {
-    fn new(constant: &CorsHeaders) -> Self {
-        let map = |echo: bool| {
-            CorsHeaders {
-                allow_origin: Some(STAR),
-                allow_headers: echo.then_some(STAR),
-                vary: Some(VARY_HEADER),
-                ..constant.clone()
-            }
-            .preflight_map(None)
-        };
-        PreflightTemplate {
-            without_echo: map(false),
-            with_echo: map(true),
-        }
-    }
-
-    /// The template's map with the request's values of `headers` in place.
-    fn fill(&self, headers: CorsHeaders) -> HeaderMap {
-        let mut origin = headers.allow_origin;
-        let mut echo = headers.allow_headers;
-        let mut map = match echo {
-            Some(_) => self.with_echo.clone(),
-            None => self.without_echo.clone(),
-        };
-        for (name, value) in map.iter_mut() {
-            if *name == ACCESS_CONTROL_ALLOW_ORIGIN {
-                if let Some(origin) = origin.take() {
-                    *value = origin;
-                }
-            } else if *name == ACCESS_CONTROL_ALLOW_HEADERS {
-                if let Some(echo) = echo.take() {
-                    *value = echo;
-                }
-            }
-        }
-        map
-    }
-}
-
-/// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`. `answer` is
-/// the matched rule's, when the caller has it (the prebuilt maps are then cloned).
-pub(crate) fn preflight_response(headers: CorsHeaders, answer: Option<&RuleAnswer>) -> Response<Bytes> {
+/// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`.
+pub(crate) fn preflight_response(headers: CorsHeaders) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
-    *response.headers_mut() = headers.preflight_map(answer.map(|a| &a.preflight));
+    *response.headers_mut() = headers.preflight_map();
     response
 }
 
@@ -330,47 +399,51 @@ pub(crate) fn error_response(refusal: &Refusal, ids: RequestIds) -> Response<Byt
     response
 }
 
+/// Cache-safe `Vary` on a response the layer otherwise leaves alone.
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_table_writes_in_order_and_removes_only_what_it_may_not_write() {
-        let headers = CorsHeaders {
-            allow_origin: Some(STAR),
-            allow_credentials: Some(TRUE),
-            allow_methods: Some(STAR),
-            allow_headers: Some(STAR),
-            expose_headers: Some(STAR),
-            max_age: Some(STAR),
-            allow_private_network: Some(TRUE),
-            vary: Some(STAR),
-        };
-        let names: Vec<HeaderName> = headers.iter().map(|(name, _)| name).collect();
-        assert_eq!(
-            names,
-            [
-                ACCESS_CONTROL_ALLOW_ORIGIN,
-                ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                ACCESS_CONTROL_ALLOW_METHODS,
-                ACCESS_CONTROL_ALLOW_HEADERS,
-                ACCESS_CONTROL_EXPOSE_HEADERS,
-                ACCESS_CONTROL_MAX_AGE,
-                ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
-                VARY,
-            ]
-        );
-        assert_eq!(headers.len(), 8);
-        let removed: Vec<&HeaderName> = names.iter().filter(|n| CorsHeaders::removes(n)).collect();
-        assert_eq!(
-            removed,
-            [
-                &ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                &ACCESS_CONTROL_ALLOW_HEADERS,
-                &ACCESS_CONTROL_EXPOSE_HEADERS,
-                &ACCESS_CONTROL_MAX_AGE,
-                &ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK,
-            ]
-        );
+    fn shared_preflight_templates_give_the_built_map_for_every_shape() {
+        let value = |text: &'static str| Some(HeaderValue::from_static(text));
+        for bits in 0..16usize {
+            let mut headers = CorsHeaders {
+                values: Default::default(),
+            };
+            headers.set(Field::AllowOrigin, value("https://a.example"));
+            headers.set(Field::AllowMethods, value("GET, PUT"));
+            headers.set(Field::Vary, value(VARY_VALUE));
+            let optional = [
+                (Field::AllowCredentials, "true"),
+                (Field::AllowHeaders, "x-a, x-b"),
+                (Field::ExposeHeaders, "ETag"),
+                (Field::MaxAge, "3000"),
+            ];
+            for (bit, (field, text)) in optional.into_iter().enumerate() {
+                headers.set(
+                    field,
+                    (bits & 1 << bit != 0).then(|| HeaderValue::from_static(text)),
+                );
+            }
+            let fields = |map: HeaderMap| -> Vec<(String, HeaderValue)> {
+                map.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
+            };
+            // Twice: the first use builds the shape's template, the second clones it.
+            for _ in 0..2 {
+                assert_eq!(
+                    fields(headers.clone().preflight_map()),
+                    fields(headers.clone().built_map()),
+                    "shape {bits:04b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn table_rows_are_in_field_order() {
+        for (row, (field, _, _)) in TABLE.iter().enumerate() {
+            assert_eq!(*field as usize, row, "{field:?}");
+        }
     }
 }

@@ -13,7 +13,7 @@ use tower_service::Service;
 use super::step::{Action, Shared, Step};
 use crate::body::CorsBody;
 use crate::request::RequestHead;
-use crate::source::{AsyncCorsSource, AsyncSource, BucketCors};
+use crate::source::{AsyncCorsSource, AsyncSource};
 
 /// A future polled again after it returned `Ready` breaks [`Future`]'s contract (the caller's
 /// bug, never a request's). Like tower's own futures, these say so rather than invent an
@@ -194,11 +194,7 @@ where
                         Ok(found) => shared.decide(&head, found.as_bucket_cors()),
                         Err(error) => shared.decide_lookup_failed(&head, error.as_ref()),
                     };
-                    let bucket = match &looked_up {
-                        Ok(found) => found.as_bucket_cors(),
-                        Err(_) => BucketCors::NoBucket,
-                    };
-                    let future = match Step::from_decision(decision, &shared, &head, &bucket) {
+                    let future = match Step::from_decision(decision, &shared, &head) {
                         Step::Call(action) => ResponseFuture::inner(inner.call(request), action),
                         Step::Respond(response) => ResponseFuture::ready(response),
                     };
