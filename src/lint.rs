@@ -342,7 +342,8 @@ impl CorsConfiguration {
     /// together cover it.
     ///
     /// ```
-    /// use tower_s3_cors::{CorsConfiguration, LintCode, Severity};
+    /// use tower_s3_cors::lint::{LintCode, Severity};
+    /// use tower_s3_cors::CorsConfiguration;
     ///
     /// let config = CorsConfiguration::from_json(
     ///     r#"[{"AllowedOrigins": ["https://app.example.com/"], "AllowedMethods": ["GET"]},

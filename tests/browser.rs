@@ -489,7 +489,8 @@ fn handler_runs(recorded: &Recorded, options: &tower_s3_cors::CorsOptions) -> bo
 
 #[test]
 fn attacks_judged_by_enforce_and_by_fetch_metadata_each_alone() {
-    use tower_s3_cors::{CorsOptions, FetchMetadata};
+    use tower_s3_cors::fetch_metadata::FetchMetadata;
+    use tower_s3_cors::CorsOptions;
     let foreign = PageServer::on("127.0.0.2");
     foreign.set_log_page(FOREIGN_PAGE);
     let top_level = PageServer::on("127.0.0.2");

@@ -4,7 +4,8 @@
 
 use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use http::Request;
-use tower_s3_cors::{CorsConfiguration, CorsPolicy, Decision, LintCode, LintWarning, Severity};
+use tower_s3_cors::lint::{LintCode, LintWarning, Severity};
+use tower_s3_cors::{CorsConfiguration, CorsPolicy, Decision};
 
 fn lint(json: &str) -> Vec<LintWarning> {
     CorsConfiguration::from_json(json)
@@ -225,9 +226,9 @@ fn max_age_capped_names_the_engines_that_cut_it() {
     }
     assert_eq!(
         (
-            tower_s3_cors::WEBKIT_MAX_AGE_SECONDS,
-            tower_s3_cors::CHROMIUM_MAX_AGE_SECONDS,
-            tower_s3_cors::FIREFOX_MAX_AGE_SECONDS
+            tower_s3_cors::lint::WEBKIT_MAX_AGE_SECONDS,
+            tower_s3_cors::lint::CHROMIUM_MAX_AGE_SECONDS,
+            tower_s3_cors::lint::FIREFOX_MAX_AGE_SECONDS
         ),
         (600, 7200, 86400)
     );

@@ -1,7 +1,7 @@
 //! `lint FILE`: S3's validation first, then the warnings of `CorsConfiguration::lint`.
 
 use serde_json::json;
-use tower_s3_cors::{LintWarning, Severity};
+use tower_s3_cors::lint::{LintWarning, Severity};
 
 use crate::input::{self, Failure};
 use crate::output::{error_json, error_text, report_failure};
