@@ -580,6 +580,35 @@ fn cases() -> Vec<Case> {
             ),
         ],
     ));
+    // The decision hook: none set (what every case above pays), a hook that does nothing, and
+    // one that counts refusals (an atomic add). "unset" must cost what the plain layer costs.
+    let hooked = |hook: &'static str| {
+        let layer =
+            CorsLayer::new(CorsConfiguration::new(vec![rule(APP, &HEADERS)]).expect("valid configuration"));
+        let refused = std::sync::atomic::AtomicU64::new(0);
+        match hook {
+            "no_op" => layer.on_decision(|event| {
+                black_box(event);
+            }),
+            "counting" => layer.on_decision(move |event| {
+                if event.outcome() == "refused" {
+                    refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }),
+            _ => layer,
+        }
+        .layer(Stub)
+    };
+    for (name, template) in [("on_decision_actual", &actual), ("on_decision_refused", &refused)] {
+        cases.push(Case::new(
+            name,
+            vec![
+                variant("unset", template, hooked("unset")),
+                variant("no_op", template, hooked("no_op")),
+                variant("counting", template, hooked("counting")),
+            ],
+        ));
+    }
     cases
 }
 
@@ -749,6 +778,20 @@ fn report(cases: &[Case], hostile: &[Case]) {
             line(
                 &format!("{name}: 100 rules / tower-http's 100"),
                 c.ratio("s3_cors_100", "tower_http_100"),
+                "",
+            );
+        }
+    }
+    for name in ["on_decision_actual", "on_decision_refused"] {
+        if let Some(c) = find(cases, name) {
+            line(
+                &format!("{name}: no-op hook / no hook"),
+                c.ratio("no_op", "unset"),
+                "",
+            );
+            line(
+                &format!("{name}: counting hook / no hook"),
+                c.ratio("counting", "unset"),
                 "",
             );
         }
