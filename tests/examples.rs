@@ -296,6 +296,14 @@ fn s3_server_refuses_anonymous_writes_and_wrong_keys_with_cors_headers() {
     assert_eq!(request(a, "HEAD", "/assets/app.js", &[], b"").status, 200);
     let listing = get(a, "/assets?list-type=2", &[]);
     assert_eq!(element(&listing.text(), "Key"), Some("app.js"));
+    // A `..` key segment would reach another bucket's files on disk (here: the private
+    // bucket's object, read anonymously through the public one); it is refused.
+    let escape = get(a, "/assets/..%2Fprivate%2Fsecret.txt", &[]);
+    assert_eq!(
+        (escape.status, element(&escape.text(), "Code")),
+        (400, Some("InvalidArgument"))
+    );
+    assert_eq!(signed(a, "GET", "/private/secret.txt", &[], b"").text(), "secret");
     assert_eq!(request(a, "DELETE", "/assets/app.js", &[], b"").status, 403);
     assert_eq!(request(a, "PUT", "/assets/other.js", &[], b"x").status, 403);
     // Other canned ACLs are refused rather than ignored.
