@@ -115,7 +115,7 @@ fn send(request: Request<Full<Bytes>>) -> Answer {
     send_with(CorsOptions::new(), request)
 }
 
-/// Spec §5.3/§6: the names a request lists, trimmed and lowercased, in order.
+/// The names a request lists, trimmed and lowercased, in order.
 fn requested_names(sent: &HeaderMap) -> Vec<Vec<u8>> {
     let joined: Vec<&[u8]> = sent
         .get_all(ACCESS_CONTROL_REQUEST_HEADERS)
@@ -231,7 +231,7 @@ fn expect_preflight(answer: &Answer, cors: &[(&str, &[u8])]) {
     expect_headers(answer, &all);
 }
 
-/// S3's error document, exactly (spec §4.1).
+/// S3's error document, exactly.
 fn expect_error(
     answer: &Answer,
     status: u16,
@@ -352,15 +352,17 @@ fn non_utf8_request_method_is_refused_and_written_lossily() {
 
 #[test]
 fn obs_text_request_method_on_an_actual_request_matches_nothing() {
-    let answer = send(request(
-        "GET",
-        "/k",
-        &[
-            (&ORIGIN, b"https://app.example.com"),
-            (&ACCESS_CONTROL_REQUEST_METHOD, b"GET\x80"),
-        ],
-    ));
-    expect_unchanged(&answer);
+    for method in [&b"GET\x80"[..], b"G\xffT"] {
+        let answer = send(request(
+            "GET",
+            "/k",
+            &[
+                (&ORIGIN, b"https://app.example.com"),
+                (&ACCESS_CONTROL_REQUEST_METHOD, method),
+            ],
+        ));
+        expect_unchanged(&answer);
+    }
 }
 
 #[test]
@@ -409,38 +411,42 @@ fn obs_text_requested_header_is_not_matched_by_an_ascii_pattern() {
     );
 }
 
+/// The second `Origin` field of the two-field cases: the same value, an empty one, another one.
+const SECOND_ORIGINS: [&[u8]; 3] = [b"https://app.example.com", b"", b"https://evil.example"];
+
 #[test]
 fn two_origin_fields_on_a_preflight_match_nothing() {
-    let answer = send(request(
-        "OPTIONS",
-        "/k",
-        &[
-            (&ORIGIN, b"https://app.example.com"),
-            (&ORIGIN, b"https://app.example.com"),
-            (&ACCESS_CONTROL_REQUEST_METHOD, b"GET"),
-        ],
-    ));
-    // Not even the any-origin rule: several Origin fields are not one origin.
-    expect_error(
-        &answer,
-        403,
-        "AccessForbidden",
-        NOT_ALLOWED,
-        Some(("GET", "OBJECT")),
-    );
+    for second in SECOND_ORIGINS {
+        let answer = send(request(
+            "OPTIONS",
+            "/k",
+            &[
+                (&ORIGIN, b"https://app.example.com"),
+                (&ORIGIN, second),
+                (&ACCESS_CONTROL_REQUEST_METHOD, b"GET"),
+            ],
+        ));
+        // Not even the any-origin rule: several Origin fields are not one origin.
+        expect_error(
+            &answer,
+            403,
+            "AccessForbidden",
+            NOT_ALLOWED,
+            Some(("GET", "OBJECT")),
+        );
+    }
 }
 
 #[test]
 fn two_origin_fields_on_an_actual_request_are_served_unchanged() {
-    let answer = send(request(
-        "GET",
-        "/k",
-        &[
-            (&ORIGIN, b"https://app.example.com"),
-            (&ORIGIN, b"https://evil.example"),
-        ],
-    ));
-    expect_unchanged(&answer);
+    for second in SECOND_ORIGINS {
+        let answer = send(request(
+            "GET",
+            "/k",
+            &[(&ORIGIN, b"https://app.example.com"), (&ORIGIN, second)],
+        ));
+        expect_unchanged(&answer);
+    }
 }
 
 #[test]
@@ -962,7 +968,7 @@ fn one_hundred_and_one_rules_are_refused() {
 
 #[test]
 fn a_malformed_rule_is_reported_before_too_many_rules() {
-    // Schema checks of every rule come first (spec §1.1: first problem found, rules in order).
+    // Schema checks of every rule come first (the first problem found is reported, rules in order).
     let xml = format!(
         "<CORSConfiguration>{}<CORSRule><AllowedOrigin>*</AllowedOrigin></CORSRule></CORSConfiguration>",
         RULE.repeat(101)
@@ -1203,7 +1209,7 @@ mod other_configurations {
     }
 
     #[tokio::test]
-    async fn non_utf8_requested_headers_are_matched_and_echoed_lowercased() {
+    async fn non_utf8_requested_headers_are_matched_by_a_wildcard_pattern_and_echoed_lowercased() {
         let headers: &[(&str, &[u8])] = &[
             ("origin", b"http://a.example"),
             ("access-control-request-method", b"GET"),
@@ -1216,41 +1222,6 @@ mod other_configurations {
             answer.header_bytes("access-control-allow-headers"),
             b"x-\xC9t\xE9, x-b"
         );
-        let answer = send_json(STAR, request("OPTIONS", "/k", headers)).await;
-        assert_eq!(
-            answer.header_bytes("access-control-allow-headers"),
-            b"x-\xC9t\xE9, x-b"
-        );
-    }
-
-    #[tokio::test]
-    async fn non_utf8_request_method_is_refused_with_a_well_formed_document() {
-        let answer = send_json(
-            STAR,
-            request(
-                "OPTIONS",
-                "/k",
-                &[("origin", b"o"), ("access-control-request-method", b"G\xFFT")],
-            ),
-        )
-        .await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-        // Invalid UTF-8 becomes U+FFFD in the (UTF-8) document.
-        assert_eq!(
-            answer.body_str(),
-            bad_request_xml("Invalid Access-Control-Request-Method: G\u{FFFD}T")
-        );
-        // On an actual request it matches nothing.
-        let answer = send_json(
-            STAR,
-            request(
-                "GET",
-                "/k",
-                &[("origin", b"o"), ("access-control-request-method", b"G\xFFT")],
-            ),
-        )
-        .await;
-        answer.assert_no_cors();
     }
 
     #[tokio::test]
@@ -1274,47 +1245,11 @@ mod other_configurations {
         answer.assert_no_cors();
     }
 
-    #[tokio::test]
-    async fn two_origin_fields_match_nothing() {
-        for second in [&b"https://a.example"[..], b"", b"https://b.example"] {
-            let preflight = request(
-                "OPTIONS",
-                "/k",
-                &[
-                    ("origin", b"https://a.example"),
-                    ("origin", second),
-                    ("access-control-request-method", b"GET"),
-                ],
-            );
-            let answer = send_json(STAR, preflight).await;
-            assert_eq!(answer.status, StatusCode::FORBIDDEN);
-            assert_eq!(answer.body_str(), forbidden_xml(NOT_ALLOWED, "GET", "OBJECT"));
-            let actual = request(
-                "GET",
-                "/k",
-                &[("origin", b"https://a.example"), ("origin", second)],
-            );
-            send_json(STAR, actual).await.assert_no_cors();
-        }
-    }
-
-    #[tokio::test]
-    async fn a_method_with_markup_is_escaped_in_the_document() {
+    #[test]
+    fn a_method_with_markup_is_escaped_in_the_not_enabled_document_and_so_are_the_ids() {
+        // (The BadRequest document for the same method is checked above, in
+        // `request_method_with_xml_metacharacters_is_escaped_in_the_error_document`.)
         let odd: &[u8] = b"<x>&\"'";
-        let answer = send_json(
-            STAR,
-            request(
-                "OPTIONS",
-                "/k",
-                &[("origin", b"o"), ("access-control-request-method", odd)],
-            ),
-        )
-        .await;
-        assert_eq!(
-            answer.body_str(),
-            bad_request_xml("Invalid Access-Control-Request-Method: &lt;x&gt;&amp;\"'")
-        );
-        // In an AccessForbidden document, `<Method>` is escaped too.
         let request = request(
             "OPTIONS",
             "/k",

@@ -15,15 +15,15 @@
 #![cfg(all(feature = "xml", feature = "json"))]
 
 mod browsers;
-mod support;
+mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use browsers::{Browser, PageServer};
-use support::s3::{presign, signed};
-use support::{get, request, Running};
+use common::process::{get, request, Running};
+use common::s3::{presign, signed};
 
 /// The page: one `fetch()` per case, each line `case: allowed <what the page read>` or
 /// `case: blocked <error name>`, then `DONE`. `urls` are the presigned URLs, by name.

@@ -10,13 +10,13 @@
 #![cfg(all(feature = "xml", feature = "json"))]
 
 mod browsers;
-mod support;
+mod common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use browsers::{run_cases, Case, PageServer};
-use support::{get, Running};
+use common::process::{get, Running};
 
 // ---------------------------------------------------------------------------------------------
 // axum: the page is the web app at http://localhost:5173, an origin `examples/axum-cors.json`

@@ -10,13 +10,13 @@
 
 #![cfg(all(feature = "xml", feature = "json"))]
 
-mod support;
+mod common;
 
 use std::time::Duration;
 
+use common::process::{request, Reply, Running};
+use common::s3::{element, presign, signed, signed_as, ACCESS_KEY, SECRET_KEY};
 use serde_json::Value;
-use support::s3::{element, presign, signed, signed_as, ACCESS_KEY, SECRET_KEY};
-use support::{request, Reply, Running};
 use tower_s3_cors::CorsConfiguration;
 
 const VECTORS: &str = include_str!("conformance/aws-vectors.json");

@@ -5,10 +5,10 @@
 
 #![cfg(all(feature = "xml", feature = "json"))]
 
-mod support;
+mod common;
 
-use support::s3::{element, presign, signed, signed_as, ACCESS_KEY, SECRET_KEY};
-use support::{get, preflight, request, Running};
+use common::process::{get, preflight, request, Running};
+use common::s3::{element, presign, signed, signed_as, ACCESS_KEY, SECRET_KEY};
 
 const VARY: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
 const NOT_ALLOWED: &str = "CORSResponse: This CORS request is not allowed. This is usually because the \
@@ -90,13 +90,13 @@ fn s3_server_prints_credentials_data_dir_and_lines_that_work_as_printed() {
         let signed_upload = get(server.addr, "/demo/signed.txt", &[]);
         assert_eq!(signed_upload.text(), "signed upload");
     } else {
-        support::missing_tool("s3_server printed curl lines", "curl is not installed");
+        common::process::missing_tool("s3_server printed curl lines", "curl is not installed");
     }
     if command_exists("aws") {
         let listing = run_shell(aws);
         assert!(listing.contains(" 25 hello.txt"), "{aws}\n{listing}");
     } else {
-        support::missing_tool("s3_server printed aws line", "the AWS CLI (aws) is not installed");
+        common::process::missing_tool("s3_server printed aws line", "the AWS CLI (aws) is not installed");
     }
 
     // The temporary directory goes with the server (Ctrl-C or SIGTERM).
@@ -455,13 +455,13 @@ fn s3_server_cors_configuration_operations() {
         Some("The CORS configuration does not exist")
     );
     // A bucket without CORS refuses every preflight, even for an object URL.
-    let p3 = preflight(a, "/site/index.html", "https://site.example", "GET", "");
-    assert_eq!(p3.status, 403);
+    let not_enabled = preflight(a, "/site/index.html", "https://site.example", "GET", "");
+    assert_eq!(not_enabled.status, 403);
     assert_eq!(
-        element(&p3.text(), "Message"),
+        element(&not_enabled.text(), "Message"),
         Some("CORSResponse: CORS is not enabled for this bucket.")
     );
-    assert_eq!(element(&p3.text(), "ResourceType"), Some("BUCKET"));
+    assert_eq!(element(&not_enabled.text(), "ResourceType"), Some("BUCKET"));
     let p2 = preflight(a, "/nothing-here/x", "https://site.example", "GET", "");
     assert_eq!(p2.status, 403);
     assert_eq!(
@@ -560,8 +560,8 @@ fn s3_server_cors_configuration_operations() {
     assert_eq!(signed(a, "DELETE", "/site?cors", &[], b"").status, 204);
     assert_eq!(signed(a, "DELETE", "/site?cors", &[], b"").status, 204);
     assert_eq!(signed(a, "GET", "/site?cors", &[], b"").status, 404);
-    let p3_again = preflight(a, "/site/index.html", "https://www.site.example", "GET", "");
-    assert_eq!(p3_again.status, 403);
+    let not_enabled_again = preflight(a, "/site/index.html", "https://www.site.example", "GET", "");
+    assert_eq!(not_enabled_again.status, 403);
     let missing = signed(a, "PUT", "/nothing-here?cors", &[], rules.as_bytes());
     assert_eq!(element(&missing.text(), "Code"), Some("NoSuchBucket"));
 }
@@ -905,7 +905,7 @@ fn grpc_web_frames(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
     frames
 }
 
-fn grpc_web_call(addr: std::net::SocketAddr, origin: &str, name: &str) -> support::Reply {
+fn grpc_web_call(addr: std::net::SocketAddr, origin: &str, name: &str) -> common::process::Reply {
     // HelloRequest { name } in protobuf: field 1, wire type 2 (length-delimited).
     let mut message = vec![0x0a, name.len() as u8];
     message.extend_from_slice(name.as_bytes());
@@ -1004,7 +1004,7 @@ fn tonic_grpc_web_error_status_is_readable_and_other_origins_get_no_cors() {
 
 #[test]
 fn decision_log_counts_refusals_and_logs_the_first_of_each_origin() {
-    let output = std::process::Command::new(support::example("decision_log"))
+    let output = std::process::Command::new(common::process::example("decision_log"))
         .output()
         .expect("decision_log runs");
     assert!(output.status.success(), "{output:?}");

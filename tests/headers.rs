@@ -1,4 +1,4 @@
-//! Spec §6 (the headers added when a rule matched, preflight and actual alike) and §7 (actual
+//! The headers added when a rule matched (preflight and actual alike), and actual
 //! requests: unchanged when nothing matched, headers added to any response when a rule did).
 
 mod common;

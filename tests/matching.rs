@@ -1,4 +1,4 @@
-//! Spec §5: the first rule whose origin, method and requested headers all match wins.
+//! Matching: the first rule whose origin, method and requested headers all match wins.
 //!
 //! Each row names a behaviour, a configuration, a request, and the index of the rule that must
 //! match (or none). Rows run on the pure decision and through the layer, and `explain` must

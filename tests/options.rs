@@ -1,4 +1,4 @@
-//! Options beyond S3 (spec §8), each on its own and every pair of them.
+//! Options beyond S3, each on its own and every pair of them.
 
 mod common;
 

@@ -1,5 +1,6 @@
-//! Spec §2 (which requests are CORS requests) and §4 (the preflight decision P1–P6, its order,
-//! and S3's exact error documents).
+//! Which requests are CORS requests, and the preflight decision: missing Origin, missing
+//! bucket, CORS not enabled, bad request method, no rule allows it, allowed — in that order —
+//! with S3's exact error documents.
 
 mod common;
 
@@ -27,30 +28,30 @@ struct Case {
 async fn preflight_outcomes_on_a_configured_bucket() {
     let origin: (&str, &[u8]) = ("origin", b"https://app.example");
     let table = vec![
-        // P1
+        // No usable Origin.
         Case {
-            behaviour: "P1: no Origin",
+            behaviour: "no Origin",
             path: "/key",
             headers: vec![("access-control-request-method", b"GET")],
             status: StatusCode::BAD_REQUEST,
             body: bad_request_xml(NO_ORIGIN),
         },
         Case {
-            behaviour: "P1: empty Origin counts as absent",
+            behaviour: "an empty Origin counts as absent",
             path: "/key",
             headers: vec![("origin", b""), ("access-control-request-method", b"GET")],
             status: StatusCode::BAD_REQUEST,
             body: bad_request_xml(NO_ORIGIN),
         },
         Case {
-            behaviour: "P1: a bare OPTIONS (every OPTIONS is a preflight)",
+            behaviour: "a bare OPTIONS (every OPTIONS is a preflight)",
             path: "/",
             headers: vec![],
             status: StatusCode::BAD_REQUEST,
             body: bad_request_xml(NO_ORIGIN),
         },
         Case {
-            behaviour: "P1: Referer does not stand in for Origin",
+            behaviour: "Referer does not stand in for Origin",
             path: "/key",
             headers: vec![
                 ("referer", b"https://app.example/page"),
@@ -60,50 +61,50 @@ async fn preflight_outcomes_on_a_configured_bucket() {
             body: bad_request_xml(NO_ORIGIN),
         },
         Case {
-            behaviour: "P1 before P4: no Origin and a bad method",
+            behaviour: "a missing Origin is reported before a bad method",
             path: "/key",
             headers: vec![("access-control-request-method", b"get")],
             status: StatusCode::BAD_REQUEST,
             body: bad_request_xml(NO_ORIGIN),
         },
-        // P4
+        // A bad Access-Control-Request-Method.
         Case {
-            behaviour: "P4: Access-Control-Request-Method missing reports null",
+            behaviour: "Access-Control-Request-Method missing reports null",
             path: "/key",
             headers: vec![origin],
             status: StatusCode::BAD_REQUEST,
             body: bad_request_xml("Invalid Access-Control-Request-Method: null"),
         },
         Case {
-            behaviour: "P4: lowercase method reported as sent",
+            behaviour: "a lowercase method is reported as sent",
             path: "/key",
             headers: vec![origin, ("access-control-request-method", b"get")],
             status: StatusCode::BAD_REQUEST,
             body: bad_request_xml("Invalid Access-Control-Request-Method: get"),
         },
         Case {
-            behaviour: "P4: a method outside S3's five",
+            behaviour: "a method outside S3's five",
             path: "/key",
             headers: vec![origin, ("access-control-request-method", b"PATCH")],
             status: StatusCode::BAD_REQUEST,
             body: bad_request_xml("Invalid Access-Control-Request-Method: PATCH"),
         },
         Case {
-            behaviour: "P4: OPTIONS is not one of the five",
+            behaviour: "OPTIONS is not one of the five",
             path: "/key",
             headers: vec![origin, ("access-control-request-method", b"OPTIONS")],
             status: StatusCode::BAD_REQUEST,
             body: bad_request_xml("Invalid Access-Control-Request-Method: OPTIONS"),
         },
         Case {
-            behaviour: "P4: an empty value is reported as sent (empty)",
+            behaviour: "an empty method is reported as sent (empty)",
             path: "/key",
             headers: vec![origin, ("access-control-request-method", b"")],
             status: StatusCode::BAD_REQUEST,
             body: bad_request_xml("Invalid Access-Control-Request-Method: "),
         },
         Case {
-            behaviour: "P4: sent twice, the first value is reported",
+            behaviour: "a method sent twice: the first value is reported",
             path: "/key",
             headers: vec![
                 origin,
@@ -114,7 +115,7 @@ async fn preflight_outcomes_on_a_configured_bucket() {
             body: bad_request_xml("Invalid Access-Control-Request-Method: GET"),
         },
         Case {
-            behaviour: "P4 before P5: an origin no rule allows and a bad method",
+            behaviour: "a bad method is reported before an origin no rule allows",
             path: "/key",
             headers: vec![
                 ("origin", b"https://evil.example"),
@@ -123,9 +124,9 @@ async fn preflight_outcomes_on_a_configured_bucket() {
             status: StatusCode::BAD_REQUEST,
             body: bad_request_xml("Invalid Access-Control-Request-Method: TRACE"),
         },
-        // P5
+        // No rule allows the request.
         Case {
-            behaviour: "P5: origin not allowed, object URL",
+            behaviour: "origin not allowed, object URL",
             path: "/photos/cat.jpg",
             headers: vec![
                 ("origin", b"https://evil.example"),
@@ -135,21 +136,21 @@ async fn preflight_outcomes_on_a_configured_bucket() {
             body: forbidden_xml(NOT_ALLOWED, "PUT", "OBJECT"),
         },
         Case {
-            behaviour: "P5: method not allowed, bucket URL",
+            behaviour: "method not allowed, bucket URL",
             path: "/",
             headers: vec![origin, ("access-control-request-method", b"DELETE")],
             status: StatusCode::FORBIDDEN,
             body: forbidden_xml(NOT_ALLOWED, "DELETE", "BUCKET"),
         },
         Case {
-            behaviour: "P5: the bucket URL with a query is still the bucket",
+            behaviour: "the bucket URL with a query is still the bucket",
             path: "/?cors",
             headers: vec![origin, ("access-control-request-method", b"POST")],
             status: StatusCode::FORBIDDEN,
             body: forbidden_xml(NOT_ALLOWED, "POST", "BUCKET"),
         },
         Case {
-            behaviour: "P5: a requested header not allowed",
+            behaviour: "a requested header not allowed",
             path: "/key",
             headers: vec![
                 origin,
@@ -159,9 +160,9 @@ async fn preflight_outcomes_on_a_configured_bucket() {
             status: StatusCode::FORBIDDEN,
             body: forbidden_xml(NOT_ALLOWED, "GET", "OBJECT"),
         },
-        // P6
+        // A rule allows it.
         Case {
-            behaviour: "P6: allowed",
+            behaviour: "allowed",
             path: "/key",
             headers: vec![origin, ("access-control-request-method", b"PUT")],
             status: StatusCode::OK,
@@ -198,7 +199,8 @@ async fn preflight_outcomes_on_a_configured_bucket() {
     assert_eq!(stub.calls(), 0, "a preflight never reaches the inner service");
 }
 
-/// P6: 200, empty body, `Content-Length: 0`, no `Content-Type`, §6's headers.
+/// An allowed preflight: 200, empty body, `Content-Length: 0`, no `Content-Type`, the
+/// matched rule's headers.
 fn check_allowed_preflight(answer: &Answer) {
     assert_eq!(answer.status, StatusCode::OK);
     assert!(answer.body.is_empty());
@@ -255,7 +257,7 @@ fn refusal_document(decision: Decision) -> (StatusCode, RefusalKind, String) {
 }
 
 #[test]
-fn p2_bucket_does_not_exist() {
+fn preflight_to_a_missing_bucket() {
     let origin: (&str, &[u8]) = ("origin", b"https://app.example");
     for (behaviour, path, headers, method) in [
         (
@@ -278,7 +280,7 @@ fn p2_bucket_does_not_exist() {
         assert_eq!(kind, RefusalKind::NoSuchBucket, "{behaviour}");
         assert_eq!(body, forbidden_xml(NO_BUCKET, method, "BUCKET"), "{behaviour}");
     }
-    // P1 comes first even when the bucket does not exist.
+    // A missing Origin is reported first, even when the bucket does not exist.
     let (status, kind, body) = refusal_document(decision("OPTIONS", "/key", &[], BucketCors::NoSuchBucket));
     assert_eq!(
         (status, kind),
@@ -288,7 +290,7 @@ fn p2_bucket_does_not_exist() {
 }
 
 #[test]
-fn p3_bucket_without_cors_configuration() {
+fn preflight_to_a_bucket_without_cors_configuration() {
     let origin: (&str, &[u8]) = ("origin", b"https://app.example");
     for (behaviour, path, headers, method) in [
         (
@@ -323,7 +325,11 @@ fn p3_bucket_without_cors_configuration() {
         assert_eq!(body, forbidden_xml(NOT_ENABLED, method, "BUCKET"), "{behaviour}");
     }
     let (_, kind, _) = refusal_document(decision("OPTIONS", "/key", &[], BucketCors::NotConfigured));
-    assert_eq!(kind, RefusalKind::MissingOrigin, "P1 before P3");
+    assert_eq!(
+        kind,
+        RefusalKind::MissingOrigin,
+        "a missing Origin is reported before CORS not enabled"
+    );
 }
 
 #[test]
@@ -356,8 +362,9 @@ fn refusal_accessors_match_the_document() {
 }
 
 #[test]
-fn service_endpoint_preflight_is_refused_like_p2() {
-    // Documented decision: an OPTIONS at the service endpoint (no bucket) gets P2's answer.
+fn service_endpoint_preflight_is_refused_like_a_missing_bucket() {
+    // Documented decision: an OPTIONS at the service endpoint (no bucket) gets the
+    // bucket-not-found answer.
     let headers: &[(&str, &[u8])] = &[
         ("origin", b"https://app.example"),
         ("access-control-request-method", b"GET"),

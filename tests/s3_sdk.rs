@@ -6,13 +6,13 @@
 
 #![cfg(all(feature = "xml", feature = "json"))]
 
-mod support;
+mod common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::s3::{ACCESS_KEY, SECRET_KEY};
-use support::{missing_tool, Running};
+use common::process::{missing_tool, Running};
+use common::s3::{ACCESS_KEY, SECRET_KEY};
 
 /// Whether `python3` can import boto3.
 fn boto3_available() -> bool {

@@ -1,4 +1,5 @@
-//! Where rules come from (spec §3, §4 P2/P3): every outcome of a source, the ready-made
+//! Where rules come from (and the answers when the bucket is missing or has no CORS
+//! configuration): every outcome of a source, the ready-made
 //! bucket store and addressing, asynchronous sources, live reload under concurrent requests,
 //! and the request-id hook.
 
@@ -157,7 +158,7 @@ async fn store_refused_preflight_reports_object_or_bucket_resource() {
 }
 
 #[tokio::test]
-async fn missing_bucket_preflight_is_p2_and_actual_passes_through() {
+async fn missing_bucket_preflight_is_refused_and_actual_passes_through() {
     let stub = Stub::new();
     let service = CorsLayer::from_source(store())
         .request_ids(ids)
@@ -186,7 +187,7 @@ async fn missing_bucket_preflight_is_p2_and_actual_passes_through() {
 }
 
 #[tokio::test]
-async fn unconfigured_bucket_preflight_is_p3_with_bucket_resource_even_for_objects() {
+async fn unconfigured_bucket_preflight_is_not_enabled_with_bucket_resource_even_for_objects() {
     let service = CorsLayer::from_source(store())
         .request_ids(ids)
         .layer(Stub::new());
@@ -201,7 +202,7 @@ async fn unconfigured_bucket_preflight_is_p3_with_bucket_resource_even_for_objec
         )
     );
 
-    // P3 is checked before the request method: an invalid one is not reported.
+    // "CORS not enabled" is checked before the request method: an invalid one is not reported.
     let answer = send(service.clone(), preflight("/plain/key", "whatever", "PATCH")).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
     assert!(answer.body.contains("<Method>PATCH</Method>"));
@@ -244,7 +245,7 @@ async fn service_endpoint_passes_actual_requests_untouched_and_refuses_preflight
         forbidden("CORSResponse: Bucket not found", "GET", "BUCKET")
     );
 
-    // P1 still comes first.
+    // A missing Origin is still reported first.
     let answer = send(service, request("OPTIONS", "/", &[])).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert!(answer.body.contains("<Code>BadRequest</Code>"));

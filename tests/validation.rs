@@ -1,4 +1,4 @@
-//! Spec §1 and §1.1: the configuration formats and PutBucketCors validation, with S3's exact
+//! The configuration formats and PutBucketCors validation, with S3's exact
 //! codes and messages and the detail that says where the problem is.
 
 use tower_s3_cors::{ConfigError, CorsConfiguration, CorsRule, ErrorCode};

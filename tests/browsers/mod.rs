@@ -23,7 +23,7 @@
 //! engine fails the test in CI (`CI` set) and is skipped locally with a message;
 //! `BROWSER_ENGINES=firefox,webkit` runs only the named engines.
 //!
-//! A test file uses it with `mod browsers;` next to `mod support;` (for `missing_tool`).
+//! A test file uses it with `mod browsers;` next to `mod common;` (for `missing_tool`).
 
 #![allow(dead_code)]
 
@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{kill_process_group, Pid, Signal};
 
-use crate::support::missing_tool;
+use crate::common::process::missing_tool;
 
 /// How long one page may take in one engine, from launch to its POSTed verdicts.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);

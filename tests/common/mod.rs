@@ -1,9 +1,15 @@
-//! The helpers of the in-process integration tests: S3's fixed texts (`VARY`, `NOT_ALLOWED`,
-//! the error documents), the stub inner service that counts its calls, request builders that
-//! accept raw header bytes, and one `send` through the real layer. (`tests/support` starts the
-//! example binaries and talks HTTP to them.)
+//! The one helper module of the integration tests.
+//!
+//! Here, for the in-process tests: S3's fixed texts (`VARY`, `NOT_ALLOWED`, the error
+//! documents), the stub inner service that counts its calls, request builders that accept raw
+//! header bytes, and one `send` through the real layer. [`process`] starts the example
+//! binaries and talks HTTP to them; [`s3`] signs requests to the example S3 server.
+//! (`tests/allocations.rs` keeps its own stub: it counts allocations, and this one allocates.)
 
 #![allow(dead_code)]
+
+pub mod process;
+pub mod s3;
 
 use std::convert::Infallible;
 use std::future::{ready, Ready};

@@ -1,8 +1,5 @@
-//! Shared by the tests that run the examples: build and start an example, a blocking HTTP/1.1
-//! client (hyper's), signed S3 requests (`s3`), and skipping (locally) or failing (in CI) when
-//! an outside tool is missing.
-
-#![allow(dead_code)]
+//! For the tests that run the examples: build and start an example, a blocking HTTP/1.1
+//! client (hyper's), and skipping (locally) or failing (in CI) when an outside tool is missing.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -14,8 +11,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-
-pub mod s3;
 
 /// How long any one step may take.
 pub const TIMEOUT: Duration = Duration::from_secs(20);

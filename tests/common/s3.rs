@@ -12,7 +12,7 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 
-use super::{request, Reply};
+use super::process::{request, Reply};
 
 /// The example's default key pair (printed at its start).
 pub const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
