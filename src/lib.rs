@@ -119,6 +119,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+// Sources answered from memory with a load on a miss (and the cache over a store).
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub mod cache;
+mod cached;
 mod config;
 mod decision;
 mod error;
@@ -142,11 +147,12 @@ mod xml;
 mod xml_escape;
 
 pub use body::CorsBody;
+pub use cached::{Cached, CachedCorsSource, CachedSource};
 pub use config::{CorsConfiguration, CorsRule, CorsRuleBuilder, MAX_DOCUMENT_BYTES, MAX_RULES};
 pub use decision::{decide, Allowed, Decision, PassReason, PassThrough};
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
-pub use layer::{AsyncResponseFuture, Cors, CorsLayer, ResponseFuture};
+pub use layer::{AsyncResponseFuture, CachedResponseFuture, Cors, CorsLayer, ResponseFuture};
 pub use lint::{LintCode, LintWarning, CHROMIUM_MAX_AGE_SECONDS};
 pub use options::CorsOptions;
 pub use policy::CorsPolicy;

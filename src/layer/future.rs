@@ -14,10 +14,10 @@ use super::step::{decide_and_trace, Action, Shared, Step};
 use crate::body::CorsBody;
 use crate::decision::lookup_failed;
 use crate::request::RequestHead;
-use crate::source::{AsyncCorsSource, AsyncSource, BucketCors};
+use crate::source::{AsyncCorsSource, AsyncSource, BoxError, BucketCors, Lookup};
 
 /// An empty 500, for a future polled again after it completed (instead of a panic).
-fn polled_after_completion<B>() -> Response<CorsBody<B>> {
+pub(crate) fn polled_after_completion<B>() -> Response<CorsBody<B>> {
     let mut response = Response::new(CorsBody::empty());
     *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
     response
@@ -171,34 +171,48 @@ where
                     let looked_up = ready!(lookup.poll(cx));
                     let Some(Pending {
                         request,
-                        mut inner,
+                        inner,
                         shared,
                     }) = pending.take()
                     else {
                         return Poll::Ready(Ok(polled_after_completion()));
                     };
-                    let head = RequestHead::from(&request);
-                    let decision = match &looked_up {
-                        Ok(found) => decide_and_trace(head, found.as_bucket_cors(), &shared.options),
-                        Err(_error) => {
-                            let decision = lookup_failed(&head, &shared.options);
-                            #[cfg(feature = "tracing")]
-                            tracing::debug!(target: "tower_s3_cors", outcome = "lookup failed", "CORS decision");
-                            decision
-                        }
-                    };
-                    let bucket = match &looked_up {
-                        Ok(found) => found.as_bucket_cors(),
-                        Err(_) => BucketCors::NoBucket,
-                    };
-                    let future = match Step::from_decision(decision, &shared, &head, &bucket) {
-                        Step::Call(action) => ResponseFuture::inner(inner.call(request), action),
-                        Step::Respond(response) => ResponseFuture::ready(response),
-                    };
+                    let future = after_lookup(looked_up, request, inner, &shared);
                     this.state.set(AsyncState::Inner { future });
                 }
                 AsyncStateProj::Inner { future } => return future.poll(cx),
             }
         }
+    }
+}
+
+/// What follows an asynchronous lookup (an [`AsyncCorsSource`], or a cached source's miss):
+/// decide with what it found, then call the inner service or answer. A failed lookup is
+/// decided by `lookup_failed` and its error recorded.
+pub(crate) fn after_lookup<S, Src, ReqBody, B>(
+    looked_up: Result<Lookup, BoxError>,
+    request: Request<ReqBody>,
+    mut inner: S,
+    shared: &Shared<Src>,
+) -> ResponseFuture<S::Future, B>
+where
+    S: Service<Request<ReqBody>, Response = Response<B>>,
+{
+    let head = RequestHead::from(&request);
+    let (decision, bucket) = match &looked_up {
+        Ok(found) => {
+            let bucket = found.as_bucket_cors();
+            (decide_and_trace(head, bucket, &shared.options), bucket)
+        }
+        Err(_error) => {
+            let decision = lookup_failed(&head, &shared.options);
+            #[cfg(feature = "tracing")]
+            tracing::debug!(target: "tower_s3_cors", outcome = "lookup failed", error = %_error, "CORS decision");
+            (decision, BucketCors::NoBucket)
+        }
+    };
+    match Step::from_decision(decision, shared, &head, &bucket) {
+        Step::Call(action) => ResponseFuture::inner(inner.call(request), action),
+        Step::Respond(response) => ResponseFuture::ready(response),
     }
 }
