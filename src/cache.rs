@@ -414,9 +414,10 @@ impl<L: RulesLoader> Inner<L> {
                 let (rules, ttl) = match stored {
                     StoredCors::NoSuchBucket => (Rules::NoSuchBucket, options.negative_time_to_live),
                     StoredCors::NotConfigured => (Rules::NotConfigured, options.negative_time_to_live),
-                    StoredCors::Configured(config) => {
-                        (Rules::Configured(Arc::new(CorsPolicy::new(config))), options.time_to_live)
-                    }
+                    StoredCors::Configured(config) => (
+                        Rules::Configured(Arc::new(CorsPolicy::new(config))),
+                        options.time_to_live,
+                    ),
                 };
                 // Still overtaken after the retries: serve this load's waiters, then reload.
                 let fresh_until = if overtaken { now } else { now + ttl };

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use http::{HeaderMap, Request, Response, StatusCode};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 use tower_s3_cors::cache::{CacheOptions, RulesCache, RulesLoader, StoredCors};
 use tower_s3_cors::{BoxError, BucketAddressing, BucketStore, CorsConfiguration};
 
@@ -39,7 +39,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const APP: &str = "https://app.example.com";
+#[path = "support/service.rs"]
+mod service;
+
+use service::{clone_request, get, preflight, send, Stub, APP};
 
 fn rules(origin: &str) -> CorsConfiguration {
     CorsConfiguration::from_json(&format!(
@@ -103,79 +106,6 @@ impl RulesLoader for Store {
     }
 }
 
-#[derive(Clone)]
-struct Stub;
-
-impl Service<Request<()>> for Stub {
-    type Response = Response<String>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Response<String>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<()>) -> Self::Future {
-        std::future::ready(Ok(Response::new("from the service".to_owned())))
-    }
-}
-
-fn preflight(bucket: &str, origin: &str) -> Request<()> {
-    Request::options(format!("/{bucket}/photo.jpg"))
-        .header("origin", origin)
-        .header("access-control-request-method", "PUT")
-        .header("access-control-request-headers", "content-type")
-        .body(())
-        .expect("valid")
-}
-
-fn get(bucket: &str, origin: &str) -> Request<()> {
-    Request::get(format!("/{bucket}/photo.jpg"))
-        .header("origin", origin)
-        .body(())
-        .expect("valid")
-}
-
-/// Status, headers without the request ids, and the body without them either.
-#[derive(Debug, PartialEq)]
-struct Answer {
-    status: StatusCode,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-fn answer_of(response: Response<()>, body: String) -> Answer {
-    let headers = response
-        .headers()
-        .iter()
-        .filter(|(name, _)| !name.as_str().starts_with("x-amz-"))
-        .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("?").to_owned()))
-        .collect();
-    let body = match (body.find("<RequestId>"), body.find("</Error>")) {
-        (Some(start), Some(end)) => format!("{}{}", &body[..start], &body[end..]),
-        _ => body,
-    };
-    Answer {
-        status: response.status(),
-        headers,
-        body,
-    }
-}
-
-async fn send<S, B>(service: &S, request: Request<()>) -> Answer
-where
-    S: Service<Request<()>, Response = Response<B>, Error = Infallible> + Clone,
-    B: http_body::Body,
-    B::Error: std::fmt::Debug,
-{
-    use http_body_util::BodyExt;
-    let response = service.clone().oneshot(request).await.expect("infallible");
-    let (parts, body) = response.into_parts();
-    let bytes = body.collect().await.expect("body").to_bytes();
-    let body = String::from_utf8_lossy(&bytes).into_owned();
-    answer_of(Response::from_parts(parts, ()), body)
-}
-
 fn cache(store: &Store, options: CacheOptions) -> RulesCache<Store> {
     RulesCache::new(store.clone(), BucketAddressing::PathStyle, options)
 }
@@ -215,14 +145,6 @@ fn answers_equal_the_bucket_store_s_for_configured_unconfigured_and_missing_buck
     assert_eq!(store.loads(), 3, "one load per bucket, the second round all hits");
 }
 
-fn clone_request(request: &Request<()>) -> Request<()> {
-    let mut copy = Request::new(());
-    *copy.method_mut() = request.method().clone();
-    *copy.uri_mut() = request.uri().clone();
-    *copy.headers_mut() = request.headers().clone();
-    copy
-}
-
 /// `poll_ready`, `call` and one poll with a no-op waker.
 fn drive<S, B>(service: &mut S, request: Request<()>) -> Option<Response<B>>
 where
@@ -252,7 +174,11 @@ fn a_hit_is_ready_at_once_and_allocates_what_the_bucket_store_allocates() {
         let answer = send(&cached, get("media", APP)).await;
         assert_eq!(answer.status, StatusCode::OK);
     });
-    for request in [get("media", APP), preflight("media", APP), get("media", "https://evil.example")] {
+    for request in [
+        get("media", APP),
+        preflight("media", APP),
+        get("media", "https://evil.example"),
+    ] {
         // Built outside the counted part: only the request's journey counts.
         let twin = clone_request(&request);
         let before = ALLOCS.with(Cell::get);
@@ -299,7 +225,9 @@ fn a_thousand_concurrent_first_requests_for_one_bucket_make_one_load() {
     assert_eq!(rules_cache.loads(), 1);
     assert_eq!(answers.len(), 1000);
     assert!(answers.iter().all(|a| a.status == StatusCode::OK
-        && a.headers.iter().any(|(n, v)| n == "access-control-allow-origin" && v == APP)));
+        && a.headers
+            .iter()
+            .any(|(n, v)| n == "access-control-allow-origin" && v == APP)));
 }
 
 #[test]
@@ -311,18 +239,31 @@ fn entries_expire_after_their_time_to_live_negative_ones_after_theirs() {
         .negative_time_to_live(Duration::from_millis(50));
     let service = tower_s3_cors::CorsLayer::from_cached_source(cache(&store, options)).layer(Stub);
     runtime().block_on(async {
-        assert_eq!(send(&service, preflight("media", APP)).await.status, StatusCode::OK);
+        assert_eq!(
+            send(&service, preflight("media", APP)).await.status,
+            StatusCode::OK
+        );
         let missing = send(&service, preflight("later", APP)).await;
         assert_eq!(missing.status, StatusCode::FORBIDDEN);
-        assert!(missing.body.contains("CORSResponse: Bucket not found"), "{}", missing.body);
+        assert!(
+            missing.body.contains("CORSResponse: Bucket not found"),
+            "{}",
+            missing.body
+        );
         assert_eq!(store.loads(), 2);
         // The bucket appears in the store; the negative entry still answers for a while.
         store.put("later", Some(rules(APP)));
         assert_eq!(send(&service, preflight("later", APP)).await, missing);
         tokio::time::sleep(Duration::from_millis(80)).await;
-        assert_eq!(send(&service, preflight("later", APP)).await.status, StatusCode::OK);
+        assert_eq!(
+            send(&service, preflight("later", APP)).await.status,
+            StatusCode::OK
+        );
         // The positive entry has not expired.
-        assert_eq!(send(&service, preflight("media", APP)).await.status, StatusCode::OK);
+        assert_eq!(
+            send(&service, preflight("media", APP)).await.status,
+            StatusCode::OK
+        );
         assert_eq!(store.loads(), 3);
     });
 
@@ -332,9 +273,15 @@ fn entries_expire_after_their_time_to_live_negative_ones_after_theirs() {
         let before = store.loads();
         send(&service, preflight("media", APP)).await;
         store.put("media", Some(rules("https://other.example")));
-        assert_eq!(send(&service, preflight("media", APP)).await.status, StatusCode::OK);
+        assert_eq!(
+            send(&service, preflight("media", APP)).await.status,
+            StatusCode::OK
+        );
         tokio::time::sleep(Duration::from_millis(80)).await;
-        assert_eq!(send(&service, preflight("media", APP)).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            send(&service, preflight("media", APP)).await.status,
+            StatusCode::FORBIDDEN
+        );
         assert_eq!(store.loads() - before, 2);
     });
 }
@@ -355,14 +302,19 @@ fn invalidating_a_bucket_or_all_makes_the_next_request_load() {
         assert_eq!(send(&service, preflight("a", APP)).await.status, StatusCode::OK);
         assert_eq!(send(&service, preflight("b", APP)).await.status, StatusCode::OK);
         rules_cache.invalidate("a");
-        assert_eq!(send(&service, preflight("a", APP)).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            send(&service, preflight("a", APP)).await.status,
+            StatusCode::FORBIDDEN
+        );
         assert_eq!(send(&service, preflight("b", APP)).await.status, StatusCode::OK);
         assert_eq!(store.loads(), 3);
         rules_cache.invalidate_all();
         assert!(rules_cache.is_empty());
         let unconfigured = send(&service, preflight("b", APP)).await;
         assert_eq!(unconfigured.status, StatusCode::FORBIDDEN);
-        assert!(unconfigured.body.contains("CORSResponse: CORS is not enabled for this bucket."));
+        assert!(unconfigured
+            .body
+            .contains("CORSResponse: CORS is not enabled for this bucket."));
         assert_eq!(store.loads(), 4);
     });
 }
@@ -385,9 +337,14 @@ fn an_invalidation_during_a_load_makes_the_load_read_again() {
         rules_cache.invalidate("media");
         first.await.expect("task");
         store.state.delay_ms.store(0, Ordering::SeqCst);
-        assert_eq!(send(&service, preflight("media", APP)).await.status, StatusCode::FORBIDDEN);
         assert_eq!(
-            send(&service, preflight("media", "https://other.example")).await.status,
+            send(&service, preflight("media", APP)).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            send(&service, preflight("media", "https://other.example"))
+                .await
+                .status,
             StatusCode::OK
         );
     });
@@ -403,7 +360,10 @@ fn capacity_bounds_the_entries() {
     let service = tower_s3_cors::CorsLayer::from_cached_source(rules_cache.clone()).layer(Stub);
     runtime().block_on(async {
         for i in 0..200 {
-            assert_eq!(send(&service, preflight(&format!("b{i}"), APP)).await.status, StatusCode::OK);
+            assert_eq!(
+                send(&service, preflight(&format!("b{i}"), APP)).await.status,
+                StatusCode::OK
+            );
         }
     });
     assert!(rules_cache.len() <= 20, "{} entries", rules_cache.len());
@@ -444,7 +404,13 @@ fn while_the_store_fails_the_last_rules_serve_within_the_stale_window_then_inter
         let served = send(&service, get("media", APP)).await;
         assert_eq!(served.status, StatusCode::OK);
         assert_eq!(served.body, "from the service");
-        assert!(!served.headers.iter().any(|(n, _)| n.starts_with("access-control-")), "{served:?}");
+        assert!(
+            !served
+                .headers
+                .iter()
+                .any(|(n, _)| n.starts_with("access-control-")),
+            "{served:?}"
+        );
         // The store is back: the rules are loaded again.
         store.fail(false);
         tokio::time::sleep(Duration::from_millis(120)).await;
@@ -463,15 +429,29 @@ fn with_nothing_loaded_a_failing_store_gives_internal_error_to_preflights_and_no
         let failed = send(&service, preflight("media", APP)).await;
         assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(failed.body, INTERNAL_ERROR);
-        assert!(failed.headers.contains(&("content-type".to_owned(), "application/xml".to_owned())));
-        assert!(!failed.headers.iter().any(|(n, _)| n.starts_with("access-control-")));
+        assert!(failed
+            .headers
+            .contains(&("content-type".to_owned(), "application/xml".to_owned())));
+        assert!(!failed
+            .headers
+            .iter()
+            .any(|(n, _)| n.starts_with("access-control-")));
         let served = send(&service, get("media", APP)).await;
-        assert_eq!((served.status, served.body.as_str()), (StatusCode::OK, "from the service"));
-        assert!(!served.headers.iter().any(|(n, _)| n.starts_with("access-control-")));
+        assert_eq!(
+            (served.status, served.body.as_str()),
+            (StatusCode::OK, "from the service")
+        );
+        assert!(!served
+            .headers
+            .iter()
+            .any(|(n, _)| n.starts_with("access-control-")));
         // The failure is remembered for the retry interval: one load so far.
         assert_eq!(store.loads(), 1);
         store.fail(false);
         tokio::time::sleep(Duration::from_millis(70)).await;
-        assert_eq!(send(&service, preflight("media", APP)).await.status, StatusCode::OK);
+        assert_eq!(
+            send(&service, preflight("media", APP)).await.status,
+            StatusCode::OK
+        );
     });
 }
