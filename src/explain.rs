@@ -16,6 +16,9 @@ pub struct RuleCheck {
     pub id: Option<String>,
     /// Whether an `AllowedOrigin` accepts the request's `Origin`.
     pub origin: bool,
+    /// The first `AllowedOrigin` that accepts the request's `Origin` (`*`, the origin itself, or
+    /// a pattern whose `*` stands for part of it).
+    pub allowed_origin: Option<String>,
     /// Whether the effective method (the preflight's `Access-Control-Request-Method`, or the
     /// actual request's method unless it carries one) is an `AllowedMethod`.
     pub method: bool,
@@ -42,14 +45,20 @@ impl CorsPolicy {
             .rules()
             .iter()
             .enumerate()
-            .map(|(index, rule)| RuleCheck {
-                index,
-                id: self.rule(index).and_then(|r| r.id()).map(str::to_owned),
-                origin: origin.is_some_and(|o| rule.origins.iter().any(|p| p.matches(o))),
-                method: method.is_some_and(|m| rule.allows(m)),
-                rejected_header: requested_headers(head.headers)
-                    .find(|name| !rule.headers.iter().any(|p| p.matches_ignore_case(name)))
-                    .map(|name| String::from_utf8_lossy(name).into_owned()),
+            .map(|(index, rule)| {
+                let config = self.rule(index);
+                // The compiled patterns are in the order of the rule's AllowedOrigin values.
+                let matched = origin.and_then(|o| rule.origins.iter().position(|p| p.matches(o)));
+                RuleCheck {
+                    index,
+                    id: config.and_then(|r| r.id()).map(str::to_owned),
+                    origin: matched.is_some(),
+                    allowed_origin: matched.and_then(|at| config?.allowed_origins().get(at)).cloned(),
+                    method: method.is_some_and(|m| rule.allows(m)),
+                    rejected_header: requested_headers(head.headers)
+                        .find(|name| !rule.headers.iter().any(|p| p.matches_ignore_case(name)))
+                        .map(|name| String::from_utf8_lossy(name).into_owned()),
+                }
             })
             .collect()
     }

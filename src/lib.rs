@@ -88,8 +88,9 @@
 //! 7. **The tower shell** ([`CorsLayer`] / [`Cors`]): carries the decision out.
 //!
 //! Beside the flow, [`CorsConfiguration::lint`] tells what a valid configuration probably gets
-//! wrong (origins a browser never sends, rules that can never apply, ...), each
-//! [`LintWarning`] with a fix, and [`CorsPolicy::explain`] gives each rule's verdict on a
+//! wrong, each [`LintWarning`] with a fix: first origins that let other sites in
+//! ([`Severity::Security`], with an origin that gets in), then origins a browser never sends,
+//! rules that can never apply, ...; and [`CorsPolicy::explain`] gives each rule's verdict on a
 //! request. The `cli` feature builds the `tower-s3-cors` command (`lint`, `explain`,
 //! `convert`).
 //!
@@ -153,7 +154,7 @@ pub use decision::{decide, Allowed, Decision, PassReason, PassThrough};
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
 pub use layer::{AsyncResponseFuture, CachedResponseFuture, Cors, CorsLayer, ResponseFuture};
-pub use lint::{LintCode, LintWarning, CHROMIUM_MAX_AGE_SECONDS};
+pub use lint::{LintCode, LintWarning, Severity, CHROMIUM_MAX_AGE_SECONDS};
 pub use options::CorsOptions;
 pub use policy::CorsPolicy;
 pub use request::{RequestHead, ResourceType, S3Method, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK};

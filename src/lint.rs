@@ -5,21 +5,59 @@
 //! has none of these, and S3 compares bytes), a rule hidden behind an earlier one, or an
 //! upload rule that does not expose `ETag`. [`CorsConfiguration::lint`] finds them offline.
 //!
+//! Worse are the configurations that work too well: an `AllowedOrigin` such as
+//! `https://*example.com` or `https://app.example.com*` also matches sites of other people
+//! (`https://evilexample.com`, `https://app.example.com.attacker.net`), and S3 answers them with
+//! the origin echoed and `Access-Control-Allow-Credentials: true`. Those are
+//! [`Severity::Security`] findings, each with a witness origin that gets in, listed first.
+//!
 //! Always compiled (it needs no dependency): a server can warn when it accepts a
-//! configuration, and an application's tests can assert that its rules are clean.
+//! configuration, and an application's tests can assert that its rules are clean. The
+//! `public-suffix-list` feature (on with `cli`) adds the Public Suffix List, so that
+//! `https://*.co.uk` and `https://*.github.io` are recognised too, not only `https://*.com`.
 
+mod origin;
 mod shadow;
+mod suffix;
 
 use std::collections::HashMap;
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::CorsConfiguration;
+use crate::config::{CorsConfiguration, CorsRule};
 
 /// The longest preflight cache Chromium honours, in seconds (`Access-Control-Max-Age` above
 /// it is capped). Firefox caps at 86400.
 pub const CHROMIUM_MAX_AGE_SECONDS: i32 = 7200;
+
+/// How bad a [`LintWarning`] is. Security findings come first (`Security < Warning`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Severity {
+    /// Other sites get in: S3 answers origins the author did not mean, with credentials.
+    Security,
+    /// The configuration does not do what its author meant (a rule that never applies, an
+    /// origin that never matches, a header a browser cannot read).
+    Warning,
+}
+
+impl Severity {
+    /// `security` or `warning`, as on the command line and in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Security => "security",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What a [`LintWarning`] is about. Each code is stable; [`as_str`](Self::as_str) gives its
 /// kebab-case name, used on the command line and in JSON.
@@ -27,6 +65,24 @@ pub const CHROMIUM_MAX_AGE_SECONDS: i32 = 7200;
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum LintCode {
+    /// Security: an `AllowedOrigin` whose `*` stands for the whole host (`https://*`, `http*`,
+    /// `https://*:8443`) in a rule answered with credentials: every site gets in, as if the
+    /// `Origin` were reflected.
+    OriginWildcardAnyHost,
+    /// Security: an `AllowedOrigin` `*.` followed by a public suffix (`https://*.com`,
+    /// `https://*.co.uk`, `https://*.github.io`): anyone can register a site under it.
+    OriginWildcardPublicSuffix,
+    /// Security: an `AllowedOrigin` whose `*` can reach out of the host's own domain: after
+    /// the host (`https://app.example.com*` matches `https://app.example.com.attacker.net`) or
+    /// before a name without a dot (`https://*example.com` matches `https://evilexample.com`).
+    OriginWildcardCrossesHost,
+    /// Security: a plain `http://` origin other than loopback (`localhost`, `127.0.0.1`,
+    /// `[::1]`), or a `*` standing for the scheme, in a rule answered with credentials: anyone on
+    /// the network path can inject a page there.
+    OriginInsecureHttp,
+    /// Security: `null` in a rule answered with credentials: sandboxed iframes, `data:`
+    /// documents and local files send it, so any site can.
+    OriginNull,
     /// An `AllowedOrigin` with whitespace or a comma in it: a browser's `Origin` has neither,
     /// and several origins in one value are one (unmatchable) origin to S3.
     OriginWhitespace,
@@ -64,7 +120,12 @@ pub enum LintCode {
 
 impl LintCode {
     /// Every code.
-    pub const ALL: [LintCode; 13] = [
+    pub const ALL: [LintCode; 18] = [
+        LintCode::OriginWildcardAnyHost,
+        LintCode::OriginWildcardPublicSuffix,
+        LintCode::OriginWildcardCrossesHost,
+        LintCode::OriginInsecureHttp,
+        LintCode::OriginNull,
         LintCode::OriginWhitespace,
         LintCode::OriginNoScheme,
         LintCode::OriginTrailingSlash,
@@ -83,6 +144,11 @@ impl LintCode {
     /// The stable kebab-case name, e.g. `origin-trailing-slash`.
     pub const fn as_str(self) -> &'static str {
         match self {
+            LintCode::OriginWildcardAnyHost => "origin-wildcard-any-host",
+            LintCode::OriginWildcardPublicSuffix => "origin-wildcard-public-suffix",
+            LintCode::OriginWildcardCrossesHost => "origin-wildcard-crosses-host",
+            LintCode::OriginInsecureHttp => "origin-insecure-http",
+            LintCode::OriginNull => "origin-null",
             LintCode::OriginWhitespace => "origin-whitespace",
             LintCode::OriginNoScheme => "origin-no-scheme",
             LintCode::OriginTrailingSlash => "origin-trailing-slash",
@@ -98,6 +164,18 @@ impl LintCode {
             LintCode::ExposeEtagMissing => "expose-etag-missing",
         }
     }
+
+    /// How bad findings of this code are.
+    pub const fn severity(self) -> Severity {
+        match self {
+            LintCode::OriginWildcardAnyHost
+            | LintCode::OriginWildcardPublicSuffix
+            | LintCode::OriginWildcardCrossesHost
+            | LintCode::OriginInsecureHttp
+            | LintCode::OriginNull => Severity::Security,
+            _ => Severity::Warning,
+        }
+    }
 }
 
 impl fmt::Display for LintCode {
@@ -110,6 +188,7 @@ impl fmt::Display for LintCode {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LintWarning {
     code: LintCode,
+    severity: Severity,
     rule_index: usize,
     rule_id: Option<String>,
     field: Option<&'static str>,
@@ -117,12 +196,26 @@ pub struct LintWarning {
     message: String,
     fix: String,
     related_rules: Vec<usize>,
+    witness: Option<String>,
 }
 
 impl LintWarning {
     /// What kind of problem.
     pub fn code(&self) -> LintCode {
         self.code
+    }
+
+    /// How bad it is: [`Severity::Security`] when other sites get in.
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+
+    /// For a security finding, an origin a browser can send that the rule lets in (with
+    /// credentials) although its author did not mean it, e.g. `https://evilexample.com` for
+    /// `https://*example.com`. A request from it, with one of the rule's methods, reaches this
+    /// rule: no earlier rule answers it first.
+    pub fn witness(&self) -> Option<&str> {
+        self.witness.as_deref()
     }
 
     /// The 0-based index of the rule.
@@ -175,42 +268,52 @@ impl fmt::Display for LintWarning {
 }
 
 impl CorsConfiguration {
-    /// Finds what is probably wrong in this (valid) configuration: origins a browser never
-    /// sends, rules that can never apply, ID clashes, preflight cache times browsers will not
-    /// honour, and upload rules that hide `ETag`. Warnings come in rule order.
+    /// Finds what is probably wrong in this (valid) configuration: origins that let other
+    /// sites in (security findings, listed first), origins a browser never sends, rules that
+    /// can never apply, ID clashes, preflight cache times browsers will not honour, and upload
+    /// rules that hide `ETag`. Within a severity, warnings come in rule order.
+    ///
+    /// Security findings concern rules S3 answers with the origin echoed and
+    /// `Access-Control-Allow-Credentials: true` (rules that do not list `*`). Each carries a
+    /// [`witness`](LintWarning::witness): an origin a browser can send that the rule lets in
+    /// and that reaches it (no earlier rule answers first). `https://*.example.com` and
+    /// `http://localhost:3000` are quiet.
     ///
     /// `rule-shadowed` is exact: a rule is reported iff no request (origin, method and set of
     /// requested headers) reaches it first, taking into account that several earlier rules can
     /// together cover it.
     ///
     /// ```
-    /// use tower_s3_cors::{CorsConfiguration, LintCode};
+    /// use tower_s3_cors::{CorsConfiguration, LintCode, Severity};
     ///
     /// let config = CorsConfiguration::from_json(
     ///     r#"[{"AllowedOrigins": ["https://app.example.com/"], "AllowedMethods": ["GET"]},
     ///         {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]},
-    ///         {"AllowedOrigins": ["https://admin.example.com"], "AllowedMethods": ["GET"]}]"#,
+    ///         {"AllowedOrigins": ["https://admin.example.com"], "AllowedMethods": ["GET"]},
+    ///         {"AllowedOrigins": ["https://*example.com"], "AllowedMethods": ["HEAD"]}]"#,
     /// )?;
-    /// let codes: Vec<(usize, LintCode)> =
-    ///     config.lint().iter().map(|w| (w.rule_index(), w.code())).collect();
-    /// assert_eq!(codes, [(0, LintCode::OriginTrailingSlash), (2, LintCode::RuleShadowed)]);
+    /// let warnings = config.lint();
+    /// let codes: Vec<(usize, LintCode)> = warnings.iter().map(|w| (w.rule_index(), w.code())).collect();
+    /// assert_eq!(
+    ///     codes,
+    ///     [
+    ///         (3, LintCode::OriginWildcardCrossesHost),
+    ///         (0, LintCode::OriginTrailingSlash),
+    ///         (2, LintCode::RuleShadowed),
+    ///     ]
+    /// );
+    /// assert_eq!(warnings[0].severity(), Severity::Security);
+    /// assert_eq!(warnings[0].witness(), Some("https://evilexample.com"));
     /// # Ok::<(), tower_s3_cors::ConfigError>(())
     /// ```
     pub fn lint(&self) -> Vec<LintWarning> {
         let rules = self.rules();
         let languages: Vec<shadow::RuleLanguage> = rules.iter().map(shadow::RuleLanguage::new).collect();
+        let mut warnings = self.security_findings(&languages);
         let mut first_with_id: HashMap<&str, usize> = HashMap::new();
-        let mut warnings = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
-            let warning = |code: LintCode, message: String, fix: String| LintWarning {
-                code,
-                rule_index: index,
-                rule_id: rule.id().map(str::to_owned),
-                field: None,
-                value: None,
-                message,
-                fix,
-                related_rules: Vec::new(),
+            let warning = |code: LintCode, message: String, fix: String| {
+                LintWarning::new(code, index, rule, message, fix)
             };
             for origin in rule.allowed_origins() {
                 if let Some((code, message, fix)) = check_origin(origin) {
@@ -313,9 +416,74 @@ impl CorsConfiguration {
         }
         warnings
     }
+
+    /// The security findings alone, in rule order: cheap enough to run whenever rules are
+    /// compiled (linear in the number of origins, times the earlier rules for the witness).
+    fn security_findings(&self, languages: &[shadow::RuleLanguage]) -> Vec<LintWarning> {
+        let mut findings = Vec::new();
+        for (index, rule) in self.rules().iter().enumerate() {
+            // A rule listing `*` answers `Access-Control-Allow-Origin: *`, without credentials.
+            if rule.allowed_origins().iter().any(|o| o == "*") {
+                continue;
+            }
+            for origin in rule.allowed_origins() {
+                let Some(found) = origin::exposure(origin) else {
+                    continue;
+                };
+                // Only if a request from the witness reaches this rule (no earlier rule first).
+                if shadow::reaching_request(languages, index, found.witness.as_bytes()).is_none() {
+                    continue;
+                }
+                let mut finding = LintWarning::new(found.code, index, rule, found.message, found.fix)
+                    .at("AllowedOrigin", origin);
+                finding.witness = Some(found.witness);
+                findings.push(finding);
+            }
+        }
+        findings
+    }
+}
+
+/// Logs each security finding of a configuration about to be used (feature `tracing`), as
+/// a `warn` event with target `tower_s3_cors`: a configuration loaded at run time
+/// (PutBucketCors, a reload) is not silent either. Called once per compiled configuration.
+#[cfg(feature = "tracing")]
+pub(crate) fn log_security_findings(config: &CorsConfiguration) {
+    if !tracing::enabled!(target: "tower_s3_cors", tracing::Level::WARN) {
+        return;
+    }
+    let languages: Vec<shadow::RuleLanguage> = config.rules().iter().map(shadow::RuleLanguage::new).collect();
+    for finding in config.security_findings(&languages) {
+        tracing::warn!(
+            target: "tower_s3_cors",
+            code = finding.code.as_str(),
+            rule_index = finding.rule_index,
+            rule_id = finding.rule_id.as_deref(),
+            allowed_origin = finding.value.as_deref(),
+            witness = finding.witness.as_deref(),
+            fix = finding.fix.as_str(),
+            "CORS configuration lets other sites in: {}",
+            finding.message
+        );
+    }
 }
 
 impl LintWarning {
+    fn new(code: LintCode, index: usize, rule: &CorsRule, message: String, fix: String) -> Self {
+        LintWarning {
+            code,
+            severity: code.severity(),
+            rule_index: index,
+            rule_id: rule.id().map(str::to_owned),
+            field: None,
+            value: None,
+            message,
+            fix,
+            related_rules: Vec::new(),
+            witness: None,
+        }
+    }
+
     fn at(mut self, field: &'static str, value: &str) -> Self {
         self.field = Some(field);
         self.value = Some(value.to_owned());

@@ -103,8 +103,8 @@ impl RulePatterns {
 
 /// The rules of a configuration as indexes: which rules accept an origin, a method, a
 /// requested header name, each as a [`Mask`]. Origin matching lives here and in
-/// [`Pattern::matches`]; the shadowing lint (`lint/shadow.rs`) reasons about the same
-/// patterns and must change with them.
+/// [`Pattern::matches`]; the shadowing lint (`lint/shadow.rs`) and the security lint's
+/// witnesses (`lint/origin.rs`) reason about the same patterns and must change with them.
 #[derive(Clone, Debug)]
 pub(crate) struct Matcher {
     rules: Box<[RulePatterns]>,

@@ -43,8 +43,13 @@ impl From<CorsConfiguration> for CorsPolicy {
 }
 
 impl CorsPolicy {
-    /// Compiles a validated configuration.
+    /// Compiles a validated configuration. With the `tracing` feature, each security finding
+    /// of [`CorsConfiguration::lint`] (origins that let other sites in) is logged once here as a
+    /// `warn` event, so rules loaded at run time are not silent either.
     pub fn new(config: CorsConfiguration) -> Self {
+        // Construction, not the request path: say so once if these rules let other sites in.
+        #[cfg(feature = "tracing")]
+        crate::lint::log_security_findings(&config);
         CorsPolicy {
             matcher: Matcher::new(config.rules()),
             answers: config.rules().iter().map(RuleAnswer::new).collect(),

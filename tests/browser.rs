@@ -1,6 +1,8 @@
 //! A real browser against the example S3 server: headless Chromium loads a page from another
-//! loopback origin whose `fetch()` calls exercise the bucket's CORS rules, and the test asserts
-//! the browser's verdicts (allowed or blocked, which headers the page could read).
+//! loopback origin whose `fetch()` calls exercise the buckets' CORS rules (uploads and downloads
+//! through presigned URLs, a public-read bucket read anonymously, S3's 403 and 404 answers read
+//! by the page), and the test asserts the browser's verdicts (allowed or blocked, which headers
+//! the page could read).
 //!
 //! Chromium is Debian's `chromium`, installed by `.ci/run`. Without it the test fails in CI
 //! (`CI` set) and is skipped locally with a message.
@@ -15,7 +17,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{get, missing_tool, request, Running};
+use support::s3::{presign, signed};
+use support::{missing_tool, Running};
 
 /// The first Chromium found on `PATH`.
 fn chromium() -> Option<PathBuf> {
@@ -31,10 +34,8 @@ fn chromium() -> Option<PathBuf> {
     .find(|candidate| candidate.is_file())
 }
 
-/// Serves `page` at every path of a fresh loopback port (the page's origin), in the background.
-fn serve_page(page: String) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind page server");
-    let addr = listener.local_addr().expect("page server address");
+/// Serves `page` at `/` on `listener` (the page's origin), in the background.
+fn serve_page(listener: TcpListener, page: String) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -59,7 +60,6 @@ fn serve_page(page: String) -> SocketAddr {
             );
         }
     });
-    addr
 }
 
 /// Loads `url` in headless Chromium and returns the DOM once the page's fetches are done.
@@ -114,61 +114,71 @@ fn dump_dom(chromium: &PathBuf, url: &str) -> String {
 }
 
 /// The page: one `fetch()` per case, each line `case: allowed <what the page read>` or
-/// `case: blocked <error name>`, then `DONE`.
-fn page(s3: &str) -> String {
+/// `case: blocked <error name>`, then `DONE`. `urls` are the presigned URLs, by name.
+fn page(s3: &str, urls: &[(&str, String)]) -> String {
+    let urls: String = urls
+        .iter()
+        .map(|(name, path)| format!("const {name} = S3 + {path:?};\n"))
+        .collect();
     format!(
         r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>tower-s3-cors in a browser</title></head>
 <body><pre id="out"></pre>
 <script>
 const S3 = "{s3}";
+{urls}
 const out = document.getElementById("out");
 const log = (line) => {{ out.textContent += line + "\n"; }};
+const code = async (r) => ((await r.text()).match(/<Code>(.*?)<\/Code>/) || [])[1];
 async function run(name, call) {{
   try {{ log(name + ": allowed " + await call()); }}
   catch (e) {{ log(name + ": blocked " + e.name); }}
 }}
 async function main() {{
-  // Preflighted: x-amz-* headers are not CORS-safelisted. ETag is exposed, x-amz-request-id not.
-  await run("put_with_amz_headers", async () => {{
-    const r = await fetch(S3 + "/browser/upload.txt", {{
+  // A presigned PUT with application/json: not CORS-safelisted, so the browser preflights.
+  // ETag is exposed, x-amz-request-id is not.
+  await run("presigned_put_json", async () => {{
+    const r = await fetch(PUT_URL, {{
       method: "PUT",
-      headers: {{ "Content-Type": "text/plain", "x-amz-meta-owner": "page", "x-amz-date": "20240101T000000Z" }},
-      body: "uploaded from the page",
+      headers: {{ "Content-Type": "application/json" }},
+      body: JSON.stringify({{ from: "the page" }}),
     }});
     return "status=" + r.status + " etag=" + r.headers.get("ETag") + " request-id=" + r.headers.get("x-amz-request-id");
   }});
-  await run("get_credentialed", async () => {{
-    const r = await fetch(S3 + "/browser/upload.txt", {{ credentials: "include" }});
-    return "status=" + r.status + " body=" + await r.text();
+  await run("presigned_get", async () => {{
+    const r = await fetch(GET_URL);
+    return "status=" + r.status + " type=" + r.headers.get("Content-Type") + " body=" + await r.text();
   }});
-  await run("refused_header", async () => {{
-    const r = await fetch(S3 + "/browser/refused.txt", {{ method: "PUT", headers: {{ "x-custom-token": "secret" }}, body: "x" }});
-    return "status=" + r.status;
-  }});
-  await run("refused_method", async () => {{
-    const r = await fetch(S3 + "/browser/seed.txt", {{ method: "DELETE" }});
-    return "status=" + r.status;
-  }});
-  await run("star_without_credentials", async () => {{
+  await run("public_read_anonymous", async () => {{
     const r = await fetch(S3 + "/public/readme.txt");
     return "status=" + r.status + " body=" + await r.text();
   }});
-  await run("star_with_credentials", async () => {{
+  await run("public_read_with_credentials", async () => {{
     const r = await fetch(S3 + "/public/readme.txt", {{ credentials: "include" }});
     return "status=" + r.status;
   }});
-  await run("bucket_without_cors", async () => {{
-    const r = await fetch(S3 + "/private/secret.txt");
+  await run("public_missing_key_404_readable", async () => {{
+    const r = await fetch(S3 + "/public/missing.txt");
+    return "status=" + r.status + " code=" + await code(r);
+  }});
+  await run("private_anonymous_read_403_readable", async () => {{
+    const r = await fetch(S3 + "/browser/seed.txt");
+    return "status=" + r.status + " code=" + await code(r);
+  }});
+  await run("anonymous_write_403_readable", async () => {{
+    const r = await fetch(S3 + "/browser/anonymous.txt", {{ method: "PUT", body: "x" }});
+    return "status=" + r.status + " code=" + await code(r);
+  }});
+  await run("refused_header", async () => {{
+    const r = await fetch(REFUSED_URL, {{ method: "PUT", headers: {{ "x-custom-token": "secret" }}, body: "x" }});
     return "status=" + r.status;
   }});
-  await run("missing_key_404_readable", async () => {{
-    const r = await fetch(S3 + "/browser/missing.txt");
-    const code = ((await r.text()).match(/<Code>(.*?)<\/Code>/) || [])[1];
-    return "status=" + r.status + " code=" + code;
+  await run("refused_method", async () => {{
+    const r = await fetch(DELETE_URL, {{ method: "DELETE" }});
+    return "status=" + r.status;
   }});
-  await run("missing_bucket", async () => {{
-    const r = await fetch(S3 + "/no-such-bucket/key");
+  await run("bucket_without_cors", async () => {{
+    const r = await fetch(S3 + "/plain/readme.txt");
     return "status=" + r.status;
   }});
   log("DONE");
@@ -192,8 +202,8 @@ fn results(dom: &str) -> Option<String> {
     )
 }
 
-fn put(addr: SocketAddr, path: &str, body: &str) {
-    let reply = request(addr, "PUT", path, &[], body.as_bytes());
+fn put(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &str) {
+    let reply = signed(addr, "PUT", path, headers, body.as_bytes());
     assert_eq!(reply.status, 200, "PUT {path}: {}", reply.text());
 }
 
@@ -204,34 +214,51 @@ fn chromium_verdicts_match_s3_cors() {
         return;
     };
     let s3 = Running::start("s3_server");
-    let page_addr = serve_page(page(&s3.url()));
-    let page_origin = format!("http://{page_addr}");
+    let host = s3.addr.to_string();
+    // The page's origin is known before the page: bind its server first.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind page server");
+    let page_origin = format!("http://{}", listener.local_addr().expect("page address"));
 
-    // `browser`: the page's origin may GET and PUT with x-amz-* headers; only ETag is exposed.
-    put(s3.addr, "/browser", "");
+    // `browser` (private): the page's origin may GET and PUT with Content-Type; only ETag is
+    // exposed.
+    put(s3.addr, "/browser", &[], "");
     put(
         s3.addr,
         "/browser?cors",
+        &[],
         &format!(
             "<CORSConfiguration><CORSRule><AllowedOrigin>{page_origin}</AllowedOrigin>\
              <AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod>\
-             <AllowedHeader>content-type</AllowedHeader><AllowedHeader>x-amz-*</AllowedHeader>\
-             <ExposeHeader>ETag</ExposeHeader></CORSRule></CORSConfiguration>"
+             <AllowedHeader>content-type</AllowedHeader><ExposeHeader>ETag</ExposeHeader>\
+             </CORSRule></CORSConfiguration>"
         ),
     );
-    put(s3.addr, "/browser/seed.txt", "seed");
-    // `public`: any origin may GET (Access-Control-Allow-Origin: *).
-    put(s3.addr, "/public", "");
+    put(s3.addr, "/browser/seed.txt", &[], "seed");
+    // `public` (public-read): any origin may GET (Access-Control-Allow-Origin: *).
+    put(s3.addr, "/public", &[("x-amz-acl", "public-read")], "");
     put(
         s3.addr,
         "/public?cors",
+        &[],
         "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>\
          <AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>",
     );
-    put(s3.addr, "/public/readme.txt", "public readme");
-    // `private`: no CORS configuration.
-    put(s3.addr, "/private", "");
-    put(s3.addr, "/private/secret.txt", "secret");
+    put(s3.addr, "/public/readme.txt", &[], "public readme");
+    // `plain` (public-read): no CORS configuration.
+    put(s3.addr, "/plain", &[("x-amz-acl", "public-read")], "");
+    put(s3.addr, "/plain/readme.txt", &[], "plain readme");
+
+    let valid = Duration::from_secs(600);
+    let urls = [
+        ("PUT_URL", presign(&host, "PUT", "/browser/upload.json", valid)),
+        ("GET_URL", presign(&host, "GET", "/browser/upload.json", valid)),
+        (
+            "REFUSED_URL",
+            presign(&host, "PUT", "/browser/refused.txt", valid),
+        ),
+        ("DELETE_URL", presign(&host, "DELETE", "/browser/seed.txt", valid)),
+    ];
+    serve_page(listener, page(&s3.url(), &urls));
 
     let url = format!("{page_origin}/");
     let mut dom = dump_dom(&chromium, &url);
@@ -256,46 +283,60 @@ fn chromium_verdicts_match_s3_cors() {
     println!("Chromium's verdicts:\n{results}");
 
     // What the server stored, to compare with what the page read.
-    let uploaded = get(s3.addr, "/browser/upload.txt", &[]);
+    let uploaded = signed(s3.addr, "GET", "/browser/upload.json", &[], b"");
     assert_eq!(uploaded.status, 200, "the browser's PUT reached the server");
-    assert_eq!(uploaded.header("x-amz-meta-owner"), Some("page"));
+    assert_eq!(uploaded.text(), r#"{"from":"the page"}"#);
+    assert_eq!(uploaded.header("content-type"), Some("application/json"));
     let etag = uploaded.header("etag").expect("ETag").to_owned();
 
     let expected = [
         // Preflight allowed; the exposed ETag is readable, the unexposed x-amz-request-id is not.
         (
-            "put_with_amz_headers",
+            "presigned_put_json",
             format!("allowed status=200 etag={etag} request-id=null"),
         ),
-        // The rule names the origin: it is echoed with Allow-Credentials, so credentials work.
         (
-            "get_credentialed",
-            "allowed status=200 body=uploaded from the page".to_owned(),
+            "presigned_get",
+            r#"allowed status=200 type=application/json body={"from":"the page"}"#.to_owned(),
         ),
-        // x-custom-token matches no AllowedHeader: the preflight gets 403, the PUT is never sent.
-        ("refused_header", "blocked TypeError".to_owned()),
-        // DELETE is not an AllowedMethod: same.
-        ("refused_method", "blocked TypeError".to_owned()),
         // A `*` rule answers `Access-Control-Allow-Origin: *`: fine without credentials...
         (
-            "star_without_credentials",
+            "public_read_anonymous",
             "allowed status=200 body=public readme".to_owned(),
         ),
         // ...and refused by the browser with them.
-        ("star_with_credentials", "blocked TypeError".to_owned()),
-        // No configuration: the response has no CORS headers, the page cannot read it.
-        ("bucket_without_cors", "blocked TypeError".to_owned()),
-        // S3 adds CORS headers to error responses too: the page reads the 404 and its code.
+        ("public_read_with_credentials", "blocked TypeError".to_owned()),
+        // S3 adds CORS headers to error responses too: the page reads the error's code.
         (
-            "missing_key_404_readable",
+            "public_missing_key_404_readable",
             "allowed status=404 code=NoSuchKey".to_owned(),
         ),
-        ("missing_bucket", "blocked TypeError".to_owned()),
+        (
+            "private_anonymous_read_403_readable",
+            "allowed status=403 code=AccessDenied".to_owned(),
+        ),
+        (
+            "anonymous_write_403_readable",
+            "allowed status=403 code=AccessDenied".to_owned(),
+        ),
+        // x-custom-token matches no AllowedHeader: the preflight gets 403, the PUT is never sent.
+        ("refused_header", "blocked TypeError".to_owned()),
+        // DELETE is not an AllowedMethod: same, although the URL is validly signed.
+        ("refused_method", "blocked TypeError".to_owned()),
+        // No configuration: the response has no CORS headers, the page cannot read it.
+        ("bucket_without_cors", "blocked TypeError".to_owned()),
     ];
     for (case, want) in &expected {
         assert_eq!(&verdict(case), want, "case {case}; all results:\n{results}");
     }
     // The refused requests never reached the server.
-    assert_eq!(get(s3.addr, "/browser/seed.txt", &[]).status, 200);
-    assert_eq!(get(s3.addr, "/browser/refused.txt", &[]).status, 404);
+    assert_eq!(signed(s3.addr, "GET", "/browser/seed.txt", &[], b"").status, 200);
+    assert_eq!(
+        signed(s3.addr, "GET", "/browser/refused.txt", &[], b"").status,
+        404
+    );
+    assert_eq!(
+        signed(s3.addr, "GET", "/browser/anonymous.txt", &[], b"").status,
+        404
+    );
 }

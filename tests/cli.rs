@@ -534,3 +534,312 @@ fn explain_says_why_each_rule_does_not_match() {
     assert_eq!(value["rules"][1]["matches"], true);
     assert_eq!(value["rules"][1]["applied"], false);
 }
+
+// ---- security findings and --deny ----
+
+/// Every origin lets other sites in.
+const LOOSE: &str = r#"{"CORSRules": [{"AllowedOrigins": ["https://app.example.com*", "https://*example.com",
+  "http://*.example.com", "https://*.com", "null"],
+  "AllowedMethods": ["GET", "PUT", "DELETE"], "AllowedHeaders": ["*"]}]}"#;
+
+#[test]
+fn lint_lists_security_findings_first_with_a_witness() {
+    let path = file("loose.json", LOOSE);
+    let output = run(&["lint", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let text = stdout(&output);
+    let heads: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        heads,
+        [
+            "security[origin-wildcard-crosses-host]: rule 0, AllowedOrigin \"https://app.example.com*\"",
+            "security[origin-wildcard-crosses-host]: rule 0, AllowedOrigin \"https://*example.com\"",
+            "security[origin-insecure-http]: rule 0, AllowedOrigin \"http://*.example.com\"",
+            "security[origin-wildcard-public-suffix]: rule 0, AllowedOrigin \"https://*.com\"",
+            "security[origin-null]: rule 0, AllowedOrigin \"null\"",
+            "warning[expose-etag-missing]: rule 0, ExposeHeader",
+            &format!("{}: 6 warnings (5 security)", path.display()),
+        ]
+    );
+    for witness in [
+        "\"https://app.example.com.attacker.net\"",
+        "\"https://evilexample.com\"",
+        "\"http://app.example.com\"",
+        "\"https://attacker.com\"",
+    ] {
+        assert!(text.contains(witness), "{witness} missing from {text}");
+    }
+    assert!(
+        text.contains("  fix: put a dot after the *: \"https://*.example.com\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn lint_json_carries_severity_and_witness() {
+    let path = file("loose-json.json", LOOSE);
+    let value = json(&run(&["lint", "--json", path.to_str().unwrap()]));
+    let warnings = value["warnings"].as_array().unwrap();
+    let summary: Vec<(&str, &str, &str)> = warnings
+        .iter()
+        .map(|w| {
+            (
+                w["severity"].as_str().unwrap(),
+                w["code"].as_str().unwrap(),
+                w["witness"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "security",
+                "origin-wildcard-crosses-host",
+                "https://app.example.com.attacker.net"
+            ),
+            (
+                "security",
+                "origin-wildcard-crosses-host",
+                "https://evilexample.com"
+            ),
+            ("security", "origin-insecure-http", "http://app.example.com"),
+            (
+                "security",
+                "origin-wildcard-public-suffix",
+                "https://attacker.com"
+            ),
+            ("security", "origin-null", "null"),
+            ("warning", "expose-etag-missing", "-"),
+        ]
+    );
+}
+
+#[test]
+fn lint_deny_security_fails_on_security_findings_only() {
+    let loose = file("deny-loose.json", LOOSE);
+    let warnings = file("deny-warnings.json", WARNINGS);
+    let clean = file("deny-clean.xml", CLEAN);
+    for (path, deny, status) in [
+        (&loose, None, 1),
+        (&loose, Some("security"), 1),
+        (&loose, Some("warning"), 1),
+        (&warnings, None, 1),
+        (&warnings, Some("security"), 0),
+        (&warnings, Some("warning"), 1),
+        (&clean, Some("security"), 0),
+        (&clean, None, 0),
+    ] {
+        let mut args = vec!["lint", path.to_str().unwrap()];
+        if let Some(deny) = deny {
+            args.extend(["--deny", deny]);
+        }
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(status), "{args:?}: {output:?}");
+    }
+    // The findings are still printed when they do not fail the run.
+    let output = run(&["lint", "--deny", "security", warnings.to_str().unwrap()]);
+    assert!(stdout(&output).contains("warning[rule-shadowed]"));
+    let output = run(&["lint", "--deny", "everything", clean.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+}
+
+#[test]
+fn explain_names_the_allowed_origin_that_matched_and_why() {
+    let path = file("explain-loose.json", LOOSE);
+    let output = run(&[
+        "explain",
+        path.to_str().unwrap(),
+        "--preflight",
+        "--origin",
+        "https://evilexample.com",
+        "--request-method",
+        "PUT",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "  rule 0: matches (applied)\n    Origin matches AllowedOrigin \"https://*example.com\": the * stands \
+             for \"evil\"; S3 echoes the Origin with Access-Control-Allow-Credentials: true\n    \
+             security[origin-wildcard-crosses-host]: this AllowedOrigin lets other sites in, e.g. \
+             \"https://evilexample.com\""
+        ),
+        "{text}"
+    );
+    let clean = file("explain-clean.xml", CLEAN);
+    let value = json(&run(&[
+        "explain",
+        clean.to_str().unwrap(),
+        "--json",
+        "--method",
+        "GET",
+        "--origin",
+        "https://app.example.com",
+    ]));
+    assert_eq!(value["rules"][0]["allowed_origin"], "https://app.example.com");
+    assert_eq!(value["rules"][1]["allowed_origin"], "*");
+    assert_eq!(
+        value["rules"][1]["origin_why"][0],
+        "Origin matches AllowedOrigin \"*\": * allows every origin; the rule lists *, so the answer is \
+         Access-Control-Allow-Origin: * (no credentials)"
+    );
+}
+
+const ORIGINS: &str = "# who gets in?\nhttps://app.example.com\nhttps://evilexample.com\n\n\
+                       https://app.example.com.attacker.net\nhttps://example.org\n";
+
+#[test]
+fn explain_origins_answers_for_a_list() {
+    let config = file("origins-loose.json", LOOSE);
+    let list = file("origins.txt", ORIGINS);
+    let output = run(&[
+        "explain",
+        config.to_str().unwrap(),
+        "--origins",
+        list.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "https://evilexample.com: gets in, with credentials\n  GET, PUT, DELETE through rule 0, AllowedOrigin \
+             \"https://*example.com\"\n  security[origin-wildcard-crosses-host]: this AllowedOrigin lets other \
+             sites in"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://example.org: does not get in (no rule matches)\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("3 of 4 origins get in\n"), "{text}");
+
+    // The same answers for programs, with the layer's own evaluation behind them.
+    let clean = file("origins-clean.xml", CLEAN);
+    let value = json(&run(&[
+        "explain",
+        clean.to_str().unwrap(),
+        "--json",
+        "--origins",
+        list.to_str().unwrap(),
+    ]));
+    let origins = value["origins"].as_array().unwrap();
+    let summary: Vec<(&str, bool, bool)> = origins
+        .iter()
+        .map(|o| {
+            (
+                o["origin"].as_str().unwrap(),
+                o["gets_in"].as_bool().unwrap(),
+                o["credentials"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    // The clean configuration's public-read rule lets everyone GET and HEAD, without credentials.
+    assert_eq!(
+        summary,
+        [
+            ("https://app.example.com", true, true),
+            ("https://evilexample.com", true, false),
+            ("https://app.example.com.attacker.net", true, false),
+            ("https://example.org", true, false),
+        ]
+    );
+    assert_eq!(
+        origins[0]["through"][0]["methods"],
+        serde_json::json!(["GET", "PUT"])
+    );
+    assert_eq!(
+        origins[0]["through"][0]["allowed_origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(origins[0]["through"][1]["methods"], serde_json::json!(["HEAD"]));
+    assert_eq!(origins[1]["through"][0]["allowed_origin"], "*");
+    assert_eq!(
+        origins[1]["through"][0]["methods"],
+        serde_json::json!(["GET", "HEAD"])
+    );
+
+    // One request for every origin: an actual PUT.
+    let value = json(&run(&[
+        "explain",
+        clean.to_str().unwrap(),
+        "--json",
+        "--origins",
+        list.to_str().unwrap(),
+        "--method",
+        "PUT",
+    ]));
+    let gets_in: Vec<bool> = value["origins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["gets_in"].as_bool().unwrap())
+        .collect();
+    assert_eq!(gets_in, [true, false, false, false]);
+
+    // --origin and --origins do not go together; an unreadable list is a failure.
+    let output = run(&[
+        "explain",
+        clean.to_str().unwrap(),
+        "--origins",
+        list.to_str().unwrap(),
+        "--origin",
+        "https://a.example",
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let output = run(&[
+        "explain",
+        clean.to_str().unwrap(),
+        "--origins",
+        "/nonexistent/origins.txt",
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+}
+
+/// The README shows `lint` and `explain --origins` on `examples/loose-cors.json`: what it shows is
+/// what the tool prints.
+#[test]
+fn the_readme_shows_the_real_output_for_the_loose_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let shown = |command: &str| -> String {
+        let start = readme
+            .find(&format!("$ {command}\n"))
+            .unwrap_or_else(|| panic!("README lacks {command}"))
+            + command.len()
+            + 3;
+        let end = start + readme[start..].find("```").unwrap();
+        readme[start..end].to_owned()
+    };
+    let lint = Command::new(BIN)
+        .current_dir(root)
+        .args(["lint", "examples/loose-cors.json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&lint),
+        shown("cargo run --features cli -- lint examples/loose-cors.json")
+    );
+    let mut child = Command::new(BIN)
+        .current_dir(root)
+        .args(["explain", "examples/loose-cors.json", "--origins", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"https://evilexample.com\nhttps://example.org\n")
+        .unwrap();
+    let origins = child.wait_with_output().unwrap();
+    assert_eq!(
+        stdout(&origins),
+        shown(
+            "printf 'https://evilexample.com\\nhttps://example.org\\n' | cargo run --features cli -- explain \
+             examples/loose-cors.json --origins -"
+        )
+    );
+}

@@ -1,8 +1,10 @@
 //! `CorsConfiguration::lint`: for every code, a configuration that triggers it and a near one
-//! that does not.
+//! that does not; security findings replayed through the layer's own evaluation.
 #![cfg(feature = "json")]
 
-use tower_s3_cors::{CorsConfiguration, LintCode, LintWarning};
+use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
+use http::Request;
+use tower_s3_cors::{CorsConfiguration, CorsPolicy, Decision, LintCode, LintWarning, Severity};
 
 fn lint(json: &str) -> Vec<LintWarning> {
     CorsConfiguration::from_json(json)
@@ -12,6 +14,32 @@ fn lint(json: &str) -> Vec<LintWarning> {
 
 /// (code, triggers it, does not trigger it). Each pair differs only in what the code is about.
 const CASES: &[(LintCode, &str, &str)] = &[
+    (
+        LintCode::OriginWildcardAnyHost,
+        r#"[{"AllowedOrigins": ["https://*"], "AllowedMethods": ["GET"]}]"#,
+        r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]"#,
+    ),
+    (
+        LintCode::OriginWildcardPublicSuffix,
+        r#"[{"AllowedOrigins": ["https://*.com"], "AllowedMethods": ["GET"]}]"#,
+        r#"[{"AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["GET"]}]"#,
+    ),
+    (
+        LintCode::OriginWildcardCrossesHost,
+        r#"[{"AllowedOrigins": ["https://*example.com"], "AllowedMethods": ["GET"]}]"#,
+        r#"[{"AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["GET"]}]"#,
+    ),
+    (
+        LintCode::OriginInsecureHttp,
+        r#"[{"AllowedOrigins": ["http://app.example.com"], "AllowedMethods": ["GET"]}]"#,
+        r#"[{"AllowedOrigins": ["http://localhost:3000"], "AllowedMethods": ["GET"]}]"#,
+    ),
+    (
+        LintCode::OriginNull,
+        r#"[{"AllowedOrigins": ["null"], "AllowedMethods": ["GET"]}]"#,
+        r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]},
+            {"AllowedOrigins": ["null"], "AllowedMethods": ["GET"]}]"#,
+    ),
     (
         LintCode::OriginWhitespace,
         r#"[{"AllowedOrigins": ["https://a.example, https://b.example"], "AllowedMethods": ["GET"]}]"#,
@@ -131,6 +159,11 @@ fn codes_have_stable_names() {
     assert_eq!(
         names,
         [
+            "origin-wildcard-any-host",
+            "origin-wildcard-public-suffix",
+            "origin-wildcard-crosses-host",
+            "origin-insecure-http",
+            "origin-null",
             "origin-whitespace",
             "origin-no-scheme",
             "origin-trailing-slash",
@@ -148,6 +181,9 @@ fn codes_have_stable_names() {
     );
     for code in LintCode::ALL {
         assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        let security = code.as_str().starts_with("origin-wildcard-")
+            || matches!(code, LintCode::OriginInsecureHttp | LintCode::OriginNull);
+        assert_eq!(code.severity() == Severity::Security, security, "{code}");
     }
 }
 
@@ -193,4 +229,238 @@ fn a_request_header_only_the_later_rule_allows_keeps_it_reachable() {
             {"AllowedOrigins": ["https://a.example"], "AllowedMethods": ["GET"], "AllowedHeaders": ["x-amz-meta-*"]}]"#,
     );
     assert!(warnings.is_empty(), "{warnings:#?}");
+}
+
+// ---- security findings ----
+
+/// The configuration of a new user's report: every origin lets other sites in.
+const LOOSE: &str = r#"{"CORSRules": [{"AllowedOrigins": ["https://app.example.com*", "https://*example.com",
+  "http://*.example.com", "https://*.com", "null"],
+  "AllowedMethods": ["GET", "PUT", "DELETE"], "AllowedHeaders": ["*"]}]}"#;
+
+/// Replays a finding's witness through the layer's own evaluation: for one of the rule's
+/// methods, a preflight from the witness is answered by that rule, with the witness echoed
+/// and credentials.
+fn replay(json: &str, warning: &LintWarning) {
+    let config = CorsConfiguration::from_json(json).unwrap();
+    let rule = config.rules()[warning.rule_index()].clone();
+    let witness = warning
+        .witness()
+        .unwrap_or_else(|| panic!("no witness: {warning:#?}"));
+    let policy = CorsPolicy::new(config);
+    let reached = rule.allowed_methods().iter().any(|method| {
+        let mut request = Request::options("/object")
+            .header(ORIGIN, witness)
+            .header(ACCESS_CONTROL_REQUEST_METHOD, method.as_str());
+        if !rule.allowed_headers().is_empty() {
+            request = request.header(ACCESS_CONTROL_REQUEST_HEADERS, "x-witness-gap");
+        }
+        match policy.evaluate(&request.body(()).unwrap()) {
+            Decision::Preflight(allowed) => {
+                allowed.rule_index() == warning.rule_index()
+                    && allowed.headers().allow_origin() == witness
+                    && allowed.headers().allow_credentials()
+            }
+            _ => false,
+        }
+    });
+    assert!(
+        reached,
+        "witness {witness:?} does not reach rule {}: {warning:#?}",
+        warning.rule_index()
+    );
+}
+
+#[test]
+fn the_loose_example_gets_one_security_finding_per_origin_each_with_a_witness_that_gets_in() {
+    let warnings = lint(LOOSE);
+    let security: Vec<(&str, LintCode, &str)> = warnings
+        .iter()
+        .filter(|w| w.severity() == Severity::Security)
+        .map(|w| (w.value().unwrap(), w.code(), w.witness().unwrap()))
+        .collect();
+    assert_eq!(
+        security,
+        [
+            (
+                "https://app.example.com*",
+                LintCode::OriginWildcardCrossesHost,
+                "https://app.example.com.attacker.net"
+            ),
+            (
+                "https://*example.com",
+                LintCode::OriginWildcardCrossesHost,
+                "https://evilexample.com"
+            ),
+            (
+                "http://*.example.com",
+                LintCode::OriginInsecureHttp,
+                "http://app.example.com"
+            ),
+            (
+                "https://*.com",
+                LintCode::OriginWildcardPublicSuffix,
+                "https://attacker.com"
+            ),
+            ("null", LintCode::OriginNull, "null"),
+        ]
+    );
+    for warning in warnings.iter().filter(|w| w.severity() == Severity::Security) {
+        assert!(
+            warning
+                .message()
+                .contains(&format!("{:?}", warning.witness().unwrap())),
+            "{warning:#?}"
+        );
+        assert_eq!(warning.field(), Some("AllowedOrigin"));
+        replay(LOOSE, warning);
+    }
+}
+
+#[test]
+fn every_security_case_replays_through_the_layer() {
+    for (code, triggers, _) in CASES
+        .iter()
+        .filter(|(code, _, _)| code.severity() == Severity::Security)
+    {
+        let warnings = lint(triggers);
+        let found = warnings.iter().find(|w| w.code() == *code).unwrap();
+        replay(triggers, found);
+    }
+}
+
+#[test]
+fn security_findings_come_before_the_others() {
+    let warnings = lint(
+        r#"[{"AllowedOrigins": ["https://app.example.com/"], "AllowedMethods": ["PUT"]},
+            {"AllowedOrigins": ["null"], "AllowedMethods": ["GET"]}]"#,
+    );
+    let order: Vec<(Severity, usize, LintCode)> = warnings
+        .iter()
+        .map(|w| (w.severity(), w.rule_index(), w.code()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (Severity::Security, 1, LintCode::OriginNull),
+            (Severity::Warning, 0, LintCode::OriginTrailingSlash),
+            (Severity::Warning, 0, LintCode::ExposeEtagMissing),
+        ]
+    );
+    let value = serde_json::to_value(&warnings[0]).unwrap();
+    assert_eq!(value["severity"], "security");
+    assert_eq!(value["witness"], "null");
+    assert_eq!(serde_json::to_value(&warnings[1]).unwrap()["severity"], "warning");
+}
+
+#[test]
+fn safe_forms_stay_quiet() {
+    let warnings = lint(
+        r#"[{"AllowedOrigins": ["https://*.example.com", "https://app.example.com", "http://localhost:3000",
+                                "http://127.0.0.1:8080", "http://[::1]:8080", "https://app.example.com:*",
+                                "https://app-*.example.com", "http://localhost:*"],
+             "AllowedMethods": ["GET"]}]"#,
+    );
+    assert!(warnings.is_empty(), "{warnings:#?}");
+}
+
+#[test]
+fn a_rule_answered_with_star_has_no_security_finding() {
+    // S3 answers `Access-Control-Allow-Origin: *` for every origin of a rule listing `*`, and
+    // browsers send no cookies to it.
+    let warnings =
+        lint(r#"[{"AllowedOrigins": ["*", "https://*example.com", "null"], "AllowedMethods": ["GET"]}]"#);
+    assert!(
+        warnings.iter().all(|w| w.severity() != Severity::Security),
+        "{warnings:#?}"
+    );
+}
+
+#[test]
+fn a_witness_an_earlier_rule_answers_first_is_no_finding() {
+    // Rule 0 answers every GET without credentials; rule 1 is only reached by PUT.
+    let only_get = lint(
+        r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]},
+            {"AllowedOrigins": ["https://*example.com"], "AllowedMethods": ["GET"]}]"#,
+    );
+    assert!(
+        only_get.iter().all(|w| w.severity() != Severity::Security),
+        "{only_get:#?}"
+    );
+    let with_put = r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]},
+            {"AllowedOrigins": ["https://*example.com"], "AllowedMethods": ["GET", "PUT"],
+             "ExposeHeaders": ["ETag"]}]"#;
+    let warnings = lint(with_put);
+    let [finding] = warnings.as_slice() else {
+        panic!("{warnings:#?}")
+    };
+    assert_eq!(
+        (finding.rule_index(), finding.code()),
+        (1, LintCode::OriginWildcardCrossesHost)
+    );
+    replay(with_put, finding);
+}
+
+#[test]
+fn wildcards_over_the_scheme_let_plain_http_in() {
+    for (origin, witness) in [
+        ("*.example.com", "http://app.example.com"),
+        ("*://app.example.com", "http://app.example.com"),
+    ] {
+        let json = format!(r#"[{{"AllowedOrigins": ["{origin}"], "AllowedMethods": ["GET"]}}]"#);
+        let warnings = lint(&json);
+        let [finding] = warnings.as_slice() else {
+            panic!("{warnings:#?}")
+        };
+        assert_eq!(
+            (finding.code(), finding.witness()),
+            (LintCode::OriginInsecureHttp, Some(witness))
+        );
+        replay(&json, finding);
+    }
+}
+
+#[test]
+fn any_host_wildcards_are_reflection_with_credentials() {
+    // rs/cors#197: `h*` matched almost any origin and reflected it with credentials.
+    for (origin, witness) in [
+        ("https://*", "https://attacker.net"),
+        ("h*", "https://attacker.net"),
+        ("https://*:8443", "https://attacker.net:8443"),
+    ] {
+        let json = format!(r#"[{{"AllowedOrigins": ["{origin}"], "AllowedMethods": ["GET"]}}]"#);
+        let warnings = lint(&json);
+        let [finding] = warnings.as_slice() else {
+            panic!("{warnings:#?}")
+        };
+        assert_eq!(
+            (finding.code(), finding.witness()),
+            (LintCode::OriginWildcardAnyHost, Some(witness))
+        );
+        replay(&json, finding);
+    }
+}
+
+#[cfg(feature = "public-suffix-list")]
+#[test]
+fn the_public_suffix_list_knows_more_than_top_level_names() {
+    for (origin, witness) in [
+        ("https://*.co.uk", "https://attacker.co.uk"),
+        ("https://*.github.io", "https://attacker.github.io"),
+    ] {
+        let json = format!(r#"[{{"AllowedOrigins": ["{origin}"], "AllowedMethods": ["GET"]}}]"#);
+        let warnings = lint(&json);
+        let [finding] = warnings.as_slice() else {
+            panic!("{warnings:#?}")
+        };
+        assert_eq!(
+            (finding.code(), finding.witness()),
+            (LintCode::OriginWildcardPublicSuffix, Some(witness))
+        );
+        replay(&json, finding);
+    }
+    let mine = lint(
+        r#"[{"AllowedOrigins": ["https://*.me.github.io", "https://*.example.co.uk"], "AllowedMethods": ["GET"]}]"#,
+    );
+    assert!(mine.is_empty(), "{mine:#?}");
 }

@@ -1,6 +1,7 @@
-//! The example S3 server driven by a real S3 SDK (boto3, installed by `.ci/run`): PutBucketCors,
-//! GetBucketCors (values verbatim), DeleteBucketCors, PutObject, GetObject, and invalid
-//! configurations whose S3 error code and message the SDK reports. The checks are in
+//! The example S3 server driven by a real S3 SDK (boto3, installed by `.ci/run`) signing with the
+//! server's key pair: PutBucketCors, GetBucketCors (values verbatim), DeleteBucketCors, invalid
+//! configurations whose S3 error code and message the SDK reports, objects, a wrong key refused,
+//! a public-read bucket read anonymously, ListObjectVersions and DeleteObjects. The checks are in
 //! `tests/sdk/boto3_s3.py`.
 
 #![cfg(all(feature = "xml", feature = "json"))]
@@ -10,6 +11,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::s3::{ACCESS_KEY, SECRET_KEY};
 use support::{missing_tool, Running};
 
 /// Whether `python3` can import boto3.
@@ -38,6 +40,7 @@ fn boto3_drives_the_example_s3_server() {
     let mut child = Command::new("python3")
         .arg(script)
         .arg(server.url())
+        .args([ACCESS_KEY, SECRET_KEY])
         // Only what the script sets: no profile, config or instance metadata of this machine.
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")

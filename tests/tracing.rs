@@ -1,4 +1,5 @@
-//! The `tracing` feature: one debug event per decision, saying why.
+//! The `tracing` feature: one debug event per decision, saying why; one warning per security
+//! finding whenever rules are compiled for use.
 #![cfg(feature = "tracing")]
 
 use std::convert::Infallible;
@@ -8,7 +9,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use tower::{service_fn, Layer, ServiceExt};
-use tower_s3_cors::{CorsConfiguration, CorsLayer};
+use tower_s3_cors::{BucketAddressing, BucketStore, CorsConfiguration, CorsLayer, ReloadableRules};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -137,6 +138,80 @@ fn one_debug_event_per_decision_with_rule_or_error() {
         "{}",
         events[3]
     );
+}
+
+/// Every origin of this rule lets other sites in.
+const LOOSE: &str = r#"[{"ID": "loose", "AllowedOrigins": ["https://app.example.com*", "https://*example.com",
+    "http://*.example.com", "https://*.com", "null"], "AllowedMethods": ["GET"]}]"#;
+
+fn security_events(capture: &Capture) -> Vec<String> {
+    let events = capture.0.lock().expect("lock").clone();
+    events
+        .into_iter()
+        .filter(|e| e.starts_with("tower_s3_cors WARN "))
+        .collect()
+}
+
+#[test]
+fn security_findings_are_logged_once_whenever_rules_are_compiled() {
+    let capture = Capture::default();
+    let loose = || CorsConfiguration::from_json(LOOSE).expect("valid");
+    tracing::subscriber::with_default(capture.clone(), || {
+        let layer = CorsLayer::new(loose());
+        let events = security_events(&capture);
+        assert_eq!(events.len(), 5, "{events:#?}");
+        for (event, (code, witness)) in events.iter().zip([
+            (
+                "origin-wildcard-crosses-host",
+                "https://app.example.com.attacker.net",
+            ),
+            ("origin-wildcard-crosses-host", "https://evilexample.com"),
+            ("origin-insecure-http", "http://app.example.com"),
+            ("origin-wildcard-public-suffix", "https://attacker.com"),
+            ("origin-null", "null"),
+        ]) {
+            assert!(
+                event.contains(&format!("code={code} "))
+                    && event.contains(&format!("witness={witness} "))
+                    && event.contains("rule_index=0 ")
+                    && event.contains("rule_id=loose "),
+                "{event}"
+            );
+        }
+
+        // Requests log no more warnings: the check ran once, at construction.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        for _ in 0..3 {
+            let service = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+            }));
+            runtime
+                .block_on(service.oneshot(get("https://evilexample.com", "GET")))
+                .expect("answers");
+        }
+        assert_eq!(security_events(&capture).len(), 5);
+
+        // Rules set at run time: PutBucketCors, a reload.
+        let store = BucketStore::new(BucketAddressing::PathStyle);
+        store.create_bucket("photos");
+        store.put_cors("photos", loose()).expect("bucket exists");
+        assert_eq!(security_events(&capture).len(), 10);
+        let rules = ReloadableRules::new(
+            CorsConfiguration::from_json(
+                r#"[{"AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["GET"]}]"#,
+            )
+            .expect("valid"),
+        );
+        assert_eq!(
+            security_events(&capture).len(),
+            10,
+            "a safe configuration is quiet"
+        );
+        rules.replace(loose());
+        assert_eq!(security_events(&capture).len(), 15);
+    });
 }
 
 /// A store that fails reaches `tracing`: a warning from the cache with the bucket and the

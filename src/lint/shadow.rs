@@ -291,6 +291,32 @@ pub(crate) fn reach(rules: &[RuleLanguage], j: usize) -> Reach {
     Reach::Shadowed(by.into_iter().collect())
 }
 
+/// A request from `origin` that rule `j` accepts and no earlier rule does, if there is one:
+/// for some method of rule `j`, one requested header per earlier rule that accepts the origin
+/// and method, which that rule refuses and rule `j` allows (as in step 1 above).
+pub(crate) fn reaching_request(rules: &[RuleLanguage], j: usize, origin: &[u8]) -> Option<Witness> {
+    let target = rules.get(j)?;
+    if !target.accepts_origin(origin) || !Domain::Origin.contains(origin) {
+        return None;
+    }
+    let earlier = rules.get(..j)?;
+    METHODS
+        .into_iter()
+        .filter(|&m| target.allows(m))
+        .find_map(|method| {
+            let headers: Option<BTreeSet<Vec<u8>>> = earlier
+                .iter()
+                .filter(|rule| rule.allows(method) && rule.accepts_origin(origin))
+                .map(|rule| target.header_beyond(rule))
+                .collect();
+            Some(Witness {
+                origin: origin.to_vec(),
+                method,
+                headers: headers?.into_iter().collect(),
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};

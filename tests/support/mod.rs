@@ -1,14 +1,21 @@
 //! Shared by the tests that run the examples: build and start an example, a blocking HTTP/1.1
-//! client, and skipping (locally) or failing (in CI) when an outside tool is missing.
+//! client (hyper's), signed S3 requests (`s3`), and skipping (locally) or failing (in CI) when
+//! an outside tool is missing.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+
+pub mod s3;
 
 /// How long any one step may take.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
@@ -45,6 +52,9 @@ pub fn example(name: &str) -> PathBuf {
         }
         if cfg!(feature = "cli") {
             features.push("cli");
+        }
+        if cfg!(feature = "cache") {
+            features.push("cache");
         }
         let profile = profile_dir
             .file_name()
@@ -96,8 +106,14 @@ pub struct Running {
 impl Running {
     /// Starts example `name` with `--listen 127.0.0.1:0` and waits for its first line.
     pub fn start(name: &str) -> Running {
+        Running::start_with(name, &[])
+    }
+
+    /// Starts example `name` with `--listen 127.0.0.1:0` and `args`.
+    pub fn start_with(name: &str, args: &[&str]) -> Running {
         let mut child = Command::new(example(name))
             .args(["--listen", "127.0.0.1:0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -147,10 +163,32 @@ impl Running {
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
+impl Running {
+    /// Stops the example as Ctrl-C would (SIGTERM, so it removes its temporary directory),
+    /// killing it if it has not exited after a few seconds.
+    pub fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let terminated = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while terminated && std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -184,27 +222,54 @@ impl Reply {
     }
 }
 
-/// Sends one request (`Connection: close`) and reads the whole answer.
+/// Sends one request on a fresh connection (hyper's HTTP/1.1 client) and reads the whole
+/// answer. `Host` is the address unless `headers` name another (a virtual-hosted bucket); header
+/// fields are sent as given, repeated names included.
 pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut builder = http::Request::builder().method(method).uri(path);
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        builder = builder.header("host", addr.to_string());
+    }
     for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        builder = builder.header(*name, *value);
     }
     let has_length = headers
         .iter()
         .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
     if !has_length && (!body.is_empty() || matches!(method, "PUT" | "POST")) {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        builder = builder.header("content-length", body.len());
     }
-    head.push_str("\r\n");
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
-    stream.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
-    stream.set_write_timeout(Some(TIMEOUT)).expect("write timeout");
-    stream.write_all(head.as_bytes()).expect("write request head");
-    stream.write_all(body).expect("write request body");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read response");
-    parse_response(&raw, method == "HEAD")
+    let request = builder
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .expect("a valid request");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let exchange = async {
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .expect("HTTP/1.1 handshake");
+            tokio::spawn(connection);
+            let response = sender.send_request(request).await.expect("response");
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.expect("response body").to_bytes();
+            Reply {
+                status: parts.status.as_u16(),
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect(),
+                body: body.to_vec(),
+            }
+        };
+        tokio::time::timeout(TIMEOUT, exchange)
+            .await
+            .unwrap_or_else(|_| panic!("{method} {path}: no answer within {TIMEOUT:?}"))
+    })
 }
 
 /// `GET` with headers.
@@ -220,54 +285,6 @@ pub fn preflight(addr: SocketAddr, path: &str, origin: &str, method: &str, heade
         fields.push(("Access-Control-Request-Headers", headers));
     }
     request(addr, "OPTIONS", path, &fields, b"")
-}
-
-fn parse_response(raw: &[u8], head_request: bool) -> Reply {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no end of head in {:?}", String::from_utf8_lossy(raw)));
-    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[end + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    if chunked && !head_request {
-        body = dechunk(&body);
-    }
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(line_end) = input.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size_text = String::from_utf8_lossy(&input[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
-        input = &input[line_end + 2..];
-        if size == 0 || input.len() < size {
-            return out;
-        }
-        out.extend_from_slice(&input[..size]);
-        input = input.get(size + 2..).unwrap_or_default();
-    }
 }
 
 /// An outside tool (Chromium, python3 with boto3) is missing: in CI (`CI` set) the test

@@ -206,23 +206,17 @@ impl Postgres {
 
     /// Runs SQL with `psql` and returns its output (unaligned, tuples only).
     pub fn psql(&self, sql: &str) -> Result<String, String> {
-        let output = self
-            .command("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                USER,
-                "-d",
-                "postgres",
-            ])
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-            .output()
-            .map_err(|e| format!("psql: {e}"))?;
-        check("psql", &output)?;
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        run_psql(self.psql_command(sql))
+    }
+
+    /// The `psql` command that runs `sql`, to run elsewhere (another thread) with [`run_psql`].
+    pub fn psql_command(&self, sql: &str) -> Command {
+        let mut command = self.command("psql");
+        let port = self.port.to_string();
+        command
+            .args(["-h", "127.0.0.1", "-p", &port, "-U", USER, "-d", "postgres"])
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]);
+        command
     }
 
     /// The server's log so far.
@@ -233,6 +227,13 @@ impl Postgres {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// Runs a [`Postgres::psql_command`]; its output, trimmed.
+pub fn run_psql(mut command: Command) -> Result<String, String> {
+    let output = command.output().map_err(|e| format!("psql: {e}"))?;
+    check("psql", &output)?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 fn check(what: &str, output: &Output) -> Result<(), String> {

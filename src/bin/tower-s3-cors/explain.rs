@@ -1,17 +1,19 @@
 //! `explain FILE --origin O (--method M | --preflight --request-method M) ...`: the layer's
 //! answer to one request, from the same evaluation the layer runs (`CorsPolicy::evaluate`,
 //! turned into a response by `Decision::to_response`), and each rule's verdict
-//! (`CorsPolicy::explain`).
+//! (`CorsPolicy::explain`), with the AllowedOrigin that accepted the Origin and why.
+//! `explain FILE --origins LIST` answers for many origins at once (see `origins.rs`).
 
 use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use serde_json::{json, Value};
 use tower_s3_cors::{
-    CorsPolicy, CorsRule, Decision, PassReason, RefusalKind, RequestIds, RuleCheck, X_AMZ_ID_2,
-    X_AMZ_REQUEST_ID,
+    CorsPolicy, CorsRule, Decision, LintWarning, PassReason, RefusalKind, RequestIds, RuleCheck, Severity,
+    X_AMZ_ID_2, X_AMZ_REQUEST_ID,
 };
 
 use crate::input;
+use crate::origins;
 use crate::output::{report_failure, show_bytes};
 use crate::{ExplainArgs, EXIT_FAILURE, EXIT_OK};
 
@@ -20,53 +22,95 @@ pub(crate) fn run(args: &ExplainArgs, json: bool) -> u8 {
         Ok((config, _)) => config,
         Err(failure) => return report_failure(&args.file, &failure, json),
     };
+    if let Some(list) = &args.origins {
+        return origins::run(args, list, config, json);
+    }
     let (request, ids) = match build(args) {
         Ok(built) => built,
-        Err(message) => {
-            if json {
-                println!("{:#}", json!({ "file": args.file, "failure": message }));
-            } else {
-                eprintln!("error: {message}");
-            }
-            return EXIT_FAILURE;
-        }
+        Err(message) => return failed(&args.file, &message, json),
     };
+    let findings = config.lint();
     let policy = CorsPolicy::new(config);
     let decision = policy.evaluate(&request);
     let checks = policy.explain(&request);
     let answer = Answer::new(&decision, &ids);
+    let view = View {
+        request: &request,
+        policy: &policy,
+        checks: &checks,
+        findings: &findings,
+    };
     if json {
-        println!("{:#}", to_json(&request, &policy, &checks, &answer));
+        println!("{:#}", to_json(&view, &answer));
     } else {
-        print!("{}", to_text(&request, &policy, &checks, &answer));
+        print!("{}", to_text(&view, &answer));
     }
     EXIT_OK
 }
 
+/// Reports a request that cannot be built; gives the exit status.
+pub(crate) fn failed(file: &str, message: &str, json: bool) -> u8 {
+    if json {
+        println!("{:#}", json!({ "file": file, "failure": message }));
+    } else {
+        eprintln!("error: {message}");
+    }
+    EXIT_FAILURE
+}
+
+/// What the explanation is about: the request, the rules, their verdicts and the lint's
+/// findings (to point at an AllowedOrigin that lets other sites in).
+struct View<'a> {
+    request: &'a Request<()>,
+    policy: &'a CorsPolicy,
+    checks: &'a [RuleCheck],
+    findings: &'a [LintWarning],
+}
+
+/// Which AllowedOrigin accepted the Origin and why, and whether S3 answers with credentials;
+/// then the lint's security finding on that AllowedOrigin, if any.
+pub(crate) fn origin_match(
+    rule: Option<&CorsRule>,
+    check: &RuleCheck,
+    origin: &str,
+    findings: &[LintWarning],
+) -> Vec<String> {
+    let Some(pattern) = check.allowed_origin.as_deref() else {
+        return Vec::new();
+    };
+    let why = match pattern.split_once('*') {
+        _ if pattern == "*" => "* allows every origin".to_owned(),
+        None => "the same bytes as the Origin".to_owned(),
+        Some((prefix, suffix)) => {
+            let run = origin
+                .get(prefix.len()..origin.len().saturating_sub(suffix.len()))
+                .unwrap_or_default();
+            format!("the * stands for {run:?}")
+        }
+    };
+    let answer = if rule.is_some_and(|r| r.allowed_origins().iter().any(|o| o == "*")) {
+        "the rule lists *, so the answer is Access-Control-Allow-Origin: * (no credentials)"
+    } else {
+        "S3 echoes the Origin with Access-Control-Allow-Credentials: true"
+    };
+    let mut lines = vec![format!(
+        "Origin matches AllowedOrigin {pattern:?}: {why}; {answer}"
+    )];
+    if let Some(finding) = findings.iter().find(|w| {
+        w.severity() == Severity::Security && w.rule_index() == check.index && w.value() == Some(pattern)
+    }) {
+        lines.push(format!(
+            "security[{}]: this AllowedOrigin lets other sites in, e.g. {:?} (see `tower-s3-cors lint`)",
+            finding.code(),
+            finding.witness().unwrap_or_default()
+        ));
+    }
+    lines
+}
+
 /// The request described by the arguments, and the ids for an error document.
 fn build(args: &ExplainArgs) -> Result<(Request<()>, RequestIds), String> {
-    let method = match (&args.method, args.preflight) {
-        (Some(method), false) => {
-            Method::from_bytes(method.as_bytes()).map_err(|_| format!("{method:?} is not an HTTP method"))?
-        }
-        _ => Method::OPTIONS,
-    };
-    if !args.path.starts_with('/') {
-        return Err(format!("the path {:?} must start with /", args.path));
-    }
-    let mut builder = Request::builder().method(method).uri(args.path.as_str());
-    for (name, value) in [
-        (ORIGIN, &args.origin),
-        (ACCESS_CONTROL_REQUEST_METHOD, &args.request_method),
-        (ACCESS_CONTROL_REQUEST_HEADERS, &args.request_headers),
-    ] {
-        if let Some(value) = value {
-            builder = builder.header(name.clone(), header_value(&name, value)?);
-        }
-    }
-    let request = builder
-        .body(())
-        .map_err(|err| format!("invalid request: {err}"))?;
+    let request = request(args, args.origin.as_deref(), args.request_method.as_deref())?;
     let ids = match (&args.request_id, &args.host_id) {
         (None, None) => RequestIds::generate(),
         (request_id, host_id) => {
@@ -84,6 +128,34 @@ fn build(args: &ExplainArgs) -> Result<(Request<()>, RequestIds), String> {
         }
     };
     Ok((request, ids))
+}
+
+/// The request of the arguments, with this `Origin` and `Access-Control-Request-Method`.
+pub(crate) fn request(
+    args: &ExplainArgs,
+    origin: Option<&str>,
+    request_method: Option<&str>,
+) -> Result<Request<()>, String> {
+    let method = match (&args.method, args.preflight) {
+        (Some(method), false) => {
+            Method::from_bytes(method.as_bytes()).map_err(|_| format!("{method:?} is not an HTTP method"))?
+        }
+        _ => Method::OPTIONS,
+    };
+    if !args.path.starts_with('/') {
+        return Err(format!("the path {:?} must start with /", args.path));
+    }
+    let mut builder = Request::builder().method(method).uri(args.path.as_str());
+    for (name, value) in [
+        (ORIGIN, origin),
+        (ACCESS_CONTROL_REQUEST_METHOD, request_method),
+        (ACCESS_CONTROL_REQUEST_HEADERS, args.request_headers.as_deref()),
+    ] {
+        if let Some(value) = value {
+            builder = builder.header(name.clone(), header_value(&name, value)?);
+        }
+    }
+    builder.body(()).map_err(|err| format!("invalid request: {err}"))
 }
 
 fn header_value(name: &HeaderName, value: &str) -> Result<HeaderValue, String> {
@@ -259,19 +331,38 @@ fn request_pairs(request: &Request<()>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn to_json(request: &Request<()>, policy: &CorsPolicy, checks: &[RuleCheck], answer: &Answer) -> Value {
+/// The request's `Origin`, as text.
+fn origin_text(request: &Request<()>) -> String {
+    request
+        .headers()
+        .get(ORIGIN)
+        .map(|o| show_bytes(o.as_bytes()))
+        .unwrap_or_default()
+}
+
+fn to_json(view: &View<'_>, answer: &Answer) -> Value {
+    let View {
+        request,
+        policy,
+        checks,
+        findings,
+    } = *view;
+    let origin = origin_text(request);
     let rules: Vec<Value> = checks
         .iter()
         .map(|check| {
+            let rule = policy.rule(check.index);
             json!({
                 "index": check.index,
                 "id": check.id,
                 "matches": check.matches(),
                 "applied": answer.matched_rule == Some(check.index),
                 "origin": check.origin,
+                "allowed_origin": check.allowed_origin,
+                "origin_why": origin_match(rule, check, &origin, findings),
                 "method": check.method,
                 "rejected_header": check.rejected_header,
-                "why_not": reasons(check, policy.rule(check.index), request),
+                "why_not": reasons(check, rule, request),
             })
         })
         .collect();
@@ -294,7 +385,14 @@ fn to_json(request: &Request<()>, policy: &CorsPolicy, checks: &[RuleCheck], ans
     })
 }
 
-fn to_text(request: &Request<()>, policy: &CorsPolicy, checks: &[RuleCheck], answer: &Answer) -> String {
+fn to_text(view: &View<'_>, answer: &Answer) -> String {
+    let View {
+        request,
+        policy,
+        checks,
+        findings,
+    } = *view;
+    let origin = origin_text(request);
     let mut out = String::new();
     let kind = if request.method() == Method::OPTIONS {
         "a preflight"
@@ -312,15 +410,20 @@ fn to_text(request: &Request<()>, policy: &CorsPolicy, checks: &[RuleCheck], ans
     out.push_str("\nRules (the first that matches wins):\n");
     for check in checks {
         let label = rule_label(check);
-        if answer.matched_rule == Some(check.index) {
-            out.push_str(&format!("  {label}: matches (applied)\n"));
+        let rule = policy.rule(check.index);
+        let verdict = if answer.matched_rule == Some(check.index) {
+            "matches (applied)"
         } else if check.matches() {
-            out.push_str(&format!("  {label}: matches, but is not applied\n"));
+            "matches, but is not applied"
         } else {
-            out.push_str(&format!("  {label}: no match\n"));
-            for reason in reasons(check, policy.rule(check.index), request) {
-                out.push_str(&format!("    - {reason}\n"));
-            }
+            "no match"
+        };
+        out.push_str(&format!("  {label}: {verdict}\n"));
+        for line in origin_match(rule, check, &origin, findings) {
+            out.push_str(&format!("    {line}\n"));
+        }
+        for reason in reasons(check, rule, request) {
+            out.push_str(&format!("    - {reason}\n"));
         }
     }
     out.push_str(&format!("\nDecision: {}: {}\n", answer.outcome, answer.reason));

@@ -1,7 +1,7 @@
 //! `lint FILE`: S3's validation first, then the warnings of `CorsConfiguration::lint`.
 
 use serde_json::json;
-use tower_s3_cors::LintWarning;
+use tower_s3_cors::{LintWarning, Severity};
 
 use crate::input::{self, Failure};
 use crate::output::{error_json, error_text, report_failure};
@@ -9,6 +9,15 @@ use crate::{LintArgs, EXIT_INVALID, EXIT_OK, EXIT_WARNINGS};
 
 /// The codes, for `lint --help`.
 pub(crate) const CODES_HELP: &str = "\
+Security codes (listed first; other sites get in, answered with credentials; each names a
+witness origin that matches):
+  origin-wildcard-any-host        the * stands for the whole host (https://*, http*)
+  origin-wildcard-public-suffix   *. before a public suffix (https://*.com, https://*.github.io)
+  origin-wildcard-crosses-host    the * can leave the domain (https://*example.com,
+                                  https://app.example.com*)
+  origin-insecure-http            a plain http:// origin other than loopback, or a * for the scheme
+  origin-null                     null (sandboxed iframes, data: documents, local files)
+
 Warning codes:
   origin-whitespace               an AllowedOrigin with whitespace or a comma in it
   origin-no-scheme                an AllowedOrigin without scheme:// (example.com, localhost:3000)
@@ -24,8 +33,8 @@ Warning codes:
   max-age-negative                a negative MaxAgeSeconds
   expose-etag-missing             a rule allows PUT or POST but does not expose ETag
 
-Exit status: 0 no warnings, 1 warnings, 2 invalid configuration (S3's code and message are
-printed), 3 the file could not be read.";
+Exit status: 0 no findings, 1 findings (with --deny security: security findings only), 2
+invalid configuration (S3's code and message are printed), 3 the file could not be read.";
 
 pub(crate) fn run(args: &LintArgs, json: bool) -> u8 {
     let file = &args.file;
@@ -50,6 +59,10 @@ pub(crate) fn run(args: &LintArgs, json: bool) -> u8 {
         Err(failure) => return report_failure(file, &failure, json),
     };
     let warnings = config.lint();
+    let security = warnings
+        .iter()
+        .filter(|w| w.severity() == Severity::Security)
+        .count();
     if json {
         let value = json!({
             "file": file,
@@ -63,13 +76,21 @@ pub(crate) fn run(args: &LintArgs, json: bool) -> u8 {
         for warning in &warnings {
             print!("{}", warning_text(warning));
         }
+        let of_which = match security {
+            0 => String::new(),
+            n => format!(" ({n} security)"),
+        };
         match warnings.len() {
             0 => println!("{file}: no problems found"),
-            1 => println!("{file}: 1 warning"),
-            n => println!("{file}: {n} warnings"),
+            1 => println!("{file}: 1 warning{of_which}"),
+            n => println!("{file}: {n} warnings{of_which}"),
         }
     }
-    if warnings.is_empty() {
+    let denied = match args.deny {
+        Severity::Security => security,
+        _ => warnings.len(),
+    };
+    if denied == 0 {
         EXIT_OK
     } else {
         EXIT_WARNINGS
@@ -81,6 +102,8 @@ pub(crate) fn run(args: &LintArgs, json: bool) -> u8 {
 ///   "https://a.example/" ends with "/"; a browser's Origin has no path, so it never matches
 ///   fix: write "https://a.example"
 /// ```
+///
+/// Security findings start with `security[...]` instead.
 fn warning_text(warning: &LintWarning) -> String {
     let mut place = format!("rule {}", warning.rule_index());
     if let Some(id) = warning.rule_id() {
@@ -92,7 +115,8 @@ fn warning_text(warning: &LintWarning) -> String {
         _ => {}
     }
     format!(
-        "warning[{}]: {place}\n  {}\n  fix: {}\n",
+        "{}[{}]: {place}\n  {}\n  fix: {}\n",
+        warning.severity(),
         warning.code(),
         warning.message(),
         warning.fix()

@@ -4,11 +4,13 @@
 mod explain;
 mod input;
 mod lint;
+mod origins;
 mod output;
 
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use tower_s3_cors::Severity;
 
 /// Exit status: success, or `lint` found nothing.
 const EXIT_OK: u8 = 0;
@@ -38,12 +40,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check a configuration: S3's validation error (exit 2), else warnings with a fix (exit 1),
-    /// else nothing (exit 0).
+    /// Check a configuration: S3's validation error (exit 2), else findings with a fix,
+    /// security first (exit 1), else nothing (exit 0).
     #[command(after_help = lint::CODES_HELP)]
     Lint(LintArgs),
     /// Show the response the layer gives one request: status, headers and body, and why
-    /// each rule matches or not.
+    /// each rule matches or not (which AllowedOrigin accepted the Origin); or, with
+    /// --origins, which of a list of origins get in.
     Explain(ExplainArgs),
     /// Convert between S3's XML and the AWS CLI JSON form.
     Convert(ConvertArgs),
@@ -54,10 +57,23 @@ struct LintArgs {
     /// The configuration: S3 XML or JSON (AWS CLI or console form), told apart by content;
     /// `-` reads standard input.
     file: String,
+
+    /// Which findings make the exit status 1: `warning` (any finding, the default) or
+    /// `security` (only origins that let other sites in; for CI pipelines).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity, default_value = "warning")]
+    deny: Severity,
+}
+
+fn parse_severity(value: &str) -> Result<Severity, String> {
+    match value {
+        "security" => Ok(Severity::Security),
+        "warning" => Ok(Severity::Warning),
+        _ => Err("expected `security` or `warning`".to_owned()),
+    }
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("kind").required(true).args(["method", "preflight"])))]
+#[command(group(ArgGroup::new("kind").args(["method", "preflight"])))]
 struct ExplainArgs {
     /// The configuration: S3 XML or JSON, told apart by content; `-` reads standard input.
     file: String,
@@ -66,8 +82,15 @@ struct ExplainArgs {
     #[arg(long, value_name = "ORIGIN")]
     origin: Option<String>,
 
+    /// Would these origins get in? A file with one origin per line (`#` starts a comment;
+    /// `-` reads standard input). For each: whether it gets in, through which rule and
+    /// AllowedOrigin, with or without credentials. Without --method or --preflight, each
+    /// origin is tried as a preflight for each of S3's five methods.
+    #[arg(long, value_name = "FILE", conflicts_with = "origin")]
+    origins: Option<String>,
+
     /// An actual request with this method (`GET`, `PUT`, ...).
-    #[arg(long, value_name = "METHOD")]
+    #[arg(long, value_name = "METHOD", required_unless_present_any = ["preflight", "origins"])]
     method: Option<String>,
 
     /// A preflight: an `OPTIONS` request (give --request-method).
