@@ -110,6 +110,10 @@
 //!   `Arc<`[`BucketStore`]`>` (per-bucket rules with S3's PutBucketCors, GetBucketCors and
 //!   DeleteBucketCors, path-style or virtual-host addressing).
 //! - [`CorsLayer::from_async_source`] with an [`AsyncCorsSource`], for lookups that await.
+//! - [`CorsLayer::from_cached_source`] with a [`CachedCorsSource`], for rules kept in memory in
+//!   front of a store: a hit costs what a synchronous source costs, only a miss awaits. The
+//!   `cache` feature's `cache::RulesCache` is one, over any asynchronous loader (a database
+//!   shared by several instances), with coalesced loads, invalidation and stale-if-error.
 //!
 //! [`CorsLayer::request_ids`] sets how the ids of the S3 error documents are made.
 //!
