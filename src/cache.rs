@@ -33,7 +33,9 @@ use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use coarsetime::Instant;
 
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
 
@@ -75,7 +77,8 @@ where
 }
 
 /// How a [`RulesCache`] keeps and refreshes entries. The defaults suit a store that notifies
-/// its readers of changes.
+/// its readers of changes. Lifetimes are measured with a clock of a few milliseconds'
+/// resolution and cut to a year at most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CacheOptions {
     capacity: usize,
@@ -140,6 +143,20 @@ impl CacheOptions {
         self.retry_after_error = wait;
         self
     }
+}
+
+/// The cache's clock: the kernel's coarse monotonic clock (a few milliseconds' resolution, a
+/// fraction of the cost of a precise read), enough for lifetimes of seconds. Read on every hit.
+fn now() -> Instant {
+    Instant::now_without_cache_update()
+}
+
+/// The longest lifetime an option takes (longer ones are cut to it), so that adding it to the
+/// clock cannot overflow.
+const LONGEST: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn ticks(duration: Duration) -> coarsetime::Duration {
+    coarsetime::Duration::from(if duration > LONGEST { LONGEST } else { duration })
 }
 
 /// A bucket's entry: what the store said, until when it is used, and until when it may still
@@ -288,7 +305,7 @@ impl<L: RulesLoader> RulesCache<L> {
         decide: impl FnOnce(BucketCors<'_>) -> R,
     ) -> Cached<R, CacheMiss> {
         if let Some(entry) = self.inner.entries.get(bucket) {
-            if Instant::now() < entry.fresh_until {
+            if now() < entry.fresh_until {
                 if let Some(found) = entry.rules.bucket_cors(resource) {
                     return Cached::Hit(decide(found));
                 }
@@ -364,7 +381,7 @@ impl<L: RulesLoader> Inner<L> {
     /// The bucket's fresh entry, loading it if there is none. Concurrent callers for one
     /// bucket wait for the first one's load.
     async fn get_or_load(&self, bucket: &str) -> Arc<Entry> {
-        let now = Instant::now();
+        let now = now();
         let found = self
             .entries
             .entry_async(bucket, |_, entry| {
@@ -407,7 +424,7 @@ impl<L: RulesLoader> Inner<L> {
                 break (result, overtaken);
             }
         };
-        let now = Instant::now();
+        let now = now();
         let options = &self.options;
         match result {
             Ok(stored) => {
@@ -420,11 +437,11 @@ impl<L: RulesLoader> Inner<L> {
                     ),
                 };
                 // Still overtaken after the retries: serve this load's waiters, then reload.
-                let fresh_until = if overtaken { now } else { now + ttl };
+                let fresh_until = if overtaken { now } else { now + ticks(ttl) };
                 Entry {
                     rules,
                     fresh_until,
-                    stale_until: fresh_until + options.stale_if_error,
+                    stale_until: fresh_until + ticks(options.stale_if_error),
                 }
             }
             Err(error) => match previous.filter(|p| now < p.stale_until) {
@@ -434,13 +451,13 @@ impl<L: RulesLoader> Inner<L> {
                         target: "tower_s3_cors",
                         bucket,
                         error = %error,
-                        stale_for_ms = previous.stale_until.saturating_duration_since(now).as_millis() as u64,
+                        stale_for_ms = (previous.stale_until - now).as_millis(),
                         "loading CORS rules failed; serving the last rules loaded"
                     );
                     drop(error);
                     Entry {
                         rules: previous.rules.clone(),
-                        fresh_until: (now + options.retry_after_error).min(previous.stale_until),
+                        fresh_until: (now + ticks(options.retry_after_error)).min(previous.stale_until),
                         stale_until: previous.stale_until,
                     }
                 }
@@ -455,7 +472,7 @@ impl<L: RulesLoader> Inner<L> {
                     );
                     Entry {
                         rules: Rules::Failed(message.into()),
-                        fresh_until: now + options.retry_after_error,
+                        fresh_until: now + ticks(options.retry_after_error),
                         stale_until: now,
                     }
                 }
