@@ -1,9 +1,9 @@
 //! What a request costs with each kind of rule source: one configuration, a closure, a
 //! reloadable configuration, the per-bucket store, and an asynchronous source whose lookup is
-//! ready at once. Same stub service, same allowed actual request; the no-middleware baseline
-//! is measured in the same run.
+//! ready at once, and (feature `cache`) a cached source's hit. Same stub service, same allowed
+//! actual request; the no-middleware baseline is measured in the same run.
 //!
-//! `cargo bench --bench sources`
+//! `cargo bench --bench sources` (`--features cache` for the cached source)
 
 use std::convert::Infallible;
 use std::future::Future;
