@@ -3,6 +3,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response};
 
+use crate::fetch_metadata::{FetchMetadata, SiteVerdict};
 use crate::matcher::Matcher;
 use crate::options::CorsOptions;
 use crate::policy::CorsPolicy;
@@ -10,7 +11,7 @@ use crate::request::{
     CorsFields, Listed, OriginField, RequestHead, RequestedHeaders, ResourceType, S3Method,
     ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK,
 };
-use crate::response::{error_response, preflight_response, CorsHeaders};
+use crate::response::{error_response, preflight_response, CorsHeaders, VARY_VALUE};
 use crate::s3_error::{Refusal, RequestIds};
 use crate::source::BucketCors;
 
@@ -18,8 +19,8 @@ use crate::source::BucketCors;
 #[derive(Clone, Debug)]
 #[must_use]
 pub enum Decision {
-    /// Serve with the inner service and return its response unchanged (apart from `Vary`
-    /// when [`PassThrough::adds_vary`]).
+    /// Serve with the inner service and return its response unchanged (apart from
+    /// [`PassThrough::vary`]).
     PassThrough(PassThrough),
     /// Answer the preflight 200 with these headers; the inner service is not called.
     Preflight(Allowed),
@@ -52,6 +53,8 @@ pub enum PassReason {
 pub struct PassThrough {
     pub(crate) reason: PassReason,
     pub(crate) vary: bool,
+    /// The Fetch Metadata verdict that let the request through, when that option is on.
+    pub(crate) fetch_metadata: Option<SiteVerdict>,
 }
 
 impl PassThrough {
@@ -63,6 +66,21 @@ impl PassThrough {
     /// Whether cache-safe `Vary` applies to this response.
     pub fn adds_vary(&self) -> bool {
         self.vary
+    }
+
+    /// The Fetch Metadata verdict that let the request through, when that option is on.
+    pub fn fetch_metadata(&self) -> Option<SiteVerdict> {
+        self.fetch_metadata
+    }
+
+    /// The `Vary` value merged into the response, if any: cache-safe `Vary`'s tokens, then
+    /// the Fetch Metadata headers the decision read.
+    pub fn vary(&self) -> Option<HeaderValue> {
+        match (self.vary, self.fetch_metadata) {
+            (false, None) => None,
+            (true, None) => Some(HeaderValue::from_static(VARY_VALUE)),
+            (cache_safe, Some(verdict)) => Some(HeaderValue::from_static(verdict.vary_value(cache_safe))),
+        }
     }
 }
 
@@ -185,6 +203,11 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
         BucketCors::NotConfigured => return pass(PassReason::NotConfigured, false),
         BucketCors::Configured { policy, resource } => (policy, resource),
     };
+    // Fetch Metadata resource isolation (beyond S3): the S3 decision, then the site check.
+    if let Some(site_policy) = options.fetch_metadata {
+        let s3 = decide(head, bucket, &options.fetch_metadata(None));
+        return fetch_metadata_guard(site_policy, s3, &head, resource, options);
+    }
     let vary = options.cache_safe_vary;
     let origin = match fields.origin {
         OriginField::Absent if is_options => return pass(PassReason::NotPreflight, vary),
@@ -198,19 +221,65 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
     };
     match matched {
         Some(allowed) => Decision::Actual(allowed),
-        None if options.enforce => {
-            let method = match fields.request_method {
-                Some((value, _)) => value.clone(),
-                None => HeaderValue::from_str(head.method.as_str()).unwrap_or(HeaderValue::from_static("")),
-            };
-            Decision::Refuse(Refusal::not_allowed(method, resource))
-        }
+        None if options.enforce => refuse_actual(&head, resource),
         None => pass(PassReason::NoRuleMatched, vary),
     }
 }
 
+/// Fetch Metadata resource isolation (beyond S3) on the S3 decision `s3` for an actual
+/// request (not a preflight: the layer answers those, the handler never runs) to a configured
+/// resource:
+///
+/// - a rule allowed the `Origin`: the S3 decision stands, and as its answer does not depend
+///   on Fetch Metadata, nothing is added to `Vary`;
+/// - otherwise a [`SiteVerdict::CrossSite`] request is refused with S3's 403;
+/// - a `same-origin` request that enforce refused for its `Origin` is served, without CORS
+///   headers (the browser vouches that the page is the resource's own);
+/// - other refusals (enforce judging an `Origin`) stand; what passes is served as S3 would,
+///   with the Fetch Metadata headers it was judged on in `Vary`.
+fn fetch_metadata_guard(
+    site_policy: FetchMetadata,
+    s3: Decision,
+    head: &RequestHead<'_>,
+    resource: ResourceType,
+    options: &CorsOptions,
+) -> Decision {
+    // A rule allowed the Origin: the headers need not be read.
+    if matches!(s3, Decision::Actual(_) | Decision::Preflight(_)) {
+        return s3;
+    }
+    let verdict = site_policy.judge(head.method, head.headers);
+    let passed = |reason| {
+        Decision::PassThrough(PassThrough {
+            reason,
+            vary: options.cache_safe_vary,
+            fetch_metadata: Some(verdict),
+        })
+    };
+    match s3 {
+        Decision::Refuse(_) if verdict == SiteVerdict::SameOrigin => passed(PassReason::NoRuleMatched),
+        Decision::Actual(_) | Decision::Preflight(_) | Decision::Refuse(_) => s3,
+        Decision::PassThrough(_) if !verdict.passes() => refuse_actual(head, resource),
+        Decision::PassThrough(pass) => passed(pass.reason),
+    }
+}
+
+/// S3's 403 for an actual request no rule allows (enforce, Fetch Metadata): `<Method>` is its
+/// `Access-Control-Request-Method` when sent, else its own method.
+fn refuse_actual(head: &RequestHead<'_>, resource: ResourceType) -> Decision {
+    let method = match CorsFields::of(head).request_method {
+        Some((value, _)) => value.clone(),
+        None => HeaderValue::from_str(head.method.as_str()).unwrap_or(HeaderValue::from_static("")),
+    };
+    Decision::Refuse(Refusal::not_allowed(method, resource))
+}
+
 fn pass(reason: PassReason, vary: bool) -> Decision {
-    Decision::PassThrough(PassThrough { reason, vary })
+    Decision::PassThrough(PassThrough {
+        reason,
+        vary,
+        fetch_metadata: None,
+    })
 }
 
 fn preflight_decision(
@@ -326,7 +395,11 @@ impl Decision {
 /// actual request it cannot match.
 pub(crate) fn lookup_failed(head: &RequestHead<'_>, options: &CorsOptions) -> Decision {
     let fields = CorsFields::of(head);
-    if fields.is_preflight(options) || (options.enforce && fields.has_origin()) {
+    // Fetch Metadata: whether a rule would allow a cross-site request cannot be known either.
+    let cross_site = options
+        .fetch_metadata
+        .is_some_and(|policy| !policy.judge(head.method, head.headers).passes());
+    if fields.is_preflight(options) || (options.enforce && fields.has_origin()) || cross_site {
         Decision::Refuse(Refusal::lookup_failed())
     } else {
         decide(*head, BucketCors::NoBucket, options)

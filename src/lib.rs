@@ -100,7 +100,11 @@
 //! actual request: a request whose origin matches no rule is served without CORS headers (the
 //! browser then refuses to expose it). The first rule whose origin, method and requested
 //! headers all match wins. [`CorsOptions`] adds behaviour beyond S3, each off by default:
-//! cache-safe `Vary`, Fetch-mode `OPTIONS`, enforce mode and Private Network Access.
+//! cache-safe `Vary`, Fetch-mode `OPTIONS`, enforce mode, Private Network Access and
+//! [`FetchMetadata`] resource isolation. Enforce mode and Fetch Metadata together protect an
+//! internal API: CORS alone only stops other sites from *reading* answers, while a form `POST`
+//! or a `no-cors` `fetch()` from any page still runs the handler; these refuse such requests
+//! before it runs (see `examples/internal_api.rs`).
 //!
 //! ## Where rules come from
 //!
@@ -133,6 +137,7 @@ mod config;
 mod decision;
 mod error;
 mod explain;
+mod fetch_metadata;
 #[cfg(feature = "json")]
 mod json;
 mod layer;
@@ -157,6 +162,7 @@ pub use config::{CorsConfiguration, CorsRule, CorsRuleBuilder, MAX_DOCUMENT_BYTE
 pub use decision::{decide, Allowed, Decision, PassReason, PassThrough};
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
+pub use fetch_metadata::{FetchMetadata, SiteVerdict};
 pub use layer::{AsyncResponseFuture, CachedResponseFuture, Cors, CorsLayer, ResponseFuture};
 pub use lint::{LintCode, LintWarning, Severity, CHROMIUM_MAX_AGE_SECONDS};
 pub use options::CorsOptions;

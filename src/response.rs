@@ -370,10 +370,6 @@ pub(crate) fn error_response(refusal: &Refusal, ids: RequestIds) -> Response<Byt
 }
 
 /// Cache-safe `Vary` on a response the layer otherwise leaves alone.
-pub(crate) fn add_vary(headers: &mut HeaderMap) {
-    crate::vary::merge(headers, HeaderValue::from_static(VARY_VALUE));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,9 @@
 //! through presigned URLs, a public-read bucket read anonymously, S3's 403 and 404 answers read
 //! by the page), and the test asserts the browser's verdicts (allowed or blocked, which headers
 //! the page could read).
+//! Then the internal API example: pages on other sites (other loopback addresses) send it form
+//! `POST`s, `no-cors` requests and an `<img>`; its counter shows whether the handler ran, with
+//! the protection and without it.
 //!
 //! Chromium is Debian's `chromium`, installed by `.ci/run`. Without it the test fails in CI
 //! (`CI` set) and is skipped locally with a message.
@@ -18,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::s3::{presign, signed};
-use support::{missing_tool, Running};
+use support::{get, missing_tool, request, Running};
 
 /// The first Chromium found on `PATH`.
 fn chromium() -> Option<PathBuf> {
@@ -34,6 +37,16 @@ fn chromium() -> Option<PathBuf> {
     .find(|candidate| candidate.is_file())
 }
 
+/// Serves `page` on a fresh port of loopback address `host` and returns its address:
+/// `127.0.0.2` and `127.0.0.1` are different sites, both potentially trustworthy (browsers
+/// send them Fetch Metadata).
+fn serve_page_on(host: &str, page: String) -> SocketAddr {
+    let listener = TcpListener::bind((host, 0)).expect("bind page server");
+    let addr = listener.local_addr().expect("page server address");
+    serve_page(listener, page);
+    addr
+}
+
 /// Serves `page` at `/` on `listener` (the page's origin), in the background.
 fn serve_page(listener: TcpListener, page: String) {
     std::thread::spawn(move || {
@@ -47,7 +60,7 @@ fn serve_page(listener: TcpListener, page: String) {
             while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                 line.clear();
             }
-            let (status, body) = if request_line.starts_with("GET / ") {
+            let (status, body) = if request_line.starts_with("GET / ") || request_line.starts_with("GET /?") {
                 ("200 OK", page.as_str())
             } else {
                 ("404 Not Found", "")
@@ -339,4 +352,335 @@ fn chromium_verdicts_match_s3_cors() {
         signed(s3.addr, "GET", "/browser/anonymous.txt", &[], b"").status,
         404
     );
+}
+
+// --- Protecting an internal API (examples/internal_api.rs) ---
+
+/// Another site's page: a form `POST` into a hidden frame, then a `no-cors` `fetch()` POST, to
+/// the API named by `?api=`. Neither can read the answer; only the counter tells whether the
+/// handler ran.
+const FOREIGN_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>another site</title></head>
+<body><pre id="out"></pre>
+<iframe name="sink" id="sink"></iframe>
+<form id="csrf" method="POST" target="sink" enctype="text/plain"><input name="x" value="1"></form>
+<script>
+const API = new URLSearchParams(location.search).get("api");
+const out = document.getElementById("out");
+const log = (line) => { out.textContent += line + "\n"; };
+async function main() {
+  const form = document.getElementById("csrf");
+  form.action = API + "/api/counter/increment";
+  await new Promise((done) => {
+    document.getElementById("sink").onload = done;
+    setTimeout(done, 5000);
+    form.submit();
+  });
+  log("form_post: submitted");
+  // An <img>: cross-site, no Origin at all.
+  await new Promise((done) => {
+    const img = new Image();
+    img.onload = img.onerror = done;
+    img.src = API + "/api/counter";
+  });
+  log("image: loaded");
+  try {
+    const r = await fetch(API + "/api/counter/increment", { method: "POST", mode: "no-cors", body: "x" });
+    log("no_cors_post: sent type=" + r.type);
+  } catch (e) { log("no_cors_post: blocked " + e.name); }
+  log("DONE");
+}
+main();
+</script></body></html>
+"#;
+
+/// Another site's page that submits a form `POST` to the API as a top-level navigation.
+const FOREIGN_TOP_LEVEL_FORM: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>another site</title></head>
+<body>
+<form id="csrf" method="POST" enctype="application/x-www-form-urlencoded"><input name="x" value="1"></form>
+<script>
+const form = document.getElementById("csrf");
+form.action = new URLSearchParams(location.search).get("api") + "/api/counter/increment";
+form.submit();
+</script></body></html>
+"#;
+
+/// The web app's page on an allowed origin: a preflighted JSON `POST`, reading the answer.
+const ALLOWED_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>the web app</title></head>
+<body><pre id="out"></pre>
+<script>
+const API = new URLSearchParams(location.search).get("api");
+const out = document.getElementById("out");
+const log = (line) => { out.textContent += line + "\n"; };
+async function main() {
+  try {
+    const r = await fetch(API + "/api/counter/increment", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
+    });
+    log("allowed_post: status=" + r.status + " body=" + await r.text());
+  } catch (e) { log("allowed_post: blocked " + e.name); }
+  log("DONE");
+}
+main();
+</script></body></html>
+"#;
+
+/// The counter, read as curl would (no `Origin`, no Fetch Metadata).
+fn count(api: &Running) -> u64 {
+    let reply = get(api.addr, "/api/counter", &[]);
+    assert_eq!(reply.status, 200, "GET /api/counter: {}", reply.text());
+    let text = reply.text();
+    text.strip_prefix("{\"count\":")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected counter answer {text:?}"))
+}
+
+/// Loads `url` and returns the page's `<pre id="out">` lines, retrying once without `DONE`.
+fn page_results(chromium: &PathBuf, url: &str) -> String {
+    let mut dom = dump_dom(chromium, url);
+    if !dom.contains("DONE") {
+        let _ = writeln!(
+            std::io::stderr(),
+            "chromium: no DONE marker, retrying once; DOM was:\n{dom}"
+        );
+        dom = dump_dom(chromium, url);
+    }
+    let results = results(&dom).unwrap_or_else(|| panic!("no <pre id=\"out\"> in the DOM of {url}:\n{dom}"));
+    assert!(
+        results.lines().any(|l| l == "DONE"),
+        "{url} did not finish:\n{results}"
+    );
+    results
+}
+
+/// What the handler saw of another site's attacks: the counter after the framed form `POST`
+/// and `no-cors` `fetch()`, then after a top-level form `POST`.
+fn attack(chromium: &PathBuf, api: &Running) -> (u64, u64) {
+    let foreign = serve_page_on("127.0.0.2", FOREIGN_PAGE.to_owned());
+    let results = page_results(chromium, &format!("http://{foreign}/?api={}", api.url()));
+    println!("another site's page:\n{results}");
+    let after_page = count(api);
+    let top_level = serve_page_on("127.0.0.2", FOREIGN_TOP_LEVEL_FORM.to_owned());
+    // The form navigates away at once; the dump is the API's answer, the counter the verdict.
+    let _ = dump_dom(chromium, &format!("http://{top_level}/?api={}", api.url()));
+    (after_page, count(api))
+}
+
+#[test]
+fn chromium_internal_api_refuses_other_sites_before_the_handler_runs() {
+    let Some(chromium) = chromium() else {
+        missing_tool(
+            "chromium_internal_api_refuses_other_sites_before_the_handler_runs",
+            "Chromium is not installed",
+        );
+        return;
+    };
+    // The web app's page, on an origin the API allows (its own site: 127.0.0.3).
+    let app = serve_page_on("127.0.0.3", ALLOWED_PAGE.to_owned());
+    let app_origin = format!("http://{app}");
+    let api = Running::start_with("internal_api", &["--allow-origin", &app_origin]);
+
+    // Another site's form POST and no-cors fetch: refused by the layer, the counter unchanged.
+    let (after_page, after_top_level) = attack(&chromium, &api);
+    println!("protected: counter after the framed form and no-cors POST: {after_page}, after the top-level form POST: {after_top_level}");
+    assert_eq!((after_page, after_top_level), (0, 0), "the handler never ran");
+
+    // The allowed origin's preflighted fetch works and reads the answer.
+    let results = page_results(&chromium, &format!("{app_origin}/?api={}", api.url()));
+    println!("allowed origin's page:\n{results}");
+    assert!(
+        results.contains("allowed_post: status=200 body={\"count\":1}"),
+        "{results}"
+    );
+
+    // The API's own page (same origin) works: its POST carries an Origin no rule lists, and
+    // Sec-Fetch-Site: same-origin.
+    let results = page_results(&chromium, &format!("{}/#increment", api.url()));
+    println!("same-origin page:\n{results}");
+    assert!(results.contains("same_origin: status=200"), "{results}");
+    assert_eq!(count(&api), 2);
+
+    // A client without Origin or Fetch Metadata (curl, another server).
+    let reply = request(api.addr, "POST", "/api/counter/increment", &[], b"");
+    assert_eq!((reply.status, reply.text()), (200, "{\"count\":3}".to_owned()));
+}
+
+#[test]
+fn chromium_internal_api_unprotected_lets_other_sites_change_state() {
+    let Some(chromium) = chromium() else {
+        missing_tool(
+            "chromium_internal_api_unprotected_lets_other_sites_change_state",
+            "Chromium is not installed",
+        );
+        return;
+    };
+    // The control run: plain S3 CORS. The browser sends the simple requests and the handler
+    // runs; CORS only keeps the page from reading the answers.
+    let api = Running::start_with("internal_api", &["--unprotected"]);
+    let (after_page, after_top_level) = attack(&chromium, &api);
+    println!("unprotected: counter after the framed form and no-cors POST: {after_page}, after the top-level form POST: {after_top_level}");
+    assert_eq!(
+        (after_page, after_top_level),
+        (2, 3),
+        "every attack ran the handler"
+    );
+}
+
+/// A request as the browser sent it: method, path, header fields in order.
+#[derive(Debug)]
+struct Recorded {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+/// A loopback server standing in for the API that records every request's head and answers
+/// `200 {"count":0}`, so the Fetch Metadata and Origin the browser really sends can be judged.
+fn record_requests(host: &str) -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>) {
+    let listener = TcpListener::bind((host, 0)).expect("bind recorder");
+    let addr = listener.local_addr().expect("recorder address");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(&mut stream);
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut parts = request_line.split_whitespace();
+            let (method, path) = (
+                parts.next().unwrap_or("").to_owned(),
+                parts.next().unwrap_or("").to_owned(),
+            );
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some((name, value)) = line.trim_end().split_once(':') {
+                    headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+                }
+                line.clear();
+            }
+            // Read the body, so closing the connection does not reset it.
+            let length = headers
+                .iter()
+                .find(|(name, _)| name == "content-length")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0)
+                .min(1 << 16);
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            if let Ok(mut log) = seen.lock() {
+                log.push(Recorded {
+                    method,
+                    path,
+                    headers,
+                });
+            }
+            let body = "{\"count\":0}";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                 Cache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr, log)
+}
+
+/// Whether the handler would run for `recorded` under `options`, with the example's rules
+/// (only `http://localhost:5173` allowed): the pure decision, no server.
+fn handler_runs(recorded: &Recorded, options: &tower_s3_cors::CorsOptions) -> bool {
+    let mut builder = http::Request::builder()
+        .method(recorded.method.as_str())
+        .uri(recorded.path.as_str());
+    for (name, value) in &recorded.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let request = builder.body(()).expect("a request the browser sent");
+    let policy = tower_s3_cors::CorsPolicy::new(
+        tower_s3_cors::CorsConfiguration::from_json(
+            r#"[{"AllowedOrigins": ["http://localhost:5173"], "AllowedMethods": ["GET", "POST"],
+                 "AllowedHeaders": ["content-type"]}]"#,
+        )
+        .expect("valid rules"),
+    );
+    !matches!(
+        policy.evaluate_with(&request, options),
+        tower_s3_cors::Decision::Refuse(_)
+    )
+}
+
+#[test]
+fn chromium_attacks_judged_by_enforce_and_by_fetch_metadata_each_alone() {
+    use tower_s3_cors::{CorsOptions, FetchMetadata};
+    let Some(chromium) = chromium() else {
+        missing_tool(
+            "chromium_attacks_judged_by_enforce_and_by_fetch_metadata_each_alone",
+            "Chromium is not installed",
+        );
+        return;
+    };
+    let (recorder, log) = record_requests("127.0.0.1");
+    let api = format!("http://{recorder}");
+    let foreign = serve_page_on("127.0.0.2", FOREIGN_PAGE.to_owned());
+    page_results(&chromium, &format!("http://{foreign}/?api={api}"));
+    let top_level = serve_page_on("127.0.0.2", FOREIGN_TOP_LEVEL_FORM.to_owned());
+    let _ = dump_dom(&chromium, &format!("http://{top_level}/?api={api}"));
+
+    let log = log.lock().expect("recorder log");
+    let header = |r: &Recorded, name: &str| {
+        r.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("-", |(_, v)| v.as_str())
+            .to_owned()
+    };
+    let enforce = CorsOptions::new().enforce(true);
+    let fetch_metadata = CorsOptions::new().fetch_metadata(FetchMetadata::new());
+    let mut verdicts = Vec::new();
+    for r in log.iter().filter(|r| r.path.starts_with("/api/")) {
+        let line = format!(
+            "{} {} origin={} site={} mode={} dest={}: S3 {}, enforce {}, Fetch Metadata {}",
+            r.method,
+            r.path,
+            header(r, "origin"),
+            header(r, "sec-fetch-site"),
+            header(r, "sec-fetch-mode"),
+            header(r, "sec-fetch-dest"),
+            if handler_runs(r, &CorsOptions::new()) {
+                "runs"
+            } else {
+                "refuses"
+            },
+            if handler_runs(r, &enforce) {
+                "runs"
+            } else {
+                "refuses"
+            },
+            if handler_runs(r, &fetch_metadata) {
+                "runs"
+            } else {
+                "refuses"
+            },
+        );
+        verdicts.push(line);
+    }
+    println!(
+        "what Chromium sent from another site, and who lets the handler run:\n{}",
+        verdicts.join("\n")
+    );
+    let origin = format!("http://{foreign}");
+    let origin_top = format!("http://{top_level}");
+    let expected = [
+        format!("POST /api/counter/increment origin={origin} site=cross-site mode=navigate dest=iframe: S3 runs, enforce refuses, Fetch Metadata refuses"),
+        "GET /api/counter origin=- site=cross-site mode=no-cors dest=image: S3 runs, enforce runs, Fetch Metadata refuses".to_owned(),
+        format!("POST /api/counter/increment origin={origin} site=cross-site mode=no-cors dest=empty: S3 runs, enforce refuses, Fetch Metadata refuses"),
+        format!("POST /api/counter/increment origin={origin_top} site=cross-site mode=navigate dest=document: S3 runs, enforce refuses, Fetch Metadata refuses"),
+    ];
+    assert_eq!(verdicts, expected);
 }

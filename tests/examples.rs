@@ -1,6 +1,7 @@
 //! The examples, run as their users run them: each binary is started on a free loopback port
 //! and answers real HTTP requests (the S3 server's contract, signed with AWS's SigV4 signer;
-//! the axum API, the plain hyper server, the tonic gRPC-web service).
+//! the axum API, the plain hyper server, the tonic gRPC-web service, the protected internal
+//! API).
 
 #![cfg(all(feature = "xml", feature = "json"))]
 
@@ -961,4 +962,93 @@ fn tonic_grpc_web_error_status_is_readable_and_other_origins_get_no_cors() {
     let other = grpc_web_call(server.addr, "https://evil.example", "x");
     assert_eq!(other.status, 200);
     assert!(!other.has_cors_headers());
+}
+
+// ---------------------------------------------------------------------------------------------
+// internal_api
+
+/// `POST /api/counter/increment` with `headers`: the status and the body.
+fn increment(server: &Running, headers: &[(&str, &str)]) -> (u16, String) {
+    let reply = request(server.addr, "POST", "/api/counter/increment", headers, b"x=1");
+    (reply.status, reply.text())
+}
+
+fn counter(server: &Running) -> String {
+    get(server.addr, "/api/counter", &[]).text()
+}
+
+#[test]
+fn internal_api_refuses_other_origins_and_sites_before_the_handler() {
+    let server = Running::start_with("internal_api", &[]);
+    assert!(server.printed().contains("protected (enforce, Fetch Metadata)"));
+    assert_eq!(counter(&server), r#"{"count":0}"#);
+    // No Origin, no Fetch Metadata (curl): served.
+    assert_eq!(increment(&server, &[]), (200, r#"{"count":1}"#.to_owned()));
+    // The default allowed origin: served with CORS headers.
+    let reply = request(
+        server.addr,
+        "POST",
+        "/api/counter/increment",
+        &[("Origin", "http://localhost:5173")],
+        b"",
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+    // Another origin, and another site's <img>-like request without Origin: refused.
+    let (status, body) = increment(
+        &server,
+        &[("Origin", "https://evil.example"), ("Content-Type", "text/plain")],
+    );
+    assert_eq!(status, 403);
+    assert_eq!(element(&body, "Message"), Some(NOT_ALLOWED));
+    assert_eq!(element(&body, "Method"), Some("POST"));
+    let image = get(
+        server.addr,
+        "/api/counter",
+        &[
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Sec-Fetch-Mode", "no-cors"),
+            ("Sec-Fetch-Dest", "image"),
+        ],
+    );
+    assert_eq!(image.status, 403);
+    // The API's own page: same-origin, with an Origin no rule lists.
+    let own = [("Origin", "http://127.0.0.1"), ("Sec-Fetch-Site", "same-origin")];
+    assert_eq!(increment(&server, &own), (200, r#"{"count":3}"#.to_owned()));
+    assert_eq!(counter(&server), r#"{"count":3}"#);
+    // Fetch-mode OPTIONS: a non-preflight OPTIONS reaches axum (405 from the router).
+    let options = request(server.addr, "OPTIONS", "/api/counter", &[], b"");
+    assert_eq!(options.status, 405);
+    // The page is served at /.
+    assert!(get(server.addr, "/", &[])
+        .text()
+        .contains("/api/counter/increment"));
+}
+
+#[test]
+fn internal_api_allow_origin_replaces_the_default_and_unprotected_serves_everyone() {
+    let server = Running::start_with(
+        "internal_api",
+        &[
+            "--allow-origin",
+            "https://a.example",
+            "--allow-origin",
+            "https://b.example",
+        ],
+    );
+    for origin in ["https://a.example", "https://b.example"] {
+        assert_eq!(increment(&server, &[("Origin", origin)]).0, 200, "{origin}");
+    }
+    assert_eq!(increment(&server, &[("Origin", "http://localhost:5173")]).0, 403);
+
+    let plain = Running::start_with("internal_api", &["--unprotected"]);
+    assert!(plain.printed().contains("unprotected (plain S3 CORS)"));
+    let cross_site = [
+        ("Origin", "https://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+    ];
+    assert_eq!(increment(&plain, &cross_site), (200, r#"{"count":1}"#.to_owned()));
 }

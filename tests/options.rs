@@ -8,7 +8,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, Layer, ServiceExt};
-use tower_s3_cors::{BucketAddressing, BucketStore, CorsConfiguration, CorsLayer, CorsOptions, RequestIds};
+use tower_s3_cors::{
+    BucketAddressing, BucketStore, CorsConfiguration, CorsLayer, CorsOptions, FetchMetadata, RequestIds,
+};
 
 const VARY: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
 const VARY_PNA: &str =
@@ -300,6 +302,104 @@ async fn private_network_silent_when_not_asked_refused_or_off() {
         .headers
         .get("access-control-allow-private-network")
         .is_none());
+}
+
+// --- Fetch Metadata resource isolation ---
+
+const CROSS_SITE: (&str, &str) = ("sec-fetch-site", "cross-site");
+const NO_CORS: (&str, &str) = ("sec-fetch-mode", "no-cors");
+const NAVIGATE: (&str, &str) = ("sec-fetch-mode", "navigate");
+const DOCUMENT: (&str, &str) = ("sec-fetch-dest", "document");
+
+fn fetch_metadata() -> CorsOptions {
+    all_off().fetch_metadata(FetchMetadata::new())
+}
+
+#[tokio::test]
+async fn fetch_metadata_refuses_a_cross_site_request_without_calling_the_inner_service() {
+    // A no-cors POST from another site: Origin matches no rule.
+    let answer = send(
+        fetch_metadata(),
+        None,
+        request("PUT", &[CROSS_SITE, NO_CORS, EVIL]),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert!(!answer.inner_called);
+    assert_eq!(answer.body, refused_document("PUT"));
+    assert_eq!(answer.headers["content-type"], "application/xml");
+    assert!(vary(&answer).is_empty(), "S3's error documents carry no Vary");
+    // A cross-site form POST is a navigation, but not a GET.
+    let answer = send(
+        fetch_metadata(),
+        None,
+        request("PUT", &[CROSS_SITE, NAVIGATE, DOCUMENT, EVIL]),
+    )
+    .await;
+    assert!(!answer.inner_called);
+    // An <img> from another site: no Origin at all.
+    let answer = send(fetch_metadata(), None, request("GET", &[CROSS_SITE, NO_CORS])).await;
+    assert_eq!(answer.body, refused_document("GET"));
+    assert!(!answer.inner_called);
+}
+
+#[tokio::test]
+async fn fetch_metadata_serves_what_it_allows_and_varies_on_what_it_read() {
+    for site in ["same-origin", "same-site", "none"] {
+        let answer = send(
+            fetch_metadata(),
+            None,
+            request("PUT", &[("sec-fetch-site", site)]),
+        )
+        .await;
+        assert!(answer.inner_called, "{site}");
+        assert_eq!(vary(&answer), ["Sec-Fetch-Site"], "{site}");
+    }
+    let answer = send(fetch_metadata(), Some("Accept-Encoding"), request("PUT", &[])).await;
+    assert!(answer.inner_called);
+    assert_eq!(vary(&answer), ["Accept-Encoding, Sec-Fetch-Site"]);
+    let answer = send(
+        fetch_metadata(),
+        None,
+        request("GET", &[CROSS_SITE, NAVIGATE, DOCUMENT]),
+    )
+    .await;
+    assert!(answer.inner_called);
+    assert_eq!(vary(&answer), ["Sec-Fetch-Site, Sec-Fetch-Mode, Sec-Fetch-Dest"]);
+    // An allowed Origin from another site: CORS headers and S3's Vary only.
+    let answer = send(fetch_metadata(), None, request("PUT", &[CROSS_SITE, APP])).await;
+    assert!(answer.inner_called);
+    assert_eq!(
+        answer.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(vary(&answer), [VARY]);
+}
+
+#[tokio::test]
+async fn fetch_metadata_with_enforce() {
+    let both = fetch_metadata().enforce(true);
+    let same_origin = ("sec-fetch-site", "same-origin");
+    let answer = send(both, None, request("PUT", &[same_origin, EVIL])).await;
+    assert!(answer.inner_called, "the browser vouches for a same-origin page");
+    assert!(answer.headers.get("access-control-allow-origin").is_none());
+    let answer = send(
+        both,
+        None,
+        request("PUT", &[("sec-fetch-site", "same-site"), EVIL]),
+    )
+    .await;
+    assert!(
+        !answer.inner_called,
+        "enforce judges an unlisted Origin from the same site"
+    );
+    let answer = send(both, None, request("GET", &[CROSS_SITE, NO_CORS])).await;
+    assert!(
+        !answer.inner_called,
+        "Fetch Metadata judges what carries no Origin"
+    );
+    let answer = send(both, None, request("PUT", &[])).await;
+    assert!(answer.inner_called, "curl: no Origin, no Fetch Metadata");
 }
 
 // --- every pair ---

@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use tower::{service_fn, Layer, Service, ServiceExt};
 use tower_s3_cors::{
     AsyncCorsSource, BoxError, BucketAddressing, BucketStore, CorsConfiguration, CorsLayer, CorsOptions,
-    CorsPolicy, Lookup, ReloadableRules, RequestHead, RequestIds, ResourceType,
+    CorsPolicy, FetchMetadata, Lookup, ReloadableRules, RequestHead, RequestIds, ResourceType,
 };
 
 const RID: &str = "4442587FB7D0A2F9";
@@ -536,6 +536,29 @@ async fn async_lookup_failure_is_a_500_for_preflights_only() {
     .await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(stub.calls(), 0);
+}
+
+#[tokio::test]
+async fn async_lookup_failure_with_fetch_metadata_refuses_cross_site_requests_only() {
+    let stub = Stub::new();
+    let service = slow_layer()
+        .options(CorsOptions::new().fetch_metadata(FetchMetadata::new()))
+        .layer(stub.clone());
+    // Whether a rule would allow it cannot be known: refused with the 500.
+    let cross_site = [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://app.example"),
+    ];
+    let answer = send(service.clone(), request("POST", "/broken/k", &cross_site)).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(stub.calls(), 0);
+    // The application's own page and a client without Fetch Metadata are served.
+    let same_origin = [("sec-fetch-site", "same-origin")];
+    let answer = send(service.clone(), request("POST", "/broken/k", &same_origin)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let answer = send(service, request("POST", "/broken/k", &[])).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(stub.calls(), 2);
 }
 
 #[tokio::test]

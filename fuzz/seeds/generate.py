@@ -124,6 +124,17 @@ def main():
                                     "Access-Control-Request-Headers: x-amz-a"]),
         "obs_text": (0x14, ["OPTIONS /", "Origin: https://\xff\xfe.example.com",
                             "Access-Control-Request-Method: <G&T>\x80"]),
+        # Fetch Metadata (flag 0x80): another site's <img>, the API's own page under enforce, a
+        # cross-site navigation with cache-safe Vary, another site's form POST.
+        "fetch_metadata_cross_site_image": (0x80, ["GET /key", "Sec-Fetch-Site: cross-site",
+                                                   "Sec-Fetch-Mode: no-cors", "Sec-Fetch-Dest: image"]),
+        "fetch_metadata_same_origin_enforce": (0xa4, ["POST /key", "Origin: http://127.0.0.1",
+                                                      "Sec-Fetch-Site: same-origin"]),
+        "fetch_metadata_navigation": (0xa1, ["GET /key", "Sec-Fetch-Site: cross-site",
+                                             "Sec-Fetch-Mode: navigate", "Sec-Fetch-Dest: document"]),
+        "fetch_metadata_form_post": (0x84, ["POST /key", "Origin: https://evil.example",
+                                            "Sec-Fetch-Site: cross-site", "Sec-Fetch-Mode: navigate",
+                                            "Sec-Fetch-Dest: document"]),
     }
     for name, (flags, head) in extra_requests.items():
         data = (json.dumps(default).encode() + b"\0" + bytes([flags])

@@ -22,7 +22,7 @@ use http::header::{
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use tower_s3_cors::{
-    ConfigError, CorsConfiguration, CorsLayer, CorsOptions, Decision, ErrorCode, RequestIds,
+    ConfigError, CorsConfiguration, CorsLayer, CorsOptions, Decision, ErrorCode, FetchMetadata, RequestIds,
     ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, MAX_DOCUMENT_BYTES, MAX_RULES, X_AMZ_ID_2, X_AMZ_REQUEST_ID,
 };
 use tower_service::Service;
@@ -216,7 +216,7 @@ pub struct Case {
     pub config: CorsConfiguration,
     /// Bit 0 cache-safe Vary, 1 Fetch mode, 2 enforce, 3 Private Network Access, 4 a fixed
     /// request-id hook, 5 the inner service sets stale CORS headers and a Vary, 6 the inner
-    /// answers 404.
+    /// answers 404, 7 Fetch Metadata resource isolation.
     pub flags: u8,
     /// The request.
     pub request: Request<String>,
@@ -266,6 +266,7 @@ impl Case {
             .fetch_mode(self.flags & 2 != 0)
             .enforce(self.flags & 4 != 0)
             .private_network(self.flags & 8 != 0)
+            .fetch_metadata((self.flags & 128 != 0).then(FetchMetadata::new))
     }
 }
 
@@ -377,6 +378,23 @@ fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderVal
     let first = all.next();
     assert!(all.next().is_none(), "{name} sent more than once");
     first
+}
+
+/// The resource isolation policy written from its description: whether the request passes
+/// without a rule (no `Sec-Fetch-Site`; one field `same-origin`, `same-site` or `none`; a
+/// top-level `GET` navigation), and whether it passed as a navigation.
+fn fetch_metadata_reference(method: &Method, headers: &HeaderMap) -> (bool, bool) {
+    let sites: Vec<&HeaderValue> = headers.get_all("sec-fetch-site").iter().collect();
+    match sites.as_slice() {
+        [] => (true, false),
+        [one] if [&b"same-origin"[..], b"same-site", b"none"].contains(&one.as_bytes()) => (true, false),
+        _ => {
+            let navigation = *method == Method::GET
+                && headers.get("sec-fetch-mode").is_some_and(|v| v == "navigate")
+                && headers.get("sec-fetch-dest").is_some_and(|v| v == "document");
+            (navigation, navigation)
+        }
+    }
 }
 
 const CORS_RESPONSE_HEADERS: [HeaderName; 6] = [
@@ -595,15 +613,45 @@ pub fn check_request_path(case: Case) {
                     "passed through although explain finds a matching rule"
                 );
             }
-            // Unchanged, apart from cache-safe Vary.
+            // Fetch Metadata lets through only what its policy passes; with enforce, an Origin
+            // no rule allows passes only from the same origin.
+            let (site_passes, navigation) = fetch_metadata_reference(&method, &request_headers);
+            let fetch_metadata = options.fetch_metadata_policy().is_some();
+            if fetch_metadata {
+                assert!(site_passes, "Fetch Metadata let a cross-site request through");
+            }
+            if options.is_enforce() && origin_present {
+                let sites: Vec<&HeaderValue> = request_headers.get_all("sec-fetch-site").iter().collect();
+                assert!(
+                    fetch_metadata && matches!(sites.as_slice(), [one] if *one == "same-origin"),
+                    "enforce let an Origin no rule allows through"
+                );
+            }
+            // Unchanged, apart from cache-safe Vary and the Fetch Metadata headers read.
             let mut expected = Stub::response(flags).into_parts().0.headers;
+            let mut ours: Vec<&str> = Vec::new();
             if pass.adds_vary() {
-                let merged = if flags & 32 != 0 {
-                    "Accept-Encoding, origin, Access-Control-Request-Headers, Access-Control-Request-Method"
+                ours.extend(VARY_VALUE.split(", "));
+            }
+            if fetch_metadata {
+                ours.push("Sec-Fetch-Site");
+                if navigation {
+                    ours.extend(["Sec-Fetch-Mode", "Sec-Fetch-Dest"]);
+                }
+            }
+            if !ours.is_empty() {
+                let mut merged: Vec<&str> = if flags & 32 != 0 {
+                    vec!["Accept-Encoding", "origin"]
                 } else {
-                    VARY_VALUE
+                    Vec::new()
                 };
-                expected.insert(VARY, HeaderValue::from_static(merged));
+                for token in ours {
+                    if !merged.iter().any(|t| t.eq_ignore_ascii_case(token)) {
+                        merged.push(token);
+                    }
+                }
+                let merged = HeaderValue::from_str(&merged.join(", ")).expect("tokens");
+                expected.insert(VARY, merged);
             }
             assert_eq!(headers, &expected, "a response that matched nothing was changed");
             assert_eq!(body, b"inner body");

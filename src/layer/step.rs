@@ -1,13 +1,13 @@
 //! What the service and its futures share: the layer's settings, a decision turned into the
 //! next step (call the inner service, or answer), and what is done to the inner response.
 
-use http::Response;
+use http::{HeaderValue, Response};
 
 use crate::body::CorsBody;
 use crate::decision::{decide, Decision};
 use crate::options::CorsOptions;
 use crate::request::RequestHead;
-use crate::response::{add_vary, error_response, preflight_response, CorsHeaders};
+use crate::response::{error_response, preflight_response, CorsHeaders};
 use crate::s3_error::RequestIds;
 use crate::source::BucketCors;
 
@@ -60,6 +60,7 @@ fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
             target: "tower_s3_cors",
             outcome = "pass through",
             reason = ?pass.reason(),
+            fetch_metadata = ?pass.fetch_metadata(),
             "CORS decision"
         ),
     }
@@ -96,10 +97,9 @@ impl<B> Step<B> {
     ) -> Self {
         match decision {
             Decision::Actual(allowed) => Step::Call(Action::Cors(allowed.into_headers())),
-            Decision::PassThrough(pass) => Step::Call(if pass.adds_vary() {
-                Action::Vary
-            } else {
-                Action::Nothing
+            Decision::PassThrough(pass) => Step::Call(match pass.vary() {
+                Some(vary) => Action::Vary(vary),
+                None => Action::Nothing,
             }),
             Decision::Preflight(allowed) => {
                 let answer = match bucket {
@@ -121,8 +121,8 @@ impl<B> Step<B> {
 #[derive(Debug)]
 pub(crate) enum Action {
     Nothing,
-    /// Cache-safe `Vary` only.
-    Vary,
+    /// `Vary` only (cache-safe `Vary`, the Fetch Metadata headers a decision read).
+    Vary(HeaderValue),
     Cors(CorsHeaders),
 }
 
@@ -131,7 +131,7 @@ impl Action {
         let (mut parts, body) = response.into_parts();
         match self {
             Action::Cors(headers) => headers.apply_to(&mut parts.headers),
-            Action::Vary => add_vary(&mut parts.headers),
+            Action::Vary(vary) => crate::vary::merge(&mut parts.headers, vary),
             Action::Nothing => {}
         }
         Response::from_parts(parts, CorsBody::inner(body))
