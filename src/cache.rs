@@ -41,6 +41,7 @@ use quick_cache::sync::{Cache, EntryAction, EntryResult};
 
 use crate::cached::{Cached, CachedCorsSource};
 use crate::config::CorsConfiguration;
+use crate::intern::PolicyInterner;
 use crate::policy::CorsPolicy;
 use crate::request::{RequestHead, ResourceType};
 use crate::source::{BoxError, BucketAddressing, BucketCors, Lookup};
@@ -219,6 +220,8 @@ const GENERATION_SLOTS: usize = 64;
 
 struct Inner<L> {
     loader: L,
+    /// Buckets with the same rules share one compiled policy.
+    policies: PolicyInterner,
     entries: Cache<String, Arc<Entry>>,
     options: CacheOptions,
     generations: [AtomicU64; GENERATION_SLOTS],
@@ -286,6 +289,7 @@ impl<L: RulesLoader> RulesCache<L> {
         RulesCache {
             inner: Arc::new(Inner {
                 loader,
+                policies: PolicyInterner::new(),
                 entries: Cache::new(options.capacity),
                 options,
                 generations: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -322,6 +326,7 @@ impl<L: RulesLoader> RulesCache<L> {
     pub fn invalidate(&self, bucket: &str) {
         self.inner.generation(bucket).fetch_add(1, Ordering::AcqRel);
         self.inner.entries.remove(bucket);
+        self.inner.policies.released();
     }
 
     /// Any rules may have changed (notifications were lost): every bucket is loaded again.
@@ -330,6 +335,7 @@ impl<L: RulesLoader> RulesCache<L> {
             generation.fetch_add(1, Ordering::AcqRel);
         }
         self.inner.entries.clear();
+        self.inner.policies.released();
     }
 }
 
@@ -432,7 +438,7 @@ impl<L: RulesLoader> Inner<L> {
                     StoredCors::NoSuchBucket => (Rules::NoSuchBucket, options.negative_time_to_live),
                     StoredCors::NotConfigured => (Rules::NotConfigured, options.negative_time_to_live),
                     StoredCors::Configured(config) => (
-                        Rules::Configured(Arc::new(CorsPolicy::new(config))),
+                        Rules::Configured(self.policies.intern(config)),
                         options.time_to_live,
                     ),
                 };

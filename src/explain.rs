@@ -4,6 +4,7 @@
 
 use http::HeaderValue;
 
+use crate::matcher::RulePatterns;
 use crate::policy::CorsPolicy;
 use crate::request::{requested_headers, CorsFields, RequestHead};
 
@@ -41,9 +42,10 @@ impl CorsPolicy {
         let fields = CorsFields::of(&head);
         let origin = fields.single_origin().map(HeaderValue::as_bytes);
         let method = fields.matched_method();
-        self.matcher
+        self.configuration()
             .rules()
             .iter()
+            .map(RulePatterns::new)
             .enumerate()
             .map(|(index, rule)| {
                 let config = self.rule(index);

@@ -138,6 +138,7 @@ mod decision;
 mod error;
 mod explain;
 mod fetch_metadata;
+mod intern;
 #[cfg(feature = "json")]
 mod json;
 mod layer;
@@ -163,6 +164,7 @@ pub use decision::{decide, Allowed, Decision, PassReason, PassThrough};
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
 pub use fetch_metadata::{FetchMetadata, SiteVerdict};
+pub use intern::PolicyInterner;
 pub use layer::{AsyncResponseFuture, CachedResponseFuture, Cors, CorsLayer, ResponseFuture};
 pub use lint::{LintCode, LintWarning, Severity, CHROMIUM_MAX_AGE_SECONDS};
 pub use options::CorsOptions;

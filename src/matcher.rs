@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use crate::config::CorsRule;
+use crate::config::{CorsConfiguration, CorsRule};
 use crate::request::S3Method;
 use crate::swar::lowercase_word;
 
@@ -42,38 +42,52 @@ impl Pattern {
 
     /// Byte-for-byte match (origins).
     pub(crate) fn matches(&self, value: &[u8]) -> bool {
-        match self {
-            Pattern::Any => true,
-            Pattern::Exact(exact) => **exact == *value,
-            // The length test keeps prefix and suffix from overlapping.
-            Pattern::Wildcard { prefix, suffix } => {
-                value.len() >= prefix.len() + suffix.len()
-                    && value.starts_with(prefix)
-                    && value.ends_with(suffix)
-            }
-        }
+        self.matches_in(value, Case::Sensitive)
     }
 
     /// ASCII-case-insensitive match (header names).
     pub(crate) fn matches_ignore_case(&self, value: &[u8]) -> bool {
+        self.matches_in(value, Case::Insensitive)
+    }
+
+    fn matches_in(&self, value: &[u8], case: Case) -> bool {
         match self {
             Pattern::Any => true,
-            Pattern::Exact(exact) => exact.eq_ignore_ascii_case(value),
-            Pattern::Wildcard { prefix, suffix } => {
-                value.len() >= prefix.len() + suffix.len()
-                    && value
-                        .get(..prefix.len())
-                        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-                    && value
-                        .get(value.len() - suffix.len()..)
-                        .is_some_and(|s| s.eq_ignore_ascii_case(suffix))
-            }
+            Pattern::Exact(exact) => case.eq_either(exact, value),
+            Pattern::Wildcard { prefix, suffix } => affix_matches(prefix, suffix, value, case),
         }
     }
 }
 
-/// One rule's patterns, as the indexes were built from them (rule-by-rule matching: the
-/// command line's `explain` and the tests that check the indexes).
+/// Whether the configured `pattern` (verbatim, at most one `*`) accepts `value`: the same
+/// test as [`Pattern`]'s, without parsing the pattern into one (the scanning matcher).
+fn pattern_matches(pattern: &[u8], value: &[u8], case: Case) -> bool {
+    match pattern.iter().position(|&b| b == b'*') {
+        _ if pattern == b"*" => true,
+        Some(star) => affix_matches(
+            pattern.get(..star).unwrap_or_default(),
+            pattern.get(star + 1..).unwrap_or_default(),
+            value,
+            case,
+        ),
+        None => case.eq_either(pattern, value),
+    }
+}
+
+/// `prefix*suffix` against `value`. The length test keeps prefix and suffix from overlapping;
+/// the `*` run may be empty.
+fn affix_matches(prefix: &[u8], suffix: &[u8], value: &[u8], case: Case) -> bool {
+    value.len() >= prefix.len() + suffix.len()
+        && value
+            .get(..prefix.len())
+            .is_some_and(|p| case.eq_either(prefix, p))
+        && value
+            .get(value.len() - suffix.len()..)
+            .is_some_and(|s| case.eq_either(suffix, s))
+}
+
+/// One rule's patterns, parsed (rule-by-rule matching: `explain` and the tests that check the
+/// matcher).
 #[derive(Clone, Debug)]
 pub(crate) struct RulePatterns {
     pub(crate) origins: Box<[Pattern]>,
@@ -82,7 +96,7 @@ pub(crate) struct RulePatterns {
 }
 
 impl RulePatterns {
-    fn new(rule: &CorsRule) -> Self {
+    pub(crate) fn new(rule: &CorsRule) -> Self {
         let mut methods = [false; 5];
         for method in rule.allowed_methods() {
             if let Some(m) = S3Method::from_bytes(method.as_bytes()) {
@@ -101,19 +115,91 @@ impl RulePatterns {
     }
 }
 
-/// The rules of a configuration as indexes: which rules accept an origin, a method, a
-/// requested header name, each as a [`Mask`]. Origin matching lives here and in
-/// [`Pattern::matches`]; the shadowing lint (`lint/shadow.rs`) and the security lint's
-/// witnesses (`lint/origin.rs`) reason about the same patterns and must change with them.
+/// A configuration's rules as masks: which rules accept an origin, a method, a requested
+/// header name. Origin matching lives here and in [`Pattern::matches`]; the shadowing lint
+/// (`lint/shadow.rs`) and the security lint's witnesses (`lint/origin.rs`) reason about the
+/// same patterns and must change with them.
+///
+/// The matcher owns the configuration and, for a small one (the usual case: a few rules with
+/// a few patterns), scans a packed copy of its patterns: a handful of comparisons cost less
+/// than a hash, and the copy is one small allocation, so a compiled policy stays a few hundred
+/// bytes and a request reads it in one or two cache lines.
+/// Larger configurations get indexes, so that the cost of a request does not grow with the
+/// number of rules that cannot match it.
 #[derive(Clone, Debug)]
 pub(crate) struct Matcher {
-    rules: Box<[RulePatterns]>,
+    config: CorsConfiguration,
     all: Mask,
     method_masks: [Mask; 5],
     any_origin: Mask,
+    any_header: Mask,
+    /// How the patterns are found: scanned or indexed.
+    find: Find,
+}
+
+/// A small configuration's patterns are scanned from one buffer (one cache line or two, where
+/// the configuration's own strings are an allocation each); a large one's are indexed.
+#[derive(Clone, Debug)]
+enum Find {
+    Scan(Packed),
+    Index(Box<Indexes>),
+}
+
+/// Patterns other than `*`, packed one after the other: for each, a four-byte little-endian
+/// length, the rule index, whether it is an origin (1) or an allowed header (0), then the
+/// pattern's bytes as configured.
+#[derive(Clone, Debug)]
+struct Packed(Box<[u8]>);
+
+impl Packed {
+    fn new(rules: &[CorsRule]) -> Self {
+        let mut bytes = Vec::new();
+        for (index, rule) in rules.iter().enumerate().take(128) {
+            let origins = rule.allowed_origins().iter().map(|p| (p, 1));
+            let headers = rule.allowed_headers().iter().map(|p| (p, 0));
+            for (pattern, is_origin) in origins.chain(headers).filter(|(p, _)| *p != "*") {
+                // A configuration fits in 64 KiB, and so does each of its patterns.
+                bytes.extend_from_slice(&(pattern.len() as u32).to_le_bytes());
+                bytes.extend_from_slice(&[index as u8, is_origin]);
+                bytes.extend_from_slice(pattern.as_bytes());
+            }
+        }
+        Packed(bytes.into())
+    }
+
+    /// `mask` plus the rules of `rules` with an origin (or allowed header) pattern that
+    /// accepts `value`.
+    fn matches(&self, value: &[u8], origin: bool, rules: Mask, mut mask: Mask, case: Case) -> Mask {
+        let mut rest = &self.0[..];
+        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+            let len = u32::from_le_bytes(*len) as usize;
+            let Some((&[index, is_origin], tail)) = tail.split_first_chunk::<2>() else {
+                break;
+            };
+            let Some(pattern) = tail.get(..len) else { break };
+            rest = tail.get(len..).unwrap_or_default();
+            let bit: Mask = 1 << (index & 127);
+            if (is_origin == 1) == origin
+                && rules & bit != 0
+                && mask & bit == 0
+                && pattern_matches(pattern, value, case)
+            {
+                mask |= bit;
+            }
+        }
+        mask
+    }
+}
+
+/// Configured patterns in at most this many places (origins plus allowed headers, `*` aside)
+/// are scanned rather than indexed.
+const SCAN_LIMIT: usize = 8;
+
+/// Exact values through hash tables, one-`*` patterns through tables of their longer side.
+#[derive(Clone, Debug)]
+struct Indexes {
     exact_origins: Table<Mask>,
     wildcard_origins: AffixIndex,
-    any_header: Mask,
     /// Lowercased names, compared ASCII-case-insensitively.
     exact_headers: Table<Mask>,
     /// Lowercased prefixes and suffixes, compared ASCII-case-insensitively.
@@ -121,29 +207,112 @@ pub(crate) struct Matcher {
 }
 
 impl Matcher {
-    /// Indexes validated rules.
-    pub(crate) fn new(rules: &[CorsRule]) -> Self {
-        let rules: Box<[RulePatterns]> = rules.iter().map(RulePatterns::new).collect();
+    /// Compiles a validated configuration: indexes only when it is large.
+    pub(crate) fn new(config: CorsConfiguration) -> Self {
+        let patterns: usize = config
+            .rules()
+            .iter()
+            .map(|rule| {
+                let not_star = |list: &[String]| list.iter().filter(|p| *p != "*").count();
+                not_star(rule.allowed_origins()) + not_star(rule.allowed_headers())
+            })
+            .sum();
+        Self::build(config, patterns > SCAN_LIMIT)
+    }
+
+    fn build(config: CorsConfiguration, indexed: bool) -> Self {
         let mut all: Mask = 0;
         let mut method_masks = [0; 5];
         let mut any_origin = 0;
-        let mut exact_origins: HashMap<Box<[u8]>, Mask> = HashMap::new();
-        let mut wildcard_origins = Vec::new();
         let mut any_header = 0;
-        let mut exact_headers: HashMap<Box<[u8]>, Mask> = HashMap::new();
-        let mut wildcard_headers = Vec::new();
         // A configuration holds at most 100 rules, so every index fits in the mask.
-        for (index, rule) in rules.iter().enumerate().take(128) {
+        for (index, rule) in config.rules().iter().enumerate().take(128) {
             let bit: Mask = 1 << index;
             all |= bit;
-            for (m, allowed) in rule.methods.iter().enumerate() {
-                if *allowed {
-                    method_masks[m] |= bit;
+            for method in rule.allowed_methods() {
+                if let Some(m) = S3Method::from_bytes(method.as_bytes()) {
+                    if let Some(mask) = method_masks.get_mut(m.index()) {
+                        *mask |= bit;
+                    }
                 }
             }
+            if rule.allowed_origins().iter().any(|o| o == "*") {
+                any_origin |= bit;
+            }
+            if rule.allowed_headers().iter().any(|h| h == "*") {
+                any_header |= bit;
+            }
+        }
+        let find = if indexed {
+            Find::Index(Box::new(Indexes::new(config.rules())))
+        } else {
+            Find::Scan(Packed::new(config.rules()))
+        };
+        Matcher {
+            config,
+            all,
+            method_masks,
+            any_origin,
+            any_header,
+            find,
+        }
+    }
+
+    /// The configuration the matcher was compiled from.
+    pub(crate) fn configuration(&self) -> &CorsConfiguration {
+        &self.config
+    }
+
+    /// Rules whose origin patterns accept `origin`, among `among`.
+    pub(crate) fn origin_mask(&self, origin: &[u8], among: Mask) -> Mask {
+        let mask = self.any_origin & among;
+        match &self.find {
+            Find::Index(indexes) => indexes.origin_mask(origin, among, mask),
+            Find::Scan(packed) => packed.matches(origin, true, among & !mask, mask, Case::Sensitive),
+        }
+    }
+
+    /// Rules that allow `method`.
+    pub(crate) fn method_mask(&self, method: S3Method) -> Mask {
+        self.method_masks.get(method.index()).copied().unwrap_or(0)
+    }
+
+    /// Rules whose AllowedHeaders accept the (trimmed, non-empty) requested header `name`,
+    /// among `among`.
+    pub(crate) fn header_mask(&self, name: &[u8], among: Mask) -> Mask {
+        let mask = self.any_header & among;
+        if mask == among {
+            return mask;
+        }
+        match &self.find {
+            Find::Index(indexes) => indexes.header_mask(name, among, mask),
+            Find::Scan(packed) => packed.matches(name, false, among & !mask, mask, Case::Insensitive),
+        }
+    }
+
+    /// Every rule.
+    pub(crate) fn all(&self) -> Mask {
+        self.all
+    }
+
+    /// Rules that accept any requested header (`AllowedHeader` `*`).
+    pub(crate) fn any_header(&self) -> Mask {
+        self.any_header
+    }
+}
+
+impl Indexes {
+    fn new(rules: &[CorsRule]) -> Self {
+        let mut exact_origins: HashMap<Box<[u8]>, Mask> = HashMap::new();
+        let mut wildcard_origins = Vec::new();
+        let mut exact_headers: HashMap<Box<[u8]>, Mask> = HashMap::new();
+        let mut wildcard_headers = Vec::new();
+        for (index, rule) in rules.iter().enumerate().take(128) {
+            let bit: Mask = 1 << index;
+            let rule = RulePatterns::new(rule);
             for origin in rule.origins.iter() {
                 match origin {
-                    Pattern::Any => any_origin |= bit,
+                    Pattern::Any => {}
                     Pattern::Exact(exact) => *exact_origins.entry(exact.clone()).or_default() |= bit,
                     Pattern::Wildcard { prefix, suffix } => {
                         wildcard_origins.push((prefix.clone(), suffix.clone(), bit))
@@ -152,7 +321,7 @@ impl Matcher {
             }
             for header in rule.headers.iter() {
                 match header {
-                    Pattern::Any => any_header |= bit,
+                    Pattern::Any => {}
                     Pattern::Exact(exact) => {
                         *exact_headers
                             .entry(exact.to_ascii_lowercase().into())
@@ -166,27 +335,15 @@ impl Matcher {
                 }
             }
         }
-        Matcher {
-            rules,
-            all,
-            method_masks,
-            any_origin,
+        Indexes {
             exact_origins: Table::new(exact_origins, Case::Sensitive),
             wildcard_origins: AffixIndex::new(wildcard_origins, Case::Sensitive),
-            any_header,
             exact_headers: Table::new(exact_headers, Case::Insensitive),
             wildcard_headers: AffixIndex::new(wildcard_headers, Case::Insensitive),
         }
     }
 
-    /// Every rule's patterns, in order.
-    pub(crate) fn rules(&self) -> &[RulePatterns] {
-        &self.rules
-    }
-
-    /// Rules whose origin patterns accept `origin`, among `among`.
-    pub(crate) fn origin_mask(&self, origin: &[u8], among: Mask) -> Mask {
-        let mut mask = self.any_origin;
+    fn origin_mask(&self, origin: &[u8], among: Mask, mut mask: Mask) -> Mask {
         if let Some(exact) = self.exact_origins.get(origin) {
             mask |= exact;
         }
@@ -197,18 +354,7 @@ impl Matcher {
         mask & among
     }
 
-    /// Rules that allow `method`.
-    pub(crate) fn method_mask(&self, method: S3Method) -> Mask {
-        self.method_masks[method.index()]
-    }
-
-    /// Rules whose AllowedHeaders accept the (trimmed, non-empty) requested header `name`,
-    /// among `among`.
-    pub(crate) fn header_mask(&self, name: &[u8], among: Mask) -> Mask {
-        let mut mask = self.any_header & among;
-        if mask == among {
-            return mask;
-        }
+    fn header_mask(&self, name: &[u8], among: Mask, mut mask: Mask) -> Mask {
         if let Some(exact) = self.exact_headers.get(name) {
             mask |= exact & among;
         }
@@ -216,16 +362,6 @@ impl Matcher {
             mask = self.wildcard_headers.matches(name, among, mask) & among;
         }
         mask
-    }
-
-    /// Every rule.
-    pub(crate) fn all(&self) -> Mask {
-        self.all
-    }
-
-    /// Rules that accept any requested header (`AllowedHeader` `*`).
-    pub(crate) fn any_header(&self) -> Mask {
-        self.any_header
     }
 }
 
@@ -249,6 +385,14 @@ enum Case {
 }
 
 impl Case {
+    /// Whether two values are equal, neither lowercased beforehand.
+    fn eq_either(self, a: &[u8], b: &[u8]) -> bool {
+        match self {
+            Case::Sensitive => a == b,
+            Case::Insensitive => a.eq_ignore_ascii_case(b),
+        }
+    }
+
     /// Whether a request's `value` equals a configured key or affix (lowercased already when
     /// `Insensitive`).
     fn eq(self, configured: &[u8], value: &[u8]) -> bool {
@@ -547,9 +691,10 @@ mod tests {
     /// The rules whose patterns accept `value`, one rule at a time, from the patterns alone.
     fn naive(policy: &CorsPolicy, value: &[u8], header: bool) -> Mask {
         policy
-            .matcher
+            .configuration()
             .rules()
             .iter()
+            .map(RulePatterns::new)
             .enumerate()
             .fold(0, |mask, (i, rule)| {
                 let patterns = if header { &rule.headers } else { &rule.origins };
@@ -688,15 +833,18 @@ mod tests {
             values in prop::collection::vec("[abAB.]{0,7}", 1..8),
         ) {
             let p = policy(&rules);
-            let m = &p.matcher;
-            for value in &values {
-                let v = value.as_bytes();
-                prop_assert_eq!(m.origin_mask(v, m.all()), naive(&p, v, false), "origin {:?}", value);
-                prop_assert_eq!(m.header_mask(v, m.all()), naive(&p, v, true), "header {:?}", value);
-                // Narrowed candidate sets give the same answer restricted to them.
-                let among = m.all() & !1;
-                prop_assert_eq!(m.origin_mask(v, among), naive(&p, v, false) & among);
-                prop_assert_eq!(m.header_mask(v, among), naive(&p, v, true) & among);
+            // Both forms, whatever the size: scanned and indexed.
+            for indexed in [false, true] {
+                let m = &Matcher::build(p.configuration().clone(), indexed);
+                for value in &values {
+                    let v = value.as_bytes();
+                    prop_assert_eq!(m.origin_mask(v, m.all()), naive(&p, v, false), "origin {:?} {}", value, indexed);
+                    prop_assert_eq!(m.header_mask(v, m.all()), naive(&p, v, true), "header {:?} {}", value, indexed);
+                    // Narrowed candidate sets give the same answer restricted to them.
+                    let among = m.all() & !1;
+                    prop_assert_eq!(m.origin_mask(v, among), naive(&p, v, false) & among);
+                    prop_assert_eq!(m.header_mask(v, among), naive(&p, v, true) & among);
+                }
             }
         }
     }

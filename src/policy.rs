@@ -1,4 +1,4 @@
-//! A configuration compiled once: the matcher's indexes and each rule's prebuilt answer.
+//! A configuration compiled once: the matcher and each rule's prebuilt answer.
 
 use crate::config::{CorsConfiguration, CorsRule};
 use crate::matcher::Matcher;
@@ -29,8 +29,7 @@ use crate::response::RuleAnswer;
 /// ```
 #[derive(Clone, Debug)]
 pub struct CorsPolicy {
-    config: CorsConfiguration,
-    /// Which rules accept a request.
+    /// Which rules accept a request; it owns the configuration.
     pub(crate) matcher: Matcher,
     /// What each rule answers, by rule index.
     answers: Box<[RuleAnswer]>,
@@ -46,25 +45,25 @@ impl CorsPolicy {
     /// Compiles a validated configuration. With the `tracing` feature, each security finding
     /// of [`CorsConfiguration::lint`] (origins that let other sites in) is logged once here as a
     /// `warn` event, so rules loaded at run time are not silent either.
-    pub fn new(config: CorsConfiguration) -> Self {
+    pub fn new(mut config: CorsConfiguration) -> Self {
         // Construction, not the request path: say so once if these rules let other sites in.
         #[cfg(feature = "tracing")]
         crate::lint::log_security_findings(&config);
+        config.shrink_to_fit();
         CorsPolicy {
-            matcher: Matcher::new(config.rules()),
-            answers: config.rules().iter().map(RuleAnswer::new).collect(),
-            config,
+            answers: RuleAnswer::for_rules(config.rules()),
+            matcher: Matcher::new(config),
         }
     }
 
     /// The configuration this policy was compiled from.
     pub fn configuration(&self) -> &CorsConfiguration {
-        &self.config
+        self.matcher.configuration()
     }
 
     /// The rule at `index`, as configured.
     pub fn rule(&self, index: usize) -> Option<&CorsRule> {
-        self.config.rules().get(index)
+        self.configuration().rules().get(index)
     }
 
     /// The prebuilt answer of the rule at `index`.

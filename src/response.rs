@@ -1,6 +1,8 @@
 //! Writing the response: the `Access-Control-*` headers of an allowed request (from one
 //! table), the 200 answer to a preflight, and S3's error documents with their id headers.
 
+use std::sync::OnceLock;
+
 use bytes::Bytes;
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
@@ -108,10 +110,6 @@ impl CorsHeaders {
         self.values.get(field as usize).and_then(Option::as_ref)
     }
 
-    fn take(&mut self, field: Field) -> Option<HeaderValue> {
-        self.values.get_mut(field as usize).and_then(Option::take)
-    }
-
     fn set(&mut self, field: Field, value: Option<HeaderValue>) {
         if let Some(slot) = self.values.get_mut(field as usize) {
             *slot = value;
@@ -208,58 +206,139 @@ impl CorsHeaders {
         }
     }
 
-    /// The headers of a 200 preflight answer (these, then `Content-Length: 0`), from the
-    /// matched rule's prebuilt `template` when there is one.
-    fn preflight_map(self, template: Option<&PreflightTemplate>) -> HeaderMap {
-        match template {
-            // Private Network Access changes Vary and adds a field: built by hand (opt-in).
-            Some(template) if !self.allow_private_network() => template.fill(self),
-            _ => {
-                // Sized for every field at once: allocated once, never grown.
-                let mut map = HeaderMap::with_capacity(self.len() + 1);
-                self.write_to(&mut map);
-                map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-                map
+    /// The headers of a 200 preflight answer: these, then `Content-Length: 0`. The map is a
+    /// clone of a prebuilt one with the same fields (two allocations, no hashing) with these
+    /// values put in place.
+    fn preflight_map(mut self) -> HeaderMap {
+        let Some(template) = PreflightShape::template(PreflightShape::of(&self)) else {
+            return self.built_map();
+        };
+        let mut map = template.clone();
+        for (name, slot) in map.iter_mut() {
+            if let Some(row) = TABLE.iter().position(|(_, row, _)| row == name) {
+                if let Some(value) = self.values.get_mut(row).and_then(Option::take) {
+                    *slot = value;
+                }
             }
         }
+        map
     }
 
-    fn allow_private_network(&self) -> bool {
-        self.get(Field::AllowPrivateNetwork).is_some()
+    /// [`preflight_map`](Self::preflight_map) built field by field.
+    fn built_map(self) -> HeaderMap {
+        // Sized for every field at once: allocated once, never grown.
+        let mut map = HeaderMap::with_capacity(self.len() + 1);
+        self.write_to(&mut map);
+        map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        map
     }
 }
 
-/// One rule's answer, built when the rules are compiled: the header values that come from
-/// the rule, and its prebuilt preflight answers.
+/// Which optional fields a preflight answer has (credentials, echoed headers, expose headers,
+/// max-age), as four bits: the answers of every rule of every policy come in these 16 shapes,
+/// and each shape's map is built once for the whole process, not once per rule (a million
+/// compiled policies would otherwise hold a million copies).
+#[derive(Clone, Copy)]
+struct PreflightShape(usize);
+
+/// A map per shape, built on first use, with placeholder values.
+static PREFLIGHT_TEMPLATES: [OnceLock<HeaderMap>; 16] = [const { OnceLock::new() }; 16];
+
+impl PreflightShape {
+    const OPTIONAL: [Field; 4] = [
+        Field::AllowCredentials,
+        Field::AllowHeaders,
+        Field::ExposeHeaders,
+        Field::MaxAge,
+    ];
+
+    /// `None` when the answer has a field outside the shapes (Private Network Access, opt-in).
+    fn of(headers: &CorsHeaders) -> Option<Self> {
+        if headers.get(Field::AllowPrivateNetwork).is_some() {
+            return None;
+        }
+        let bits = Self::OPTIONAL
+            .iter()
+            .enumerate()
+            .filter(|(_, field)| headers.get(**field).is_some())
+            .fold(0, |bits, (bit, _)| bits | 1 << bit);
+        Some(PreflightShape(bits))
+    }
+
+    fn template(shape: Option<Self>) -> Option<&'static HeaderMap> {
+        let PreflightShape(bits) = shape?;
+        let cell = PREFLIGHT_TEMPLATES.get(bits)?;
+        Some(cell.get_or_init(|| {
+            let mut headers = CorsHeaders {
+                values: Default::default(),
+            };
+            for field in [Field::AllowOrigin, Field::AllowMethods, Field::Vary] {
+                headers.set(field, Some(STAR));
+            }
+            for (bit, field) in Self::OPTIONAL.iter().enumerate() {
+                headers.set(*field, (bits & 1 << bit != 0).then_some(STAR));
+            }
+            headers.built_map()
+        }))
+    }
+}
+
+/// One rule's answer, built when the rules are compiled: the header values that come from the
+/// rule. Only those are kept (a few hundred bytes per rule, so that a million compiled
+/// policies fit in memory); the rest of an answer comes from the request.
 #[derive(Clone, Debug)]
 pub(crate) struct RuleAnswer {
-    /// The rule's constant values; the ones that come from the request are `None` here.
-    constant: CorsHeaders,
+    allow_methods: HeaderValue,
+    expose_headers: Option<HeaderValue>,
+    max_age: Option<HeaderValue>,
     /// Allow-Origin is `*` when the rule lists `*` among its origins.
     any_origin: bool,
-    preflight: PreflightTemplate,
 }
 
 impl RuleAnswer {
-    pub(crate) fn new(rule: &CorsRule) -> Self {
-        let any_origin = rule.allowed_origins().iter().any(|o| o == "*");
-        let mut constant = CorsHeaders {
-            values: Default::default(),
+    /// Every rule's answer. The values of all the rules are slices of one buffer, so a policy
+    /// holds one allocation for them and a request touches one reference count.
+    pub(crate) fn for_rules(rules: &[CorsRule]) -> Box<[RuleAnswer]> {
+        let mut text = String::new();
+        let mut push = |values: &[String]| {
+            let start = text.len();
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                text.push_str(value);
+            }
+            start..text.len()
         };
-        // Credentials are allowed for a named origin, never for `*`.
-        constant.set(Field::AllowCredentials, (!any_origin).then_some(TRUE));
-        constant.set(
-            Field::AllowMethods,
-            Some(joined_value(rule.allowed_methods()).unwrap_or_else(|| HeaderValue::from_static(""))),
-        );
-        constant.set(Field::ExposeHeaders, joined_value(rule.expose_headers()));
-        constant.set(Field::MaxAge, rule.max_age_seconds().map(HeaderValue::from));
-        let preflight = PreflightTemplate::new(&constant);
-        RuleAnswer {
-            constant,
-            any_origin,
-            preflight,
-        }
+        let ranges: Vec<_> = rules
+            .iter()
+            .map(|rule| {
+                let methods = push(rule.allowed_methods());
+                let expose = push(rule.expose_headers());
+                let seconds = rule.max_age_seconds().map(|s| s.to_string());
+                let max_age = push(seconds.as_slice());
+                (methods, expose, max_age)
+            })
+            .collect();
+        let shared = Bytes::from(text);
+        // An empty range is a value the rule does not send (Allow-Methods is never empty
+        // after validation). A value that is not a valid field value cannot pass validation
+        // either; it would be left out.
+        let value = |range: std::ops::Range<usize>| {
+            (!range.is_empty())
+                .then(|| HeaderValue::from_maybe_shared(shared.slice(range)).ok())
+                .flatten()
+        };
+        rules
+            .iter()
+            .zip(ranges)
+            .map(|(rule, (methods, expose, max_age))| RuleAnswer {
+                any_origin: rule.allowed_origins().iter().any(|o| o == "*"),
+                allow_methods: value(methods).unwrap_or_else(|| HeaderValue::from_static("")),
+                expose_headers: value(expose),
+                max_age: value(max_age),
+            })
+            .collect()
     }
 
     /// The headers for a request this rule allows: the rule's values, the request's `Origin`
@@ -270,12 +349,19 @@ impl RuleAnswer {
         echo: Option<HeaderValue>,
         private_network: bool,
     ) -> CorsHeaders {
-        let mut headers = self.constant.clone();
+        let mut headers = CorsHeaders {
+            values: Default::default(),
+        };
         headers.set(
             Field::AllowOrigin,
             Some(if self.any_origin { STAR } else { origin.clone() }),
         );
+        // Credentials are allowed for a named origin, never for `*`.
+        headers.set(Field::AllowCredentials, (!self.any_origin).then_some(TRUE));
+        headers.set(Field::AllowMethods, Some(self.allow_methods.clone()));
         headers.set(Field::AllowHeaders, echo);
+        headers.set(Field::ExposeHeaders, self.expose_headers.clone());
+        headers.set(Field::MaxAge, self.max_age.clone());
         headers.set(Field::AllowPrivateNetwork, private_network.then_some(TRUE));
         headers.set(
             Field::Vary,
@@ -289,68 +375,10 @@ impl RuleAnswer {
     }
 }
 
-/// `values` joined with `, ` as one header value; `None` when empty (or, impossible after
-/// validation, not a valid field value).
-fn joined_value(values: &[String]) -> Option<HeaderValue> {
-    if values.is_empty() {
-        return None;
-    }
-    HeaderValue::from_bytes(values.join(", ").as_bytes()).ok()
-}
-
-/// A rule's preflight answer headers, built when the rules are compiled, in writing order,
-/// with placeholders for the two values that come from the request (Allow-Origin, the echoed
-/// Allow-Headers). A preflight clones the map that fits (two allocations, no hashing) and
-/// puts the request's values in place.
-#[derive(Clone, Debug)]
-struct PreflightTemplate {
-    without_echo: HeaderMap,
-    with_echo: HeaderMap,
-}
-
-impl PreflightTemplate {
-    fn new(constant: &CorsHeaders) -> Self {
-        let map = |echo: bool| {
-            let mut headers = constant.clone();
-            headers.set(Field::AllowOrigin, Some(STAR));
-            headers.set(Field::AllowHeaders, echo.then_some(STAR));
-            headers.set(Field::Vary, Some(HeaderValue::from_static(VARY_VALUE)));
-            headers.preflight_map(None)
-        };
-        PreflightTemplate {
-            without_echo: map(false),
-            with_echo: map(true),
-        }
-    }
-
-    /// The template's map with the request's values of `headers` in place.
-    fn fill(&self, mut headers: CorsHeaders) -> HeaderMap {
-        let mut origin = headers.take(Field::AllowOrigin);
-        let mut echo = headers.take(Field::AllowHeaders);
-        let mut map = match echo {
-            Some(_) => self.with_echo.clone(),
-            None => self.without_echo.clone(),
-        };
-        for (name, value) in map.iter_mut() {
-            if *name == ACCESS_CONTROL_ALLOW_ORIGIN {
-                if let Some(origin) = origin.take() {
-                    *value = origin;
-                }
-            } else if *name == ACCESS_CONTROL_ALLOW_HEADERS {
-                if let Some(echo) = echo.take() {
-                    *value = echo;
-                }
-            }
-        }
-        map
-    }
-}
-
-/// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`. `answer` is
-/// the matched rule's, when the caller has it (the prebuilt maps are then cloned).
-pub(crate) fn preflight_response(headers: CorsHeaders, answer: Option<&RuleAnswer>) -> Response<Bytes> {
+/// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`.
+pub(crate) fn preflight_response(headers: CorsHeaders) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
-    *response.headers_mut() = headers.preflight_map(answer.map(|a| &a.preflight));
+    *response.headers_mut() = headers.preflight_map();
     response
 }
 
@@ -373,6 +401,42 @@ pub(crate) fn error_response(refusal: &Refusal, ids: RequestIds) -> Response<Byt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_preflight_templates_give_the_built_map_for_every_shape() {
+        let value = |text: &'static str| Some(HeaderValue::from_static(text));
+        for bits in 0..16usize {
+            let mut headers = CorsHeaders {
+                values: Default::default(),
+            };
+            headers.set(Field::AllowOrigin, value("https://a.example"));
+            headers.set(Field::AllowMethods, value("GET, PUT"));
+            headers.set(Field::Vary, value(VARY_VALUE));
+            let optional = [
+                (Field::AllowCredentials, "true"),
+                (Field::AllowHeaders, "x-a, x-b"),
+                (Field::ExposeHeaders, "ETag"),
+                (Field::MaxAge, "3000"),
+            ];
+            for (bit, (field, text)) in optional.into_iter().enumerate() {
+                headers.set(
+                    field,
+                    (bits & 1 << bit != 0).then(|| HeaderValue::from_static(text)),
+                );
+            }
+            let fields = |map: HeaderMap| -> Vec<(String, HeaderValue)> {
+                map.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
+            };
+            // Twice: the first use builds the shape's template, the second clones it.
+            for _ in 0..2 {
+                assert_eq!(
+                    fields(headers.clone().preflight_map()),
+                    fields(headers.clone().built_map()),
+                    "shape {bits:04b}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn table_rows_are_in_field_order() {

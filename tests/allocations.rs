@@ -400,3 +400,83 @@ fn refused_preflight_allocations_are_reported() {
     // The S3 error document is built per refusal (ids, XML body); not a goal, reported only.
     println!("refused preflight (403 document): {total} allocations");
 }
+
+/// A request whose path names `bucket` (path-style), with the shared header values of
+/// [`request`].
+fn bucket_request(method: Method, bucket: &str, headers: &[(&str, &str)]) -> Request<()> {
+    let mut request = request(method, headers);
+    *request.uri_mut() = format!("/{bucket}/photos/cat.jpg").parse().unwrap();
+    request
+}
+
+#[test]
+fn a_bucket_store_lookup_allocates_nothing() {
+    use std::sync::Arc;
+    use tower_s3_cors::{BucketAddressing, BucketStore};
+
+    // Many buckets, every tenth with its own configuration and the rest sharing one.
+    let store = Arc::new(BucketStore::new(BucketAddressing::PathStyle));
+    for i in 0..2_000 {
+        let bucket = format!("bucket-{i}");
+        store.create_bucket(&bucket);
+        let origin = if i % 10 == 0 {
+            format!("https://t{i}.example.com")
+        } else {
+            APP.to_owned()
+        };
+        let config = CorsConfiguration::new([full_rule(&origin, &["Content-Type", "x-amz-*"])]).unwrap();
+        store.put_cors(&bucket, config).unwrap();
+    }
+    let mut from_store = CorsLayer::from_source(Arc::clone(&store)).layer(STUB);
+    let mut single = layer(vec![full_rule(APP, &["Content-Type", "x-amz-*"])]).layer(STUB);
+    let preflight_fields = [
+        ("origin", APP),
+        ("access-control-request-method", "PUT"),
+        ("access-control-request-headers", "content-type"),
+    ];
+    // Warm up: the first use of each prebuilt value (and this thread's first pin of the map).
+    let warm_up: [(Method, &[(&str, &str)]); 2] = [
+        (Method::GET, &[("origin", APP)]),
+        (Method::OPTIONS, &preflight_fields),
+    ];
+    for (method, fields) in warm_up {
+        drive(&mut single, bucket_request(method.clone(), "bucket-1", fields));
+        drive(&mut from_store, bucket_request(method, "bucket-1", fields));
+    }
+    let get = bucket_request(Method::GET, "bucket-1", &[("origin", APP)]);
+    let (single_actual, _) = counted(|| drive(&mut single, get));
+    let options = bucket_request(Method::OPTIONS, "bucket-1", &preflight_fields);
+    let (single_preflight, _) = counted(|| drive(&mut single, options));
+    // Buckets all over the store, shared and own configurations, none used before: the lookup
+    // adds nothing to what one configuration costs.
+    for i in (1..2_000).step_by(37) {
+        let bucket = format!("bucket-{i}");
+        let origin = if i % 10 == 0 {
+            format!("https://t{i}.example.com")
+        } else {
+            APP.to_owned()
+        };
+        let get = bucket_request(Method::GET, &bucket, &[("origin", &origin)]);
+        let (n, response) = counted(|| drive(&mut from_store, get));
+        assert_eq!(response.headers()["access-control-allow-origin"], origin.as_str());
+        assert_eq!(n, single_actual, "actual request to {bucket}");
+        let mut preflight_fields = preflight_fields;
+        preflight_fields[0].1 = &origin;
+        let options = bucket_request(Method::OPTIONS, &bucket, &preflight_fields);
+        let (n, response) = counted(|| drive(&mut from_store, options));
+        assert_eq!(response.status(), http::StatusCode::OK);
+        assert_eq!(n, single_preflight, "preflight to {bucket}");
+    }
+    // The store's own lookup, without the layer: no allocation at all.
+    for i in [0, 1, 999, 1_999, 5_000] {
+        let bucket = format!("bucket-{i}");
+        let req = bucket_request(Method::GET, &bucket, &[("origin", APP)]);
+        let head = tower_s3_cors::RequestHead::from(&req);
+        let (n, found) = counted(|| {
+            tower_s3_cors::CorsSource::with_rules(&*store, &head, |b| {
+                matches!(b, tower_s3_cors::BucketCors::Configured { .. })
+            })
+        });
+        assert_eq!((n, found), (0, i < 2_000), "{bucket}");
+    }
+}

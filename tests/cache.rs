@@ -169,10 +169,14 @@ fn a_hit_is_ready_at_once_and_allocates_what_the_bucket_store_allocates() {
     let rules_cache = cache(&store, CacheOptions::new());
     let mut cached = tower_s3_cors::CorsLayer::from_cached_source(rules_cache.clone()).layer(Stub);
     let mut reference = tower_s3_cors::CorsLayer::from_source(memory).layer(Stub);
-    // The first request misses and waits for the load.
+    // The first request misses and waits for the load; a first round through the reference
+    // builds what the process builds once (the shared preflight templates).
     runtime().block_on(async {
         let answer = send(&cached, get("media", APP)).await;
         assert_eq!(answer.status, StatusCode::OK);
+        for request in [get("media", APP), preflight("media", APP)] {
+            send(&reference, request).await;
+        }
     });
     for request in [
         get("media", APP),
@@ -466,4 +470,36 @@ fn a_hit_s_future_is_the_synchronous_path_s_future() {
     // The miss's state is two pointers (the load, the parked request) and the variant tag fits
     // in the synchronous future's own niche: a hit carries nothing more.
     assert_eq!(hybrid, synchronous);
+}
+
+#[test]
+fn buckets_with_the_same_rules_share_one_compiled_policy() {
+    use tower_s3_cors::{BucketCors, Cached, ResourceType};
+
+    let store = Store::default();
+    store.put("a", Some(rules(APP)));
+    store.put("b", Some(rules(APP)));
+    store.put("c", Some(rules("https://other.example")));
+    let rules_cache = cache(&store, CacheOptions::new());
+    let service = tower_s3_cors::CorsLayer::from_cached_source(rules_cache.clone()).layer(Stub);
+    runtime().block_on(async {
+        for bucket in ["a", "b", "c"] {
+            assert_ne!(
+                send(&service, preflight(bucket, APP)).await.status,
+                StatusCode::INTERNAL_SERVER_ERROR
+            );
+        }
+    });
+    let policy_of =
+        |bucket: &str| match rules_cache.with_bucket(bucket, ResourceType::Object, |found| match found {
+            BucketCors::Configured { policy, .. } => {
+                Some(policy as *const tower_s3_cors::CorsPolicy as usize)
+            }
+            _ => None,
+        }) {
+            Cached::Hit(Some(address)) => address,
+            _ => panic!("{bucket} is cached and configured"),
+        };
+    assert_eq!(policy_of("a"), policy_of("b"));
+    assert_ne!(policy_of("a"), policy_of("c"));
 }

@@ -139,7 +139,7 @@ where
         let head = RequestHead::from(&request);
         let state = match shared.source.0.with_cached_rules(&head, |bucket| {
             let decision = decide_and_trace(head, bucket, &shared.options);
-            Step::from_decision(decision, shared, &head, &bucket)
+            Step::from_decision(decision, shared, &head)
         }) {
             // The synchronous path, as in `Cors<S, impl CorsSource>`.
             Cached::Hit(Step::Call(action)) => CachedState::Answer {

@@ -14,7 +14,7 @@ use super::step::{decide_and_trace, Action, Shared, Step};
 use crate::body::CorsBody;
 use crate::decision::lookup_failed;
 use crate::request::RequestHead;
-use crate::source::{AsyncCorsSource, AsyncSource, BoxError, BucketCors, Lookup};
+use crate::source::{AsyncCorsSource, AsyncSource, BoxError, Lookup};
 
 /// An empty 500, for a future polled again after it completed (instead of a panic).
 pub(crate) fn polled_after_completion<B>() -> Response<CorsBody<B>> {
@@ -199,19 +199,16 @@ where
     S: Service<Request<ReqBody>, Response = Response<B>>,
 {
     let head = RequestHead::from(&request);
-    let (decision, bucket) = match &looked_up {
-        Ok(found) => {
-            let bucket = found.as_bucket_cors();
-            (decide_and_trace(head, bucket, &shared.options), bucket)
-        }
+    let decision = match &looked_up {
+        Ok(found) => decide_and_trace(head, found.as_bucket_cors(), &shared.options),
         Err(_error) => {
             let decision = lookup_failed(&head, &shared.options);
             #[cfg(feature = "tracing")]
             tracing::debug!(target: "tower_s3_cors", outcome = "lookup failed", error = %_error, "CORS decision");
-            (decision, BucketCors::NoBucket)
+            decision
         }
     };
-    match Step::from_decision(decision, shared, &head, &bucket) {
+    match Step::from_decision(decision, shared, &head) {
         Step::Call(action) => ResponseFuture::inner(inner.call(request), action),
         Step::Respond(response) => ResponseFuture::ready(response),
     }

@@ -72,7 +72,7 @@ where
         let head = RequestHead::from(&request);
         let step = shared.source.with_rules(&head, |bucket| {
             let decision = decide_and_trace(head, bucket, &shared.options);
-            Step::from_decision(decision, shared, &head, &bucket)
+            Step::from_decision(decision, shared, &head)
         });
         match step {
             Step::Call(action) => ResponseFuture::inner(self.inner.call(request), action),

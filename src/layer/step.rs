@@ -87,13 +87,11 @@ pub(crate) enum Step<B> {
 }
 
 impl<B> Step<B> {
-    /// `bucket` is what `decision` was made with: a preflight answer starts from the matched
-    /// rule's prebuilt headers.
+    /// Turns a decision into the service's next step.
     pub(crate) fn from_decision<Src>(
         decision: Decision,
         shared: &Shared<Src>,
         head: &RequestHead<'_>,
-        bucket: &BucketCors<'_>,
     ) -> Self {
         match decision {
             Decision::Actual(allowed) => Step::Call(Action::Cors(allowed.into_headers())),
@@ -102,11 +100,7 @@ impl<B> Step<B> {
                 None => Action::Nothing,
             }),
             Decision::Preflight(allowed) => {
-                let answer = match bucket {
-                    BucketCors::Configured { policy, .. } => policy.answer(allowed.rule_index()),
-                    _ => None,
-                };
-                Step::Respond(preflight_response(allowed.into_headers(), answer).map(CorsBody::own))
+                Step::Respond(preflight_response(allowed.into_headers()).map(CorsBody::own))
             }
             Decision::Refuse(refusal) => {
                 Step::Respond(error_response(&refusal, shared.request_ids(head)).map(CorsBody::own))

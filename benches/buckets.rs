@@ -1,0 +1,355 @@
+//! What a per-bucket store costs as buckets grow: 1 000, 100 000 and 1 000 000 buckets.
+//!
+//! For each size: one PutBucketCors, DeleteBucketCors and CreateBucket on the full store; the
+//! time to fill it (create + put for every bucket, to see that filling is linear); a preflight
+//! through the layer with requests spread over every bucket (not one hot bucket); and the heap
+//! bytes per bucket, counted by a global allocator, with distinct and with identical one-rule
+//! configurations and with a typical three-rule configuration. Each figure is then divided by
+//! its value at 1 000 buckets.
+//!
+//! Times are the thread's CPU time (medians of several rounds), so that other work on the
+//! machine does not count; the cache misses of a large store do.
+//!
+//! `cargo bench --bench buckets` (a few minutes, about 2 GB of memory at the largest size);
+//! `cargo bench --bench buckets -- 1000 100000` for chosen sizes only.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::convert::Infallible;
+use std::future::{ready, Future, Ready};
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use tower_layer::Layer;
+use tower_s3_cors::{BucketAddressing, BucketStore, CorsConfiguration, CorsLayer, CorsRule};
+use tower_service::Service;
+
+/// Live heap bytes, for the memory figures.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Relaxed);
+        System.alloc(layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Relaxed);
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Relaxed);
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Relaxed)
+}
+
+/// CPU time of this thread: on a shared machine, time spent descheduled is not counted (cache
+/// misses, the point of this benchmark, are).
+#[derive(Clone, Copy)]
+struct Instant(Duration);
+
+impl Instant {
+    fn now() -> Self {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        Instant(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    }
+
+    fn elapsed(&self) -> Duration {
+        Instant::now().0.saturating_sub(self.0)
+    }
+}
+
+/// The store's own service: answers at once with an empty body.
+#[derive(Clone, Copy)]
+struct Stub;
+
+impl Service<Request<()>> for Stub {
+    type Response = Response<()>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<()>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<()>) -> Self::Future {
+        ready(Ok(Response::new(())))
+    }
+}
+
+fn name(i: usize) -> String {
+    format!("bucket-{i:07}")
+}
+
+/// The one-rule configuration of the measurements: two origins, `AllowedHeader *`,
+/// `ExposeHeader ETag`; `tenant` makes it distinct.
+fn one_rule(tenant: Option<usize>) -> CorsConfiguration {
+    let host = tenant.map_or_else(|| "shared".to_owned(), |t| format!("t{t}"));
+    CorsConfiguration::new([CorsRule::builder()
+        .allowed_origins([
+            format!("https://{host}.example.com"),
+            format!("https://*.{host}.example.net"),
+        ])
+        .allowed_methods(["GET", "PUT"])
+        .allowed_header("*")
+        .expose_header("ETag")
+        .build()])
+    .expect("valid")
+}
+
+/// A typical three-rule configuration (an upload rule, a read rule, local development).
+fn three_rules(tenant: usize) -> CorsConfiguration {
+    CorsConfiguration::new([
+        CorsRule::builder()
+            .id("uploads")
+            .allowed_origin(format!("https://app.t{tenant}.example.com"))
+            .allowed_methods(["PUT", "POST", "DELETE"])
+            .allowed_headers(["content-type", "x-amz-*"])
+            .expose_headers(["ETag", "x-amz-version-id"])
+            .max_age_seconds(3000)
+            .build(),
+        CorsRule::builder()
+            .allowed_origin("*")
+            .allowed_methods(["GET", "HEAD"])
+            .build(),
+        CorsRule::builder()
+            .allowed_origin("http://localhost:*")
+            .allowed_methods(["GET", "PUT", "POST"])
+            .allowed_header("*")
+            .build(),
+    ])
+    .expect("valid")
+}
+
+/// A small xorshift: the same spread of buckets on every run.
+struct Spread(u64);
+
+impl Spread {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+fn drive<S>(service: &mut S, request: Request<()>) -> StatusCode
+where
+    S: Service<Request<()>, Response = Response<tower_s3_cors::CorsBody<()>>, Error = Infallible>,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    let _ = service.poll_ready(&mut cx);
+    let mut future = pin!(service.call(request));
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(response)) => response.status(),
+        Poll::Pending => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn preflight(bucket: &str, tenant: usize) -> Request<()> {
+    let mut request = Request::new(());
+    *request.method_mut() = Method::OPTIONS;
+    *request.uri_mut() = format!("/{bucket}/photos/cat.jpg").parse().expect("valid");
+    let headers = request.headers_mut();
+    let origin = format!("https://t{tenant}.example.com");
+    headers.insert("origin", HeaderValue::from_str(&origin).expect("valid"));
+    headers.insert("access-control-request-method", HeaderValue::from_static("PUT"));
+    headers.insert(
+        "access-control-request-headers",
+        HeaderValue::from_static("content-type"),
+    );
+    request
+}
+
+/// The median of `rounds` measurements of `f`, each returning (time, operations).
+fn median(rounds: usize, mut f: impl FnMut() -> (Duration, usize)) -> f64 {
+    let mut per_op: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let (time, ops) = f();
+            time.as_nanos() as f64 / ops as f64
+        })
+        .collect();
+    per_op.sort_by(f64::total_cmp);
+    per_op[rounds / 2]
+}
+
+#[derive(Clone, Copy, Default)]
+struct Row {
+    buckets: usize,
+    put_ns: f64,
+    delete_cors_ns: f64,
+    create_ns: f64,
+    fill_s: f64,
+    preflight_ns: f64,
+    distinct_bytes: f64,
+    identical_bytes: f64,
+    three_rule_bytes: f64,
+}
+
+/// Fills a store with `n` buckets, each with `config(i)`: (store, seconds, bytes per bucket).
+fn fill(n: usize, config: impl Fn(usize) -> CorsConfiguration) -> (Arc<BucketStore>, f64, f64) {
+    let before = live();
+    let start = Instant::now();
+    let store = Arc::new(BucketStore::new(BucketAddressing::PathStyle));
+    for i in 0..n {
+        let bucket = name(i);
+        store.create_bucket(&bucket);
+        store.put_cors(&bucket, config(i)).expect("bucket exists");
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let bytes = (live() - before) as f64 / n as f64;
+    (store, seconds, bytes)
+}
+
+fn measure(n: usize) -> Row {
+    let mut row = Row {
+        buckets: n,
+        ..Row::default()
+    };
+    let (store, _, bytes) = fill(n, three_rules);
+    row.three_rule_bytes = bytes;
+    drop(store);
+    let (store, _, bytes) = fill(n, |_| one_rule(None));
+    row.identical_bytes = bytes;
+    drop(store);
+    let (store, seconds, bytes) = fill(n, |i| one_rule(Some(i)));
+    row.fill_s = seconds;
+    row.distinct_bytes = bytes;
+
+    let mut spread = Spread(0x9e37_79b9_7f4a_7c15);
+    const OPS: usize = 1_000;
+    // PutBucketCors of a new distinct configuration on an existing bucket (compiling it).
+    row.put_ns = median(7, || {
+        let work: Vec<usize> = (0..OPS).map(|_| spread.below(n)).collect();
+        let names: Vec<String> = work.iter().map(|&i| name(i)).collect();
+        let configs: Vec<CorsConfiguration> = (0..OPS).map(|k| one_rule(Some(n + k))).collect();
+        let start = Instant::now();
+        for (bucket, config) in names.iter().zip(configs) {
+            store.put_cors(bucket, config).expect("bucket exists");
+        }
+        let time = start.elapsed();
+        // Each bucket's own configuration back (not timed), for the preflights below.
+        for (&i, bucket) in work.iter().zip(&names) {
+            store.put_cors(bucket, one_rule(Some(i))).expect("bucket exists");
+        }
+        (time, OPS)
+    });
+    // DeleteBucketCors, then the configuration put back (not timed).
+    row.delete_cors_ns = median(7, || {
+        let work: Vec<usize> = (0..OPS).map(|_| spread.below(n)).collect();
+        let names: Vec<String> = work.iter().map(|&i| name(i)).collect();
+        let start = Instant::now();
+        for bucket in &names {
+            store.delete_cors(bucket).expect("bucket exists");
+        }
+        let time = start.elapsed();
+        for (&i, bucket) in work.iter().zip(&names) {
+            store.put_cors(bucket, one_rule(Some(i))).expect("bucket exists");
+        }
+        (time, OPS)
+    });
+    // CreateBucket of new names, then deleted again (not timed).
+    let mut next = n;
+    row.create_ns = median(7, || {
+        let names: Vec<String> = (next..next + OPS).map(name).collect();
+        next += OPS;
+        let start = Instant::now();
+        for bucket in &names {
+            black_box(store.create_bucket(bucket));
+        }
+        let time = start.elapsed();
+        for bucket in &names {
+            store.delete_bucket(bucket);
+        }
+        (time, OPS)
+    });
+
+    // Preflights through the layer, each to a random bucket of the whole store.
+    let mut cors = CorsLayer::from_source(Arc::clone(&store)).layer(Stub);
+    const REQUESTS: usize = 1 << 15;
+    row.preflight_ns = median(9, || {
+        let requests: Vec<Request<()>> = (0..REQUESTS)
+            .map(|_| {
+                let i = spread.below(n);
+                preflight(&name(i), i)
+            })
+            .collect();
+        let start = Instant::now();
+        for request in requests {
+            let status = drive(&mut cors, request);
+            assert_eq!(status, StatusCode::OK);
+        }
+        (start.elapsed(), REQUESTS)
+    });
+    row
+}
+
+fn main() {
+    let mut sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|arg| arg.parse().ok())
+        .collect();
+    if sizes.is_empty() {
+        sizes = vec![1_000, 100_000, 1_000_000];
+    }
+    let mut rows = Vec::new();
+    for n in sizes {
+        let row = measure(n);
+        eprintln!(
+            "{n} buckets: put {:.0} ns, delete-cors {:.0} ns, create {:.0} ns, fill {:.2} s, preflight {:.0} ns, bytes/bucket distinct {:.0}, identical {:.0}, three-rule {:.0}",
+            row.put_ns, row.delete_cors_ns, row.create_ns, row.fill_s, row.preflight_ns, row.distinct_bytes, row.identical_bytes, row.three_rule_bytes
+        );
+        rows.push(row);
+    }
+    let Some(base) = rows.first().copied() else { return };
+    let ratio = |x: f64, b: f64| x / b;
+    println!();
+    println!("| buckets | PutBucketCors | DeleteBucketCors | CreateBucket | fill (create + put each) | preflight through the layer | bytes/bucket distinct | identical | 3-rule distinct |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for row in &rows {
+        let fill_per = row.fill_s * 1e9 / row.buckets as f64;
+        let base_fill = base.fill_s * 1e9 / base.buckets as f64;
+        println!(
+            "| {} | {:.2} µs ({:.2}×) | {:.0} ns ({:.2}×) | {:.0} ns ({:.2}×) | {:.2} s, {:.2} µs/bucket ({:.2}×) | {:.0} ns ({:.2}×) | {:.0} B | {:.0} B | {:.0} B |",
+            row.buckets,
+            row.put_ns / 1e3,
+            ratio(row.put_ns, base.put_ns),
+            row.delete_cors_ns,
+            ratio(row.delete_cors_ns, base.delete_cors_ns),
+            row.create_ns,
+            ratio(row.create_ns, base.create_ns),
+            row.fill_s,
+            fill_per / 1e3,
+            ratio(fill_per, base_fill),
+            row.preflight_ns,
+            ratio(row.preflight_ns, base.preflight_ns),
+            row.distinct_bytes,
+            row.identical_bytes,
+            row.three_rule_bytes,
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! Sharing compiled rules: identical configurations compile to one [`CorsPolicy`].
+
+use std::collections::hash_map::{Entry, RandomState};
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use crate::config::CorsConfiguration;
+use crate::policy::CorsPolicy;
+
+/// Hands out one shared [`CorsPolicy`] per distinct configuration, so that a million buckets
+/// with the same rules hold one compiled policy between them.
+///
+/// Two configurations are the same when they are equal as validated values: the same rules in
+/// the same order with the same IDs, values and `MaxAgeSeconds`. That is the canonical form: a
+/// configuration read from XML, from JSON or built in code compares by its content, never by the
+/// text it came from. Rules differing only in an `ID` are not shared (GetBucketCors must return
+/// each bucket's own IDs).
+///
+/// The interner holds its policies weakly: a policy no bucket (no `Arc`) uses any more is freed
+/// at once, and its entry is swept out as the interner is used ([`intern`](Self::intern),
+/// [`released`](Self::released); amortized: each sweep is paid for by as many calls as half the
+/// entries it looks at). Interning takes a lock; requests never touch the interner, only the
+/// `Arc<CorsPolicy>` it returned.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tower_s3_cors::{CorsConfiguration, PolicyInterner};
+///
+/// let interner = PolicyInterner::new();
+/// let json = r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]"#;
+/// let a = interner.intern(CorsConfiguration::from_json(json)?);
+/// let b = interner.intern(CorsConfiguration::from_json(json)?);
+/// assert!(Arc::ptr_eq(&a, &b));
+/// assert_eq!(interner.len(), 1);
+///
+/// drop((a, b));
+/// assert_eq!(interner.len(), 0); // nothing uses the policy any more
+/// # Ok::<(), tower_s3_cors::ConfigError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct PolicyInterner {
+    inner: Mutex<Interned>,
+}
+
+#[derive(Debug, Default)]
+struct Interned {
+    /// Hashes configurations (random keys: a configuration cannot be chosen to collide).
+    hasher: RandomState,
+    /// Each configuration's hash to its policy. Two live configurations with one 64-bit hash
+    /// are not shared (the second is compiled on its own): still correct, only not shared.
+    policies: HashMap<u64, Weak<CorsPolicy>>,
+    /// Interning calls and releases since the last sweep of dead entries.
+    since_sweep: usize,
+}
+
+impl PolicyInterner {
+    /// An empty interner.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The shared policy compiled from `config`, compiling it if no live policy has the same
+    /// configuration.
+    pub fn intern(&self, config: CorsConfiguration) -> Arc<CorsPolicy> {
+        // A poisoned lock only means another thread panicked while interning: the map is
+        // still consistent (every step below leaves it so).
+        let mut interned = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        interned.sweep_if_due();
+        let hash = interned.hasher.hash_one(&config);
+        match interned.policies.entry(hash) {
+            Entry::Occupied(mut slot) => match slot.get().upgrade() {
+                Some(live) if *live.configuration() == config => live,
+                // A hash collision with a live, different configuration: not shared.
+                Some(_) => Arc::new(CorsPolicy::new(config)),
+                None => {
+                    let policy = Arc::new(CorsPolicy::new(config));
+                    slot.insert(Arc::downgrade(&policy));
+                    policy
+                }
+            },
+            Entry::Vacant(slot) => {
+                let policy = Arc::new(CorsPolicy::new(config));
+                slot.insert(Arc::downgrade(&policy));
+                policy
+            }
+        }
+    }
+
+    /// Tells the interner that a user let go of a policy (a bucket's configuration deleted or
+    /// replaced, a cache entry evicted). A policy is freed as soon as its last user lets go;
+    /// what remains is its entry here (a weak reference and a small block), swept out after a
+    /// number of interning calls and releases proportional to the entries held. Calling this is
+    /// optional, but a user that mostly releases (deletes more than it puts) keeps the
+    /// interner small with it.
+    pub fn released(&self) {
+        let mut interned = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        interned.sweep_if_due();
+    }
+
+    /// How many distinct configurations are in use (sweeps the ones that are not).
+    pub fn len(&self) -> usize {
+        let mut interned = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        interned.sweep();
+        interned.policies.len()
+    }
+
+    /// Whether no configuration is in use.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Interned {
+    /// Counts one call, and sweeps once the calls since the last sweep outnumber half the
+    /// entries: each call pays for a constant share of the sweeps, and dead entries stay fewer
+    /// than the live ones plus the calls since.
+    fn sweep_if_due(&mut self) {
+        self.since_sweep += 1;
+        if self.since_sweep > 64 && self.since_sweep * 2 > self.policies.len() {
+            self.sweep();
+        }
+    }
+
+    fn sweep(&mut self) {
+        self.policies.retain(|_, policy| policy.strong_count() > 0);
+        self.policies.shrink_to(self.policies.len() * 2);
+        self.since_sweep = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(origin: &str, id: Option<&str>) -> CorsConfiguration {
+        let mut rule = crate::CorsRule::builder()
+            .allowed_origin(origin)
+            .allowed_method("GET");
+        if let Some(id) = id {
+            rule = rule.id(id);
+        }
+        CorsConfiguration::new([rule.build()]).unwrap()
+    }
+
+    #[test]
+    fn equal_configurations_share_one_policy() {
+        let interner = PolicyInterner::new();
+        let a = interner.intern(config("https://a.example", None));
+        let b = interner.intern(config("https://a.example", None));
+        let c = interner.intern(config("https://c.example", None));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(interner.len(), 2);
+    }
+
+    #[test]
+    fn an_id_makes_a_configuration_distinct() {
+        let interner = PolicyInterner::new();
+        let a = interner.intern(config("https://a.example", Some("one")));
+        let b = interner.intern(config("https://a.example", Some("two")));
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert_eq!(b.configuration().rules()[0].id(), Some("two"));
+    }
+
+    #[test]
+    fn unused_policies_are_freed_and_swept() {
+        let interner = PolicyInterner::new();
+        let kept = interner.intern(config("https://kept.example", None));
+        let weak = {
+            let dropped = interner.intern(config("https://gone.example", None));
+            Arc::downgrade(&dropped)
+        };
+        // The policy is freed as soon as its last user lets go, not when the interner sweeps.
+        assert!(weak.upgrade().is_none());
+        // Interning the same configuration again compiles a fresh policy.
+        let again = interner.intern(config("https://gone.example", None));
+        assert_eq!(again.configuration(), &config("https://gone.example", None));
+        drop(again);
+        // Many short-lived configurations: the map stays bounded by the live ones.
+        for i in 0..1000 {
+            drop(interner.intern(config(&format!("https://t{i}.example"), None)));
+            assert!(interner.inner.lock().unwrap().policies.len() <= 64 + 4);
+        }
+        assert_eq!(interner.len(), 1);
+        assert!(Arc::ptr_eq(
+            &kept,
+            &interner.intern(config("https://kept.example", None))
+        ));
+    }
+}

@@ -1,0 +1,112 @@
+//! Heap bytes per bucket in a `BucketStore`, counted by a global allocator (deterministic, unlike
+//! time): a distinct one-rule configuration costs at most 1 KiB per bucket, buckets with equal
+//! configurations share one compiled policy (at most 256 bytes per bucket), and a configuration
+//! no bucket uses any more is freed. `benches/buckets.rs` measures the same at a million buckets.
+//!
+//! One test in its own binary: the live-byte counter is global, so no other test may run beside it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+
+use tower_s3_cors::{BucketAddressing, BucketStore, CorsConfiguration, CorsRule};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Relaxed);
+        System.alloc(layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Relaxed);
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Relaxed);
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const BUCKETS: usize = 2_000;
+
+/// One rule: two origins, two methods, `AllowedHeader *`, `ExposeHeader ETag`.
+fn one_rule(host: &str) -> CorsConfiguration {
+    CorsConfiguration::new([CorsRule::builder()
+        .allowed_origins([
+            format!("https://{host}.example.com"),
+            format!("https://*.{host}.example.net"),
+        ])
+        .allowed_methods(["GET", "PUT"])
+        .allowed_header("*")
+        .expose_header("ETag")
+        .build()])
+    .unwrap()
+}
+
+fn per_bucket(before: isize) -> isize {
+    (LIVE.load(Relaxed) - before) / BUCKETS as isize
+}
+
+#[test]
+fn bytes_per_bucket_stay_small_and_unused_policies_are_freed() {
+    let names: Vec<String> = (0..BUCKETS).map(|i| format!("bucket-{i:07}")).collect();
+
+    let before = LIVE.load(Relaxed);
+    let store = BucketStore::new(BucketAddressing::PathStyle);
+    for name in &names {
+        store.create_bucket(name);
+        store.put_cors(name, one_rule("shared")).unwrap();
+    }
+    let identical = per_bucket(before);
+    drop(store);
+
+    let before = LIVE.load(Relaxed);
+    let store = BucketStore::new(BucketAddressing::PathStyle);
+    for (i, name) in names.iter().enumerate() {
+        store.create_bucket(name);
+        store.put_cors(name, one_rule(&format!("t{i}"))).unwrap();
+    }
+    let distinct = per_bucket(before);
+
+    // Every configuration deleted: the compiled policies go. What may linger is bounded: map
+    // entries not yet reclaimed (a batch at most) and interner entries not yet swept (fewer
+    // than half the calls since the last sweep).
+    for name in &names {
+        store.delete_cors(name).unwrap();
+    }
+    let unconfigured = per_bucket(before);
+    for name in &names {
+        store.put_cors(name, one_rule("shared")).unwrap();
+    }
+    let shared_again = per_bucket(before);
+
+    println!("bytes per bucket: distinct {distinct}, identical {identical}, after DeleteBucketCors {unconfigured}, shared again {shared_again}");
+    assert!(
+        distinct <= 1024,
+        "distinct one-rule configurations: {distinct} B per bucket"
+    );
+    assert!(
+        identical <= 256,
+        "identical configurations: {identical} B per bucket"
+    );
+    assert!(
+        unconfigured <= identical + 64,
+        "after deleting every configuration: {unconfigured} B per bucket ({identical} with one shared)"
+    );
+    assert!(
+        shared_again <= 256,
+        "one shared configuration again: {shared_again} B per bucket"
+    );
+}
