@@ -203,12 +203,22 @@ fn with_the_database_stopped_cached_buckets_keep_their_answers_and_others_get_in
     let runtime = runtime();
     let options = CacheOptions::new()
         .time_to_live(Duration::from_millis(300))
+        .negative_time_to_live(Duration::from_secs(60))
         .retry_after_error(Duration::from_millis(200));
     let (a, b, cached) = runtime.block_on(async {
         let a = Node::start(&db.url(), options).await;
         let b = Node::start(&db.url(), options).await;
         a.put("cached", APP).await;
         a.put("unloaded", APP).await;
+        // B must have heard of those writes before it loads, or a late notification would drop
+        // what it loaded: notifications arrive in commit order, so once B hears of a later
+        // write (to a bucket it cached as unconfigured), it has heard of those.
+        assert_eq!(b.preflight("marker", APP).await.status, StatusCode::FORBIDDEN);
+        a.put("marker", APP).await;
+        until("B hears of the marker", async || {
+            b.preflight("marker", APP).await.status == StatusCode::OK
+        })
+        .await;
         let cached = b.preflight("cached", APP).await;
         assert_eq!(cached.status, StatusCode::OK);
         (a, b, cached)

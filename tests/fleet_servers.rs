@@ -176,6 +176,15 @@ fn the_servers_ride_out_a_database_outage_and_recover_without_restart() {
         create_bucket(a.addr, bucket);
         put_cors(a.addr, bucket, APP);
     }
+    // B must have heard of those writes before it loads, or a late notification would drop
+    // what it loaded: notifications arrive in commit order, so once B hears of a later write
+    // (to a bucket it cached as unconfigured, for 10 s), it has heard of those.
+    create_bucket(a.addr, "marker");
+    assert_eq!(ask(b.addr, "marker", APP).status, 403);
+    put_cors(a.addr, "marker", APP);
+    until("B hears of the marker", || {
+        ask(b.addr, "marker", APP).status == 200
+    });
     let cached = ask(b.addr, "cached", APP);
     assert_eq!(cached.status, 200);
     gateway.db.stop_server();
