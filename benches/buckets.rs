@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use tower_layer::Layer;
-use tower_s3_cors::{BucketAddressing, BucketStore, CorsConfiguration, CorsLayer, CorsRule};
+use tower_s3_cors::source::{BucketAddressing, BucketStore};
+use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsRule};
 use tower_service::Service;
 
 /// Live heap bytes, for the memory figures.

@@ -498,6 +498,60 @@ fn hostile(c: &mut Criterion) {
     }
 }
 
+/// The decision hook: none set (what every layer above pays), a hook that does nothing, and
+/// one that counts refusals (an atomic add). "none" must cost what the plain layer costs.
+fn on_decision(c: &mut Criterion) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let refused = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&refused);
+    let layers = [
+        ("unset", s3_layer(vec![rule(APP, &HEADERS)])),
+        (
+            "no_op",
+            s3_layer(vec![rule(APP, &HEADERS)]).on_decision(|event| {
+                black_box(event);
+            }),
+        ),
+        (
+            "counting",
+            s3_layer(vec![rule(APP, &HEADERS)]).on_decision(move |event| {
+                if event.outcome() == "refused" {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }),
+        ),
+    ];
+    let cases = [
+        ("actual_allowed", Template::new(Method::GET, &[("origin", APP)])),
+        (
+            "preflight_refused",
+            Template::new(
+                Method::OPTIONS,
+                &[
+                    ("origin", "https://evil.example"),
+                    ("access-control-request-method", "PUT"),
+                ],
+            ),
+        ),
+    ];
+    let mut g = c.benchmark_group("on_decision");
+    for (case, template) in &cases {
+        for (hook, layer) in &layers {
+            let mut service = layer.layer(Stub);
+            g.bench_function(BenchmarkId::new(*case, hook), |b| {
+                b.iter_batched(
+                    || template.request(),
+                    |request| drive(&mut service, request),
+                    BatchSize::SmallInput,
+                )
+            });
+        }
+    }
+    g.finish();
+    black_box(refused.load(Ordering::Relaxed));
+}
+
 fn criterion() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -513,6 +567,7 @@ fn main() {
     many_rules(&mut c);
     header_wildcards(&mut c);
     hostile(&mut c);
+    on_decision(&mut c);
     c.final_summary();
     summary();
 }
@@ -582,6 +637,14 @@ fn summary() {
         println!("{kind}: s3-cors ns per {unit} at {sizes:?}: {}", per.join(" / "));
     }
     row("hostile_names_64kib", "hostile_names_64kib", None);
+    for case in ["actual_allowed", "preflight_refused"] {
+        let at = |hook: &str| median(&format!("on_decision/{case}/{hook}"));
+        if let (Some(unset), Some(no_op), Some(counting)) = (at("unset"), at("no_op"), at("counting")) {
+            println!(
+                "on_decision/{case}: unset {unset:.1}, no-op hook {no_op:.1}, counting hook {counting:.1} ns"
+            );
+        }
+    }
 }
 
 /// One line: `group/{none,insert_only,tower_http,s3_cors}[/param]`; the baselines of a

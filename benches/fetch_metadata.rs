@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use http::Request;
-use tower_s3_cors::{CorsConfiguration, CorsOptions, CorsPolicy, FetchMetadata};
+use tower_s3_cors::fetch_metadata::FetchMetadata;
+use tower_s3_cors::{CorsConfiguration, CorsOptions, CorsPolicy};
 
 fn policy() -> CorsPolicy {
     let config = CorsConfiguration::from_json(

@@ -15,10 +15,10 @@ use std::task::{Context, Poll, Waker};
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{HeaderValue, Request, Response};
 use tower::Layer;
-use tower_s3_cors::{
-    AsyncCorsSource, BoxError, BucketAddressing, BucketStore, CorsConfiguration, CorsLayer, CorsPolicy,
-    Lookup, ReloadableRules, RequestHead, ResourceType,
+use tower_s3_cors::source::{
+    AsyncCorsSource, BoxError, BucketAddressing, BucketStore, Lookup, ReloadableRules,
 };
+use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsPolicy, RequestHead, ResourceType};
 use tower_service::Service;
 
 /// Answers at once with a response that already carries one header.

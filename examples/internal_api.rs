@@ -30,7 +30,8 @@ use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsOptions, CorsRule, FetchMetadata};
+use tower_s3_cors::fetch_metadata::FetchMetadata;
+use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsOptions, CorsRule};
 
 /// The web app's origin when none is given (Vite's development server).
 const DEFAULT_ORIGIN: &str = "http://localhost:5173";

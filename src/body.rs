@@ -45,13 +45,6 @@ impl<B> CorsBody<B> {
         }
     }
 
-    /// An empty body.
-    pub fn empty() -> Self {
-        CorsBody {
-            kind: Kind::Own { data: None },
-        }
-    }
-
     /// The inner service's body, if this is one.
     pub fn into_inner(self) -> Option<B> {
         match self.kind {

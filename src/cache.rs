@@ -235,7 +235,8 @@ struct Inner<L> {
 /// ```
 /// use std::sync::Arc;
 /// use tower_s3_cors::cache::{CacheOptions, RulesCache, StoredCors};
-/// use tower_s3_cors::{BoxError, BucketAddressing, CorsConfiguration, CorsLayer};
+/// use tower_s3_cors::source::{BoxError, BucketAddressing};
+/// use tower_s3_cors::{CorsConfiguration, CorsLayer};
 ///
 /// // A store: here a constant; in practice a database query.
 /// let loader = |bucket: &str| {

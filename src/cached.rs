@@ -27,7 +27,7 @@ pub enum Cached<R, F> {
 /// [`Cached::Miss`] the response future polls the returned future first, then decides with
 /// what it gives. A miss that fails answers a preflight with S3's 500 `InternalError`
 /// document and serves an actual request without CORS headers (or refuses it with that
-/// document in enforce mode), as [`AsyncCorsSource`](crate::AsyncCorsSource) does.
+/// document in enforce mode), as [`AsyncCorsSource`](crate::source::AsyncCorsSource) does.
 ///
 /// `cache::RulesCache` (feature `cache`) implements it over any
 /// asynchronous loader.

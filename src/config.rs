@@ -6,10 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 /// Largest configuration document S3 accepts, in bytes.
-pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// Most rules a configuration may hold.
-pub const MAX_RULES: usize = 100;
+pub(crate) const MAX_RULES: usize = 100;
 
 /// One `CORSRule`: which origins may use which methods and request headers, and what the
 /// browser may read and cache.
@@ -98,7 +98,15 @@ impl CorsRuleBuilder {
         self
     }
 
-    /// Adds an `AllowedMethod`: one of `GET`, `PUT`, `HEAD`, `POST`, `DELETE` (case-sensitive).
+    /// Adds an `AllowedMethod`: one of `GET`, `PUT`, `HEAD`, `POST`, `DELETE` (case-sensitive),
+    /// as text or as an [`S3Method`](crate::S3Method), which cannot be misspelt.
+    ///
+    /// ```
+    /// use tower_s3_cors::{CorsRule, S3Method};
+    ///
+    /// let rule = CorsRule::builder().allowed_origin("*").allowed_method(S3Method::Put).build();
+    /// assert_eq!(rule.allowed_methods(), ["PUT"]);
+    /// ```
     pub fn allowed_method(mut self, method: impl Into<String>) -> Self {
         self.rule.allowed_methods.push(method.into());
         self
@@ -219,6 +227,14 @@ pub struct CorsConfiguration {
 }
 
 impl CorsConfiguration {
+    /// The largest configuration S3 accepts, in bytes (64 KiB): a document read from XML or
+    /// JSON, and the S3 XML form of any configuration (what [`to_xml`](Self::to_xml) writes),
+    /// must fit. Larger ones are refused with `MaxMessageLengthExceeded`.
+    pub const MAX_DOCUMENT_BYTES: usize = MAX_DOCUMENT_BYTES;
+
+    /// The most rules a configuration may hold (100).
+    pub const MAX_RULES: usize = MAX_RULES;
+
     /// The rules, in order.
     pub fn rules(&self) -> &[CorsRule] {
         &self.rules

@@ -18,6 +18,7 @@ use crate::source::BucketCors;
 /// What the layer does with a request.
 #[derive(Clone, Debug)]
 #[must_use]
+#[non_exhaustive]
 pub enum Decision {
     /// Serve with the inner service and return its response unchanged (apart from
     /// [`PassThrough::vary`]).
@@ -28,6 +29,41 @@ pub enum Decision {
     Actual(Allowed),
     /// Answer with this S3 error document; the inner service is not called.
     Refuse(Refusal),
+}
+
+impl Decision {
+    /// One word for the outcome, as the command line's `explain` and the decision hook say
+    /// it: `preflight-allowed`, `cors-headers-added`, `refused` or `pass-through`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Decision::Preflight(_) => "preflight-allowed",
+            Decision::Actual(_) => "cors-headers-added",
+            Decision::Refuse(_) => "refused",
+            Decision::PassThrough(_) => "pass-through",
+        }
+    }
+
+    /// Why, in one sentence for people (the command line's `explain` and the decision hook
+    /// use these words).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Decision::Preflight(_) => "the first rule that matches; the layer answers the preflight itself",
+            Decision::Actual(_) => {
+                "the first rule that matches; your service answers and the layer adds these \
+                 headers to its response (replacing same-named ones, merging Vary)"
+            }
+            Decision::Refuse(refusal) => refusal.kind().reason(),
+            Decision::PassThrough(pass) => pass.reason().sentence(),
+        }
+    }
+
+    /// The 0-based index of the rule that matched, for an allowed preflight or actual request.
+    pub fn rule_index(&self) -> Option<usize> {
+        match self {
+            Decision::Preflight(allowed) | Decision::Actual(allowed) => Some(allowed.rule_index()),
+            Decision::Refuse(_) | Decision::PassThrough(_) => None,
+        }
+    }
 }
 
 /// Why a request is served unchanged.
@@ -48,6 +84,34 @@ pub enum PassReason {
     NotPreflight,
 }
 
+impl PassReason {
+    /// Why, in one sentence for people ([`Decision::reason`]).
+    pub fn sentence(self) -> &'static str {
+        match self {
+            PassReason::NotCors => {
+                "no Origin: not a CORS request; your service's response goes back unchanged"
+            }
+            PassReason::NoRuleMatched => {
+                "no rule matches: your service's response goes back unchanged, without CORS \
+                 headers, and the browser will not let the page read it (S3 never refuses an \
+                 actual request)"
+            }
+            PassReason::NoBucket => {
+                "the request names no bucket; your service's response goes back unchanged"
+            }
+            PassReason::NoSuchBucket => {
+                "the bucket does not exist; your service's response goes back unchanged"
+            }
+            PassReason::NotConfigured => {
+                "the bucket has no CORS configuration; your service's response goes back unchanged"
+            }
+            PassReason::NotPreflight => {
+                "an OPTIONS request that is not a preflight (Fetch mode); your service answers it"
+            }
+        }
+    }
+}
+
 /// A request served unchanged, and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PassThrough {
@@ -58,7 +122,7 @@ pub struct PassThrough {
 }
 
 impl PassThrough {
-    /// Why.
+    /// Why the request is served unchanged.
     pub fn reason(&self) -> PassReason {
         self.reason
     }
@@ -78,7 +142,7 @@ impl PassThrough {
     pub fn vary(&self) -> Option<HeaderValue> {
         match (self.vary, self.fetch_metadata) {
             (false, None) => None,
-            (true, None) => Some(HeaderValue::from_static(VARY_VALUE)),
+            (true, None) => Some(const { HeaderValue::from_static(VARY_VALUE) }),
             (cache_safe, Some(verdict)) => Some(HeaderValue::from_static(verdict.vary_value(cache_safe))),
         }
     }
@@ -102,7 +166,7 @@ impl Allowed {
         &self.headers
     }
 
-    /// Takes the headers.
+    /// The headers to send, taken (to insert them without cloning).
     pub fn into_headers(self) -> CorsHeaders {
         self.headers
     }

@@ -25,6 +25,19 @@ impl ErrorCode {
     }
 }
 
+/// `ErrorCode::MalformedXml == "MalformedXML"`: a code equals S3's spelling of it.
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -127,13 +140,9 @@ impl ConfigError {
         self
     }
 
-    /// S3's error code: `MalformedXML`, `InvalidRequest` or `MaxMessageLengthExceeded`.
-    pub fn code(&self) -> &'static str {
-        self.inner.code.as_str()
-    }
-
-    /// The error code as an enum.
-    pub fn error_code(&self) -> ErrorCode {
+    /// S3's error code (`MalformedXML`, `InvalidRequest` or `MaxMessageLengthExceeded`);
+    /// [`ErrorCode::as_str`] spells it as S3 does, and it compares equal to that spelling.
+    pub fn code(&self) -> ErrorCode {
         self.inner.code
     }
 
@@ -183,7 +192,7 @@ impl ConfigError {
     pub fn to_s3_xml(&self, request_id: &str, host_id: &str) -> String {
         let mut out = String::with_capacity(160 + self.inner.message.len());
         out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
-        out.push_str(self.code());
+        out.push_str(self.code().as_str());
         out.push_str("</Code><Message>");
         crate::xml_escape::push_escaped(&mut out, &self.inner.message);
         out.push_str("</Message><RequestId>");

@@ -11,9 +11,9 @@ use crate::request::{requested_headers, CorsFields, RequestHead};
 /// The verdict of one rule on one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleCheck {
-    /// 0-based rule index.
+    /// The rule's 0-based index in the configuration.
     pub index: usize,
-    /// The rule's `ID`.
+    /// The rule's `ID`, when it has one.
     pub id: Option<String>,
     /// Whether an `AllowedOrigin` accepts the request's `Origin`.
     pub origin: bool,

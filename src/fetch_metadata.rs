@@ -44,7 +44,8 @@ const SEC_FETCH_DEST: HeaderName = HeaderName::from_static("sec-fetch-dest");
 /// `<script>`, `<iframe>` and `no-cors` requests from other sites.
 ///
 /// ```
-/// use tower_s3_cors::{CorsConfiguration, CorsOptions, CorsPolicy, Decision, FetchMetadata};
+/// use tower_s3_cors::fetch_metadata::FetchMetadata;
+/// use tower_s3_cors::{CorsConfiguration, CorsOptions, CorsPolicy, Decision};
 ///
 /// let policy = CorsPolicy::new(CorsConfiguration::from_json(
 ///     r#"[{"AllowedOrigins": ["https://app.example.com"], "AllowedMethods": ["GET", "POST"]}]"#,
@@ -117,7 +118,7 @@ impl FetchMetadata {
     /// consulted. A pure function of the method and the `Sec-Fetch-*` headers.
     ///
     /// ```
-    /// use tower_s3_cors::{FetchMetadata, SiteVerdict};
+    /// use tower_s3_cors::fetch_metadata::{FetchMetadata, SiteVerdict};
     ///
     /// let form_post = http::Request::post("/api/counter/increment")
     ///     .header("sec-fetch-site", "cross-site")

@@ -25,7 +25,8 @@ use crate::policy::CorsPolicy;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tower_s3_cors::{CorsConfiguration, PolicyInterner};
+/// use tower_s3_cors::source::PolicyInterner;
+/// use tower_s3_cors::CorsConfiguration;
 ///
 /// let interner = PolicyInterner::new();
 /// let json = r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]"#;

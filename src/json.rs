@@ -20,14 +20,14 @@ struct CliFormRef<'a> {
 impl CorsConfiguration {
     /// Parses JSON in the AWS CLI form (`{"CORSRules": [...]}`) or the S3 console form (a
     /// bare array of rules), with S3's plural PascalCase field names.
-    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
         parse(json)
     }
 
     /// The AWS CLI JSON form, `{"CORSRules": [...]}`: pretty-printed, or compact when
     /// pretty-printing would pass the 64 KiB limit, so the output always reads back.
-    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn to_json(&self) -> String {
         write(self)
     }
@@ -58,15 +58,13 @@ fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
         }
         e
     })?;
-    validate::validate(&rules).map_err(|err| match err.rule_index() {
+    validate::configuration(rules).map_err(|err| match err.rule_index() {
         Some(index) => match rule_position(text, index) {
             Some(offset) => err.with_line_column(line_column(text, offset)),
             None => err,
         },
         None => err,
-    })?;
-    validate::check_xml_size(&rules)?;
-    Ok(CorsConfiguration::from_validated(rules))
+    })
 }
 
 /// Byte offset of the `index`-th rule object, for error positions. A light scan that skips

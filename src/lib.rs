@@ -76,7 +76,7 @@
 //!    problem is.
 //! 2. **Compiled rules** ([`CorsPolicy`]): the configuration compiled once into a matcher
 //!    (indexes of origins, methods and header names) and each rule's prebuilt answer.
-//! 3. **Where rules come from** ([`CorsSource`]): the source hands the request's bucket and
+//! 3. **Where rules come from** ([`source::CorsSource`]): the source hands the request's bucket and
 //!    its rules ([`BucketCors`]) to the decision.
 //! 4. **Reading the request** ([`RequestHead`]): `Origin`, `Access-Control-Request-Method` and
 //!    the requested header names, read once.
@@ -88,8 +88,8 @@
 //! 7. **The tower shell** ([`CorsLayer`] / [`Cors`]): carries the decision out.
 //!
 //! Beside the flow, [`CorsConfiguration::lint`] tells what a valid configuration probably gets
-//! wrong, each [`LintWarning`] with a fix: first origins that let other sites in
-//! ([`Severity::Security`], with an origin that gets in), then origins a browser never sends,
+//! wrong, each [`lint::LintWarning`] with a fix: first origins that let other sites in
+//! ([`lint::Severity::Security`], with an origin that gets in), then origins a browser never sends,
 //! rules that can never apply, ...; and [`CorsPolicy::explain`] gives each rule's verdict on a
 //! request. The `cli` feature builds the `tower-s3-cors` command (`lint`, `explain`,
 //! `convert`).
@@ -101,7 +101,7 @@
 //! browser then refuses to expose it). The first rule whose origin, method and requested
 //! headers all match wins. [`CorsOptions`] adds behaviour beyond S3, each off by default:
 //! cache-safe `Vary`, Fetch-mode `OPTIONS`, enforce mode, Private Network Access and
-//! [`FetchMetadata`] resource isolation. Enforce mode and Fetch Metadata together protect an
+//! [`fetch_metadata::FetchMetadata`] resource isolation. Enforce mode and Fetch Metadata together protect an
 //! internal API: CORS alone only stops other sites from *reading* answers, while a form `POST`
 //! or a `no-cors` `fetch()` from any page still runs the handler; these refuse such requests
 //! before it runs (see `examples/internal_api.rs`).
@@ -110,11 +110,11 @@
 //!
 //! - [`CorsLayer::new`]: one configuration, as one virtual-hosted bucket (`/` is the bucket).
 //! - [`CorsLayer::from_source`] with a closure `Fn(&RequestHead) -> Lookup` (per route, per
-//!   tenant), an `Arc<`[`ReloadableRules`]`>` (replaced atomically while serving) or an
-//!   `Arc<`[`BucketStore`]`>` (per-bucket rules with S3's PutBucketCors, GetBucketCors and
+//!   tenant), an `Arc<`[`source::ReloadableRules`]`>` (replaced atomically while serving) or an
+//!   `Arc<`[`source::BucketStore`]`>` (per-bucket rules with S3's PutBucketCors, GetBucketCors and
 //!   DeleteBucketCors, path-style or virtual-host addressing).
-//! - [`CorsLayer::from_async_source`] with an [`AsyncCorsSource`], for lookups that await.
-//! - [`CorsLayer::from_cached_source`] with a [`CachedCorsSource`], for rules kept in memory in
+//! - [`CorsLayer::from_async_source`] with an [`source::AsyncCorsSource`], for lookups that await.
+//! - [`CorsLayer::from_cached_source`] with a [`source::CachedCorsSource`], for rules kept in memory in
 //!   front of a store: a hit costs what a synchronous source costs, only a miss awaits. The
 //!   `cache` feature's `cache::RulesCache` is one, over any asynchronous loader (a database
 //!   shared by several instances), with coalesced loads, invalidation and stale-if-error.
@@ -123,7 +123,10 @@
 //!
 //! [tower]: https://docs.rs/tower
 #![warn(missing_docs)]
+#![deny(unreachable_pub)]
 #![forbid(unsafe_code)]
+// No panic reachable from a request or a configuration. The one `panic!` is a response future
+// polled after it completed (a caller's bug, as in tower), allowed where it is written.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -137,19 +140,20 @@ mod config;
 mod decision;
 mod error;
 mod explain;
-mod fetch_metadata;
+pub mod fetch_metadata;
+mod hook;
 mod intern;
 #[cfg(feature = "json")]
 mod json;
 mod layer;
-mod lint;
+pub mod lint;
 mod matcher;
 mod options;
 mod policy;
 mod request;
 mod response;
 mod s3_error;
-mod source;
+pub mod source;
 mod swar;
 mod validate;
 mod vary;
@@ -158,21 +162,34 @@ mod xml;
 mod xml_escape;
 
 pub use body::CorsBody;
-pub use cached::{Cached, CachedCorsSource, CachedSource};
-pub use config::{CorsConfiguration, CorsRule, CorsRuleBuilder, MAX_DOCUMENT_BYTES, MAX_RULES};
+pub use config::{CorsConfiguration, CorsRule, CorsRuleBuilder};
 pub use decision::{decide, Allowed, Decision, PassReason, PassThrough};
 pub use error::{ConfigError, ErrorCode};
 pub use explain::RuleCheck;
-pub use fetch_metadata::{FetchMetadata, SiteVerdict};
-pub use intern::PolicyInterner;
-pub use layer::{AsyncResponseFuture, CachedResponseFuture, Cors, CorsLayer, ResponseFuture};
-pub use lint::{LintCode, LintWarning, Severity, CHROMIUM_MAX_AGE_SECONDS};
+pub use hook::DecisionEvent;
+pub use layer::{Cors, CorsLayer};
 pub use options::CorsOptions;
 pub use policy::CorsPolicy;
-pub use request::{RequestHead, ResourceType, S3Method, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK};
-pub use response::{CorsHeaders, ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
-pub use s3_error::{NoSuchCorsConfiguration, Refusal, RefusalKind, RequestIds};
-pub use source::{
-    AsyncCorsSource, AsyncSource, BoxError, BucketAddressing, BucketCors, BucketStore, CorsSource, Lookup,
-    NoSuchBucket, ReloadableRules, SingleBucket,
-};
+pub use request::{RequestHead, ResourceType, S3Method};
+pub use response::CorsHeaders;
+pub use s3_error::{Refusal, RefusalKind, RequestIds};
+pub use source::BucketCors;
+
+pub mod future {
+    //! The response futures of [`Cors`](crate::Cors), as tower keeps its futures: named
+    //! types, never boxed, one variant per path.
+
+    pub use crate::layer::{AsyncResponseFuture, CachedResponseFuture, ResponseFuture};
+}
+
+pub mod header {
+    //! Header names the layer reads or writes that `http::header` does not define.
+
+    pub use crate::request::ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK;
+    pub use crate::response::{ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
+}
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -27,9 +27,65 @@ use serde::Serialize;
 
 use crate::config::{CorsConfiguration, CorsRule};
 
-/// The longest preflight cache Chromium honours, in seconds (`Access-Control-Max-Age` above
-/// it is capped). Firefox caps at 86400.
+/// The longest preflight cache Chromium honours, in seconds: a longer `Access-Control-Max-Age`
+/// is cut to 2 hours (`kMaxTimeout = base::Hours(2)` in Chromium's
+/// `services/network/cors/preflight_result.cc`).
 pub const CHROMIUM_MAX_AGE_SECONDS: i32 = 7200;
+
+/// The longest preflight cache Firefox honours, in seconds: 24 hours (`AddResultToCache` in
+/// Gecko's `netwerk/protocol/http/nsCORSListenerProxy.cpp` caps the parsed value at 86400).
+pub const FIREFOX_MAX_AGE_SECONDS: i32 = 86_400;
+
+/// The longest preflight cache WebKit (Safari, every browser on iOS) honours, in seconds: 10
+/// minutes (`maxPreflightCacheTimeout = 600_s` in WebKit's
+/// `Source/WebCore/loader/CrossOriginPreflightResultCache.cpp`). The smallest of the three
+/// engines' caps, so the one `max-age-capped` starts at.
+pub const WEBKIT_MAX_AGE_SECONDS: i32 = 600;
+
+/// Each engine's cap, smallest first: `max-age-capped` names the engines that cut a
+/// `MaxAgeSeconds` and those that honour it.
+const ENGINE_MAX_AGE_SECONDS: [(&str, i32); 3] = [
+    ("WebKit (Safari)", WEBKIT_MAX_AGE_SECONDS),
+    ("Chromium", CHROMIUM_MAX_AGE_SECONDS),
+    ("Firefox", FIREFOX_MAX_AGE_SECONDS),
+];
+
+/// The `max-age-capped` message for a `MaxAgeSeconds` above the smallest cap, e.g. "WebKit
+/// (Safari) caches a preflight for at most 600 s, so MaxAgeSeconds 3000 is cut to 600 s there;
+/// Chromium (up to 7200 s) and Firefox (up to 86400 s) honour it".
+fn max_age_capped_message(seconds: i32) -> String {
+    let (cut, honoured): (Vec<_>, Vec<_>) =
+        ENGINE_MAX_AGE_SECONDS.iter().partition(|(_, cap)| seconds > *cap);
+    let caps: Vec<String> = cut
+        .iter()
+        .enumerate()
+        .map(|(i, (engine, cap))| {
+            if i == 0 {
+                format!("{engine} caches a preflight for at most {cap} s")
+            } else {
+                format!("{engine} for at most {cap} s")
+            }
+        })
+        .collect();
+    let mut message = match (caps.as_slice(), cut.as_slice()) {
+        ([only], [(_, cap)]) => format!("{only}, so MaxAgeSeconds {seconds} is cut to {cap} s there"),
+        ([first @ .., last], _) => format!(
+            "{} and {last}, so MaxAgeSeconds {seconds} is cut there",
+            first.join(", ")
+        ),
+        ([], _) => format!("MaxAgeSeconds {seconds} is honoured everywhere"),
+    };
+    let honoured: Vec<String> = honoured
+        .iter()
+        .map(|(engine, cap)| format!("{engine} (up to {cap} s)"))
+        .collect();
+    match honoured.as_slice() {
+        [] => {}
+        [one] => message.push_str(&format!("; {one} honours it")),
+        many => message.push_str(&format!("; {} honour it", many.join(" and "))),
+    }
+    message
+}
 
 /// How bad a [`LintWarning`] is. Security findings come first (`Security < Warning`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -109,7 +165,9 @@ pub enum LintCode {
     RuleUnmatchable,
     /// The rule's `ID` is also an earlier rule's.
     DuplicateId,
-    /// `MaxAgeSeconds` above 7200, Chromium's cap.
+    /// `MaxAgeSeconds` above a browser engine's preflight-cache cap: above 600 (WebKit, so
+    /// Safari); the message names every engine that cuts it (Chromium above 7200, Firefox above
+    /// 86400).
     MaxAgeCapped,
     /// A negative `MaxAgeSeconds`: browsers ignore the header.
     MaxAgeNegative,
@@ -284,7 +342,8 @@ impl CorsConfiguration {
     /// together cover it.
     ///
     /// ```
-    /// use tower_s3_cors::{CorsConfiguration, LintCode, Severity};
+    /// use tower_s3_cors::lint::{LintCode, Severity};
+    /// use tower_s3_cors::CorsConfiguration;
     ///
     /// let config = CorsConfiguration::from_json(
     ///     r#"[{"AllowedOrigins": ["https://app.example.com/"], "AllowedMethods": ["GET"]},
@@ -378,12 +437,11 @@ impl CorsConfiguration {
                 }
             }
             if let Some(seconds) = rule.max_age_seconds() {
-                if seconds > CHROMIUM_MAX_AGE_SECONDS {
-                    let message = format!(
-                        "browsers cache a preflight for at most {CHROMIUM_MAX_AGE_SECONDS} s (Chromium), so \
-                         {seconds} s is not honoured"
+                if seconds > WEBKIT_MAX_AGE_SECONDS {
+                    let message = max_age_capped_message(seconds);
+                    let fix = format!(
+                        "set MaxAgeSeconds to {WEBKIT_MAX_AGE_SECONDS} or less for the same cache in every browser"
                     );
-                    let fix = format!("set MaxAgeSeconds to {CHROMIUM_MAX_AGE_SECONDS} or less");
                     warnings.push(
                         warning(LintCode::MaxAgeCapped, message, fix)
                             .at("MaxAgeSeconds", &seconds.to_string()),

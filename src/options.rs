@@ -65,7 +65,8 @@ impl CorsOptions {
     /// service runs; [`FetchMetadata`] says which requests pass. `None` turns it off.
     ///
     /// ```
-    /// use tower_s3_cors::{CorsOptions, FetchMetadata};
+    /// use tower_s3_cors::fetch_metadata::FetchMetadata;
+    /// use tower_s3_cors::CorsOptions;
     ///
     /// let options = CorsOptions::new()
     ///     .enforce(true)

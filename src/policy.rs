@@ -67,6 +67,7 @@ impl CorsPolicy {
     }
 
     /// The prebuilt answer of the rule at `index`.
+    #[inline]
     pub(crate) fn answer(&self, index: usize) -> Option<&RuleAnswer> {
         self.answers.get(index)
     }

@@ -69,9 +69,9 @@ impl<'a, B> From<&'a http::Request<B>> for RequestHead<'a> {
 /// Whether the URL names the bucket itself or an object in it (S3's `<ResourceType>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ResourceType {
-    /// The bucket URL.
+    /// The bucket URL (`/` for a virtual-hosted bucket, `/bucket` path-style).
     Bucket,
-    /// An object URL.
+    /// An object URL (anything below the bucket).
     Object,
 }
 
@@ -95,19 +95,34 @@ impl ResourceType {
     }
 }
 
-/// One of the five methods S3 knows, as a bit index.
+/// One of the five methods S3 accepts in `AllowedMethod` and `Access-Control-Request-Method`
+/// (compared case-sensitively). The rule builder takes it in place of text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum S3Method {
-    /// `GET`
+    /// `GET`: read an object or list a bucket.
     Get,
-    /// `PUT`
+    /// `PUT`: upload an object (or a part).
     Put,
-    /// `HEAD`
+    /// `HEAD`: read an object's metadata.
     Head,
-    /// `POST`
+    /// `POST`: browser-form uploads and multipart operations.
     Post,
-    /// `DELETE`
+    /// `DELETE`: delete an object.
     Delete,
+}
+
+/// The method's name, so the rule builder takes an `S3Method`:
+/// `CorsRule::builder().allowed_method(S3Method::Put)`.
+impl From<S3Method> for String {
+    fn from(method: S3Method) -> String {
+        method.as_str().to_owned()
+    }
+}
+
+impl std::fmt::Display for S3Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl S3Method {
@@ -153,6 +168,7 @@ pub(crate) enum OriginField<'a> {
     Many,
 }
 
+#[inline]
 fn origin_field(headers: &HeaderMap) -> OriginField<'_> {
     let mut fields = headers.get_all(ORIGIN).iter();
     match (fields.next(), fields.next()) {
@@ -165,6 +181,7 @@ fn origin_field(headers: &HeaderMap) -> OriginField<'_> {
 }
 
 /// `Access-Control-Request-Method`: absent, or its first value and whether it was repeated.
+#[inline]
 fn request_method_field(headers: &HeaderMap) -> Option<(&HeaderValue, bool)> {
     let mut fields = headers.get_all(ACCESS_CONTROL_REQUEST_METHOD).iter();
     let first = fields.next()?;
@@ -202,6 +219,7 @@ pub(crate) struct CorsFields<'a> {
 }
 
 impl<'a> CorsFields<'a> {
+    #[inline]
     pub(crate) fn of(head: &RequestHead<'a>) -> Self {
         CorsFields {
             method: head.method,
@@ -210,6 +228,7 @@ impl<'a> CorsFields<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn is_preflight(&self, options: &CorsOptions) -> bool {
         is_preflight(self.method, &self.origin, self.request_method, options)
     }
@@ -229,6 +248,7 @@ impl<'a> CorsFields<'a> {
 
     /// The method rules are matched on: a preflight's `Access-Control-Request-Method`, or an
     /// actual request's (see [`actual_method`]); an `OPTIONS` without one matches nothing.
+    #[inline]
     pub(crate) fn matched_method(&self) -> Option<S3Method> {
         actual_method(self.method, self.request_method)
     }
@@ -246,12 +266,14 @@ pub(crate) struct RequestedHeaders<'a> {
 }
 
 impl<'a> RequestedHeaders<'a> {
+    #[inline]
     pub(crate) fn of(headers: &'a HeaderMap) -> Self {
         RequestedHeaders {
             fields: headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS),
         }
     }
 
+    #[inline]
     pub(crate) fn names(&self) -> Names<'a> {
         Names {
             fields: self.fields.iter(),

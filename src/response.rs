@@ -365,11 +365,13 @@ impl RuleAnswer {
         headers.set(Field::AllowPrivateNetwork, private_network.then_some(TRUE));
         headers.set(
             Field::Vary,
-            Some(HeaderValue::from_static(if private_network {
-                VARY_VALUE_PRIVATE_NETWORK
+            // Constants: `from_static` with an argument chosen at run time would check the
+            // bytes at every request.
+            Some(if private_network {
+                const { HeaderValue::from_static(VARY_VALUE_PRIVATE_NETWORK) }
             } else {
-                VARY_VALUE
-            })),
+                const { HeaderValue::from_static(VARY_VALUE) }
+            }),
         );
         headers
     }

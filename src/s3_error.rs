@@ -1,4 +1,4 @@
-//! S3's CORS error documents (spec §4, §4.1) and the request ids they carry.
+//! S3's CORS error documents and the request ids they carry.
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, Hasher};
@@ -17,23 +17,44 @@ const NOT_ALLOWED: &str = "CORSResponse: This CORS request is not allowed. This 
 const INVALID_METHOD_PREFIX: &str = "Invalid Access-Control-Request-Method: ";
 const INTERNAL_ERROR: &str = "We encountered an internal error. Please try again.";
 
-/// Which of S3's CORS refusals (spec §4: P1–P5; enforce mode uses P5's document).
+/// Which of S3's CORS refusals, in the order S3 checks a preflight (enforce mode refuses an
+/// actual request with [`NotAllowed`](Self::NotAllowed)'s document).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RefusalKind {
-    /// P1: a preflight without `Origin` (400 `BadRequest`).
+    /// A preflight without `Origin` (400 `BadRequest`).
     MissingOrigin,
-    /// P2: the bucket does not exist (403 `AccessForbidden`).
+    /// The bucket does not exist (403 `AccessForbidden`).
     NoSuchBucket,
-    /// P3: the bucket has no CORS configuration (403 `AccessForbidden`).
+    /// The bucket has no CORS configuration (403 `AccessForbidden`).
     CorsNotEnabled,
-    /// P4: `Access-Control-Request-Method` missing, repeated, or not one of S3's five
+    /// `Access-Control-Request-Method` missing, repeated, or not one of S3's five
     /// (400 `BadRequest`).
     InvalidRequestMethod,
-    /// P5: no rule matches (403 `AccessForbidden`).
+    /// No rule matches (403 `AccessForbidden`).
     NotAllowed,
     /// The rules could not be looked up (500 `InternalError`).
     LookupFailed,
+}
+
+impl RefusalKind {
+    /// Why, in one sentence for people (the command line's `explain` and the decision hook
+    /// use these words).
+    pub fn reason(self) -> &'static str {
+        match self {
+            RefusalKind::MissingOrigin => {
+                "a preflight without Origin: S3 answers 400 before looking at any rule"
+            }
+            RefusalKind::NoSuchBucket => "a preflight to a bucket that does not exist",
+            RefusalKind::CorsNotEnabled => "a preflight to a bucket that has no CORS configuration",
+            RefusalKind::InvalidRequestMethod => {
+                "Access-Control-Request-Method is missing, sent twice, or not one of GET, PUT, \
+                 HEAD, POST, DELETE"
+            }
+            RefusalKind::NotAllowed => "no rule matches the origin, the method and every requested header",
+            RefusalKind::LookupFailed => "the bucket's CORS rules could not be looked up",
+        }
+    }
 }
 
 /// A request the layer answers itself with an S3 error document.
@@ -96,12 +117,12 @@ impl Refusal {
         }
     }
 
-    /// Which refusal.
+    /// Which refusal (what S3 checked that failed).
     pub fn kind(&self) -> RefusalKind {
         self.kind
     }
 
-    /// The HTTP status.
+    /// The HTTP status S3 answers with: 400, 403, or 500 for a failed lookup.
     pub fn status(&self) -> StatusCode {
         match self.kind {
             RefusalKind::MissingOrigin | RefusalKind::InvalidRequestMethod => StatusCode::BAD_REQUEST,
@@ -112,7 +133,7 @@ impl Refusal {
         }
     }
 
-    /// S3's `<Code>`.
+    /// S3's `<Code>`: `BadRequest`, `AccessForbidden` or `InternalError`.
     pub fn code(&self) -> &'static str {
         match self.kind {
             RefusalKind::MissingOrigin | RefusalKind::InvalidRequestMethod => "BadRequest",
@@ -207,7 +228,7 @@ impl Refusal {
 /// `NoSuchCORSConfiguration` (DeleteBucketCors answers 204 whether or not one exists).
 ///
 /// ```
-/// use tower_s3_cors::NoSuchCorsConfiguration;
+/// use tower_s3_cors::source::NoSuchCorsConfiguration;
 ///
 /// let error = NoSuchCorsConfiguration::new("photos");
 /// assert_eq!(error.status(), http::StatusCode::NOT_FOUND);
@@ -231,12 +252,17 @@ impl NoSuchCorsConfiguration {
         }
     }
 
-    /// 404.
+    /// The bucket that has no configuration.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The HTTP status S3 answers GetBucketCors with here: 404.
     pub fn status(&self) -> StatusCode {
         StatusCode::NOT_FOUND
     }
 
-    /// `NoSuchCORSConfiguration`.
+    /// S3's `<Code>`: `NoSuchCORSConfiguration`.
     pub fn code(&self) -> &'static str {
         "NoSuchCORSConfiguration"
     }
@@ -264,12 +290,20 @@ impl NoSuchCorsConfiguration {
     }
 }
 
+impl std::fmt::Display for NoSuchCorsConfiguration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} ({})", self.code(), self.message(), self.bucket)
+    }
+}
+
+impl std::error::Error for NoSuchCorsConfiguration {}
+
 /// The ids of one answer: `x-amz-request-id` / `<RequestId>` and `x-amz-id-2` / `<HostId>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestIds {
-    /// `x-amz-request-id` and `<RequestId>`.
+    /// Sent as `x-amz-request-id` and written as `<RequestId>`.
     pub request_id: HeaderValue,
-    /// `x-amz-id-2` and `<HostId>`.
+    /// Sent as `x-amz-id-2` and written as `<HostId>`.
     pub host_id: HeaderValue,
 }
 

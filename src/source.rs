@@ -1,5 +1,9 @@
-//! Where the rules of a request come from (spec §3): one configuration, a closure, a
-//! per-bucket store, rules replaced while serving, or an asynchronous lookup.
+//! Where the rules of a request come from: one configuration ([`SingleBucket`]), a closure,
+//! rules replaced while serving ([`ReloadableRules`]), an in-memory per-bucket store with
+//! S3's bucket operations ([`BucketStore`]), or an asynchronous lookup ([`AsyncCorsSource`]).
+//!
+//! A source answers with the request's bucket and its rules: [`BucketCors`] (borrowed, what
+//! the decision reads) or [`Lookup`] (owned, what closures and asynchronous sources return).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,16 +11,21 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use http::header::HOST;
 
+pub use crate::cached::{Cached, CachedCorsSource, CachedSource};
 use crate::config::CorsConfiguration;
-use crate::intern::PolicyInterner;
+pub use crate::intern::PolicyInterner;
 use crate::policy::CorsPolicy;
 use crate::request::{RequestHead, ResourceType};
+pub use crate::s3_error::NoSuchCorsConfiguration;
 
 /// The error an asynchronous source may fail with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What looking up the request's bucket gave (spec §3).
+/// What looking up the request's bucket gave, borrowed for the decision: S3 answers a
+/// preflight differently for a missing bucket, a bucket without CORS configuration and a
+/// configured one.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub enum BucketCors<'a> {
     /// The request names no bucket (the service endpoint).
     NoBucket,
@@ -36,12 +45,14 @@ pub enum BucketCors<'a> {
 /// The outcome of looking up a request's rules, owned (what closures and asynchronous sources
 /// return). [`BucketCors`] is the borrowed form the decision reads.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Lookup {
     /// The request names no bucket (service endpoint): actual requests pass through untouched.
     NoBucket,
-    /// The bucket does not exist (spec P2).
+    /// The bucket does not exist: a preflight gets S3's 403 "Bucket not found".
     NoSuchBucket,
-    /// The bucket has no CORS configuration (spec P3).
+    /// The bucket has no CORS configuration: a preflight gets S3's 403 "CORS is not
+    /// enabled for this bucket".
     NotConfigured,
     /// The bucket's rules, and whether the URL names the bucket or an object.
     Configured {
@@ -53,7 +64,7 @@ pub enum Lookup {
 }
 
 impl Lookup {
-    /// The borrowed form.
+    /// The borrowed form the decision reads.
     pub fn as_bucket_cors(&self) -> BucketCors<'_> {
         match self {
             Lookup::NoBucket => BucketCors::NoBucket,
@@ -103,13 +114,48 @@ impl<T: CorsSource> CorsSource for Arc<T> {
 /// The returned future must not borrow the request: take what the lookup needs (the bucket
 /// name) from `head` before returning it. A lookup that fails answers a preflight with S3's
 /// 500 `InternalError` document; an actual request is then served without CORS headers (or
-/// refused with that document in enforce mode).
+/// refused with that document in enforce mode). The error is not lost: it is logged (feature
+/// `tracing`, at `warn`) and handed to the decision hook ([`CorsLayer::on_decision`]).
+///
+/// Implemented for closures `Fn(&RequestHead) -> impl Future<Output = Result<Lookup,
+/// BoxError>>`, as tower-http's `async_predicate`:
+///
+/// ```
+/// use std::sync::Arc;
+/// use tower_s3_cors::source::{BucketAddressing, BucketStore, Lookup};
+/// use tower_s3_cors::CorsLayer;
+///
+/// let store = Arc::new(BucketStore::new(BucketAddressing::PathStyle));
+/// let layer = CorsLayer::from_async_source(move |head: &tower_s3_cors::RequestHead<'_>| {
+///     // Read what the lookup needs now; the future must not borrow the request.
+///     let found = store.lookup(head);
+///     async move {
+///         // ... await a database or a cache here ...
+///         Ok::<_, tower_s3_cors::source::BoxError>(found)
+///     }
+/// });
+/// # drop(layer);
+/// ```
+///
+/// [`CorsLayer::on_decision`]: crate::CorsLayer::on_decision
 pub trait AsyncCorsSource: Send + Sync + 'static {
     /// The lookup's future.
     type Future: Future<Output = Result<Lookup, BoxError>>;
 
     /// Starts looking up the request's rules.
     fn lookup(&self, head: &RequestHead<'_>) -> Self::Future;
+}
+
+impl<F, Fut> AsyncCorsSource for F
+where
+    F: Fn(&RequestHead<'_>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Lookup, BoxError>>,
+{
+    type Future = Fut;
+
+    fn lookup(&self, head: &RequestHead<'_>) -> Fut {
+        self(head)
+    }
 }
 
 impl<T: AsyncCorsSource> AsyncCorsSource for Arc<T> {
@@ -123,7 +169,14 @@ impl<T: AsyncCorsSource> AsyncCorsSource for Arc<T> {
 /// Marks a source as asynchronous for [`CorsLayer`](crate::CorsLayer); made by
 /// [`CorsLayer::from_async_source`](crate::CorsLayer::from_async_source).
 #[derive(Clone, Debug)]
-pub struct AsyncSource<A>(pub A);
+pub struct AsyncSource<A>(pub(crate) A);
+
+impl<A> AsyncSource<A> {
+    /// The asynchronous source.
+    pub fn get_ref(&self) -> &A {
+        &self.0
+    }
+}
 
 /// One configuration for every request, as one virtual-hosted bucket that exists and is
 /// configured: the path `/` is the bucket, any other path an object.
@@ -133,7 +186,7 @@ pub struct SingleBucket {
 }
 
 impl SingleBucket {
-    /// Compiles `config`.
+    /// One bucket with `config`, compiled now.
     pub fn new(config: CorsConfiguration) -> Self {
         SingleBucket {
             policy: CorsPolicy::new(config),
@@ -145,7 +198,7 @@ impl SingleBucket {
         SingleBucket { policy }
     }
 
-    /// The rules.
+    /// The compiled rules every request is decided with.
     pub fn policy(&self) -> &CorsPolicy {
         &self.policy
     }
@@ -167,7 +220,8 @@ impl CorsSource for SingleBucket {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tower_s3_cors::{CorsConfiguration, CorsLayer, ReloadableRules};
+/// use tower_s3_cors::source::ReloadableRules;
+/// use tower_s3_cors::{CorsConfiguration, CorsLayer};
 ///
 /// let first = CorsConfiguration::from_json(r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]"#)?;
 /// let rules = Arc::new(ReloadableRules::new(first));
@@ -185,7 +239,7 @@ pub struct ReloadableRules {
 }
 
 impl ReloadableRules {
-    /// Starts with `config`.
+    /// Starts with `config`, compiled now.
     pub fn new(config: CorsConfiguration) -> Self {
         ReloadableRules {
             current: ArcSwap::from_pointee(CorsPolicy::new(config)),
@@ -197,7 +251,7 @@ impl ReloadableRules {
         self.current.store(Arc::new(CorsPolicy::new(config)));
     }
 
-    /// The rules now.
+    /// The rules new requests are decided with now.
     pub fn current(&self) -> Arc<CorsPolicy> {
         self.current.load_full()
     }
@@ -216,6 +270,7 @@ impl CorsSource for ReloadableRules {
 
 /// How requests name their bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BucketAddressing {
     /// `/bucket/key`: the first path segment is the bucket; `/` is the service endpoint.
     PathStyle,
@@ -232,7 +287,8 @@ impl BucketAddressing {
     /// `None` for the service endpoint.
     ///
     /// ```
-    /// use tower_s3_cors::{BucketAddressing, RequestHead, ResourceType};
+    /// use tower_s3_cors::source::BucketAddressing;
+    /// use tower_s3_cors::{RequestHead, ResourceType};
     ///
     /// let vhost = BucketAddressing::VirtualHost { base_domain: "s3.example.com".into() };
     /// let request = http::Request::get("/photos/cat.jpg")
@@ -300,7 +356,8 @@ impl BucketAddressing {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tower_s3_cors::{BucketAddressing, BucketStore, CorsConfiguration, CorsLayer};
+/// use tower_s3_cors::source::{BucketAddressing, BucketStore};
+/// use tower_s3_cors::{CorsConfiguration, CorsLayer};
 ///
 /// let store = Arc::new(BucketStore::new(BucketAddressing::PathStyle));
 /// store.create_bucket("media");
@@ -308,7 +365,7 @@ impl BucketAddressing {
 ///     r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]"#,
 /// )?)?;
 /// let layer = CorsLayer::from_source(Arc::clone(&store));
-/// assert!(store.get_cors("media").is_some());
+/// assert!(store.get_cors("media")?.is_some());
 /// # drop(layer);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -378,16 +435,25 @@ impl std::hash::Hash for BucketName {
     }
 }
 
-/// The bucket named in a [`BucketStore`] operation does not exist.
+/// The bucket named in a [`BucketStore`] operation does not exist (S3's 404 `NoSuchBucket`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NoSuchBucket(pub String);
+pub struct NoSuchBucket {
+    bucket: String,
+}
+
+impl NoSuchBucket {
+    /// The bucket that does not exist.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+}
 
 impl std::fmt::Display for NoSuchBucket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
             "NoSuchBucket: The specified bucket does not exist ({})",
-            self.0
+            self.bucket
         )
     }
 }
@@ -395,7 +461,7 @@ impl std::fmt::Display for NoSuchBucket {
 impl std::error::Error for NoSuchBucket {}
 
 impl BucketStore {
-    /// An empty store.
+    /// A store with no bucket; requests name buckets as `addressing` says.
     pub fn new(addressing: BucketAddressing) -> Self {
         BucketStore {
             addressing,
@@ -465,18 +531,45 @@ impl BucketStore {
         // Checked first so that a missing bucket costs no compilation; a bucket deleted
         // between the check and the update is still reported by the update.
         if !self.bucket_exists(bucket) {
-            return Err(NoSuchBucket(bucket.to_owned()));
+            return Err(NoSuchBucket {
+                bucket: bucket.to_owned(),
+            });
         }
         self.set_cors(bucket, Some(self.policies.intern(config)))
     }
 
-    /// GetBucketCors: `None` if the bucket does not exist, `Some(None)` if it has no
-    /// configuration (S3 answers 404 `NoSuchCORSConfiguration`).
-    pub fn get_cors(&self, bucket: &str) -> Option<Option<CorsConfiguration>> {
-        self.buckets
-            .pin()
-            .get(bucket.as_bytes())
-            .map(|slot| slot.as_ref().map(|p| p.configuration().clone()))
+    /// GetBucketCors: the bucket's configuration; `Ok(None)` when it has none (S3 answers
+    /// 404 [`NoSuchCorsConfiguration`]).
+    pub fn get_cors(&self, bucket: &str) -> Result<Option<CorsConfiguration>, NoSuchBucket> {
+        Ok(self.policy(bucket)?.map(|p| p.configuration().clone()))
+    }
+
+    /// The bucket's compiled rules, shared (no compilation): `Ok(None)` when it has no
+    /// configuration.
+    pub fn policy(&self, bucket: &str) -> Result<Option<Arc<CorsPolicy>>, NoSuchBucket> {
+        match self.buckets.pin().get(bucket.as_bytes()) {
+            Some(slot) => Ok(slot.clone()),
+            None => Err(NoSuchBucket {
+                bucket: bucket.to_owned(),
+            }),
+        }
+    }
+
+    /// What the store holds for the request's bucket, owned: what an [`AsyncCorsSource`] that
+    /// consults the store returns (the rules are shared, not compiled again). The layer, with
+    /// the store as a [`CorsSource`], borrows them instead.
+    pub fn lookup(&self, head: &RequestHead<'_>) -> Lookup {
+        let Some((bucket, resource)) = self.addressing.bucket(head) else {
+            return Lookup::NoBucket;
+        };
+        match self.buckets.pin().get(bucket.as_bytes()) {
+            None => Lookup::NoSuchBucket,
+            Some(None) => Lookup::NotConfigured,
+            Some(Some(policy)) => Lookup::Configured {
+                policy: Arc::clone(policy),
+                resource,
+            },
+        }
     }
 
     /// DeleteBucketCors: removes the configuration (S3 answers 204 either way).
@@ -494,7 +587,9 @@ impl BucketStore {
             .update(BucketName::new(bucket), |_| policy.clone())
         {
             Some(_) => Ok(()),
-            None => Err(NoSuchBucket(bucket.to_owned())),
+            None => Err(NoSuchBucket {
+                bucket: bucket.to_owned(),
+            }),
         }
     }
 }

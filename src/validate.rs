@@ -23,11 +23,17 @@ impl CorsConfiguration {
         I: IntoIterator,
         I::Item: Into<CorsRule>,
     {
-        let rules: Vec<CorsRule> = rules.into_iter().map(Into::into).collect();
-        validate(&rules)?;
-        check_xml_size(&rules)?;
-        Ok(CorsConfiguration::from_validated(rules))
+        configuration(rules.into_iter().map(Into::into).collect())
     }
+}
+
+/// Where every constructor ends (code, serde, XML, JSON): S3's checks, then the one size
+/// rule, that the configuration's S3 XML form (what `to_xml` writes and PutBucketCors sends)
+/// fits in 64 KiB. A document read from XML or JSON must also fit before it is parsed.
+pub(crate) fn configuration(rules: Vec<CorsRule>) -> Result<CorsConfiguration, ConfigError> {
+    validate(&rules)?;
+    check_xml_size(&rules)?;
+    Ok(CorsConfiguration::from_validated(rules))
 }
 
 /// What serde reads before validation: the AWS CLI form or the console's bare array.
@@ -187,11 +193,12 @@ fn check_values(rule: &CorsRule) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// A configuration made in code, from JSON or through serde reaches S3 as XML (the AWS CLI and
-/// SDKs send it so), and S3 refuses an XML body over 64 KiB. The S3 XML form of the
-/// configuration (what `to_xml` writes) must therefore fit, or S3 would refuse it and the
-/// crate's own XML output could not be read back.
-pub(crate) fn check_xml_size(rules: &[CorsRule]) -> Result<(), ConfigError> {
+/// A configuration reaches S3 as XML (the AWS CLI and SDKs send it so), and S3 refuses an XML
+/// body over 64 KiB. The S3 XML form of the configuration (what `to_xml` writes) must
+/// therefore fit, or S3 would refuse it and the crate's own XML output could not be read
+/// back. This holds for XML input too: a document under 64 KiB can have a larger S3 XML form
+/// (no namespace or declaration, CDATA or whitespace that `to_xml` writes longer).
+fn check_xml_size(rules: &[CorsRule]) -> Result<(), ConfigError> {
     let len = s3_xml_len(rules);
     if len > MAX_DOCUMENT_BYTES {
         return Err(ConfigError::too_big(

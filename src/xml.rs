@@ -80,14 +80,14 @@ impl Parser<'_> {
 impl CorsConfiguration {
     /// Parses S3's XML (`<CORSConfiguration>`), with or without the S3 namespace, elements
     /// in any order. Documents over 64 KiB, DOCTYPEs and entity declarations are refused.
-    #[cfg(feature = "xml")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "xml")))]
     pub fn from_xml(xml: &str) -> Result<Self, ConfigError> {
         parse(xml)
     }
 
     /// The XML document GetBucketCors returns for this configuration: values verbatim, in
     /// configuration order, absent members omitted.
-    #[cfg(feature = "xml")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "xml")))]
     pub fn to_xml(&self) -> String {
         write(self)
     }
@@ -219,8 +219,8 @@ fn parse(text: &str) -> Result<CorsConfiguration, ConfigError> {
     let Parser {
         rules, rule_offsets, ..
     } = parser;
-    match validate::validate(&rules) {
-        Ok(()) => Ok(CorsConfiguration::from_validated(rules)),
+    match validate::configuration(rules) {
+        Ok(config) => Ok(config),
         Err(err) => {
             let offset = err.rule_index().and_then(|i| rule_offsets.get(i).copied());
             Err(match offset {

@@ -412,7 +412,7 @@ fn bucket_request(method: Method, bucket: &str, headers: &[(&str, &str)]) -> Req
 #[test]
 fn a_bucket_store_lookup_allocates_nothing() {
     use std::sync::Arc;
-    use tower_s3_cors::{BucketAddressing, BucketStore};
+    use tower_s3_cors::source::{BucketAddressing, BucketStore};
 
     // Many buckets, every tenth with its own configuration and the rest sharing one.
     let store = Arc::new(BucketStore::new(BucketAddressing::PathStyle));
@@ -473,7 +473,7 @@ fn a_bucket_store_lookup_allocates_nothing() {
         let req = bucket_request(Method::GET, &bucket, &[("origin", APP)]);
         let head = tower_s3_cors::RequestHead::from(&req);
         let (n, found) = counted(|| {
-            tower_s3_cors::CorsSource::with_rules(&*store, &head, |b| {
+            tower_s3_cors::source::CorsSource::with_rules(&*store, &head, |b| {
                 matches!(b, tower_s3_cors::BucketCors::Configured { .. })
             })
         });

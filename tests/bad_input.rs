@@ -1,4 +1,4 @@
-//! Hostile and odd input (spec §9), each case with the exact answer.
+//! Hostile and odd input, each case with the exact answer: never a panic, never unbounded work.
 //!
 //! Requests go through the real layer around a service that counts its calls. Every answer is
 //! compared whole (status, every header field, the body), and every header the layer emits is
@@ -7,11 +7,14 @@
 //! recursing or allocating in proportion to what an attacker sends. Every loop is bounded;
 //! nothing here measures time.
 
+mod common;
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use common::{NOT_ALLOWED, VARY as VARY_VALUE};
 use http::header::{
     ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
@@ -21,9 +24,7 @@ use http::header::{
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, Layer, ServiceExt};
-use tower_s3_cors::{
-    CorsConfiguration, CorsLayer, CorsOptions, CorsRule, ErrorCode, RequestIds, MAX_DOCUMENT_BYTES,
-};
+use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsOptions, CorsRule, ErrorCode, RequestIds};
 
 // ---------------------------------------------------------------------------------------
 // The request side.
@@ -41,8 +42,6 @@ const CONFIG: &str = r#"{"CORSRules": [
      "AllowedHeaders": ["x-amz-meta-*"]}
 ]}"#;
 
-const VARY_VALUE: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
-const NOT_ALLOWED: &str = "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
 const MALFORMED: &str =
     "The XML you provided was not well-formed or did not validate against our published schema";
 const RID: &str = "RID-BAD-INPUT";
@@ -663,12 +662,12 @@ fn refused_json(json: &str) -> tower_s3_cors::ConfigError {
 }
 
 fn assert_malformed(err: &tower_s3_cors::ConfigError) {
-    assert_eq!(err.code(), "MalformedXML", "{err}");
+    assert_eq!(err.code().as_str(), "MalformedXML", "{err}");
     assert_eq!(err.message(), MALFORMED);
 }
 
 fn assert_too_big(err: &tower_s3_cors::ConfigError) {
-    assert_eq!(err.code(), "MaxMessageLengthExceeded", "{err}");
+    assert_eq!(err.code().as_str(), "MaxMessageLengthExceeded", "{err}");
     assert_eq!(err.message(), "Your request was too big.");
 }
 
@@ -728,7 +727,7 @@ fn deeply_nested_xml_under_the_limit_is_refused_at_the_first_unknown_element() {
         "<a>".repeat(depth),
         "</a>".repeat(depth)
     );
-    assert!(xml.len() <= MAX_DOCUMENT_BYTES);
+    assert!(xml.len() <= CorsConfiguration::MAX_DOCUMENT_BYTES);
     let err = refused_xml(&xml);
     assert_malformed(&err);
     assert_eq!(err.line_column(), Some((1, 30)));
@@ -743,7 +742,7 @@ fn deeply_nested_xml_inside_a_field_is_refused() {
         "<a>".repeat(depth),
         "</a>".repeat(depth)
     );
-    assert!(xml.len() <= MAX_DOCUMENT_BYTES);
+    assert!(xml.len() <= CorsConfiguration::MAX_DOCUMENT_BYTES);
     let err = refused_xml(&xml);
     assert_malformed(&err);
     assert!(
@@ -778,7 +777,7 @@ fn padded_xml(len: usize) -> String {
 
 #[test]
 fn a_document_of_exactly_64_kib_is_read_and_one_byte_more_is_too_big() {
-    let at_limit = padded_xml(MAX_DOCUMENT_BYTES);
+    let at_limit = padded_xml(CorsConfiguration::MAX_DOCUMENT_BYTES);
     assert_eq!(at_limit.len(), 65_536);
     assert_eq!(
         CorsConfiguration::from_xml(&at_limit)
@@ -787,9 +786,14 @@ fn a_document_of_exactly_64_kib_is_read_and_one_byte_more_is_too_big() {
             .len(),
         1
     );
-    assert_too_big(&refused_xml(&padded_xml(MAX_DOCUMENT_BYTES + 1)));
+    assert_too_big(&refused_xml(&padded_xml(
+        CorsConfiguration::MAX_DOCUMENT_BYTES + 1,
+    )));
     let json = r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]"#;
-    let json_at_limit = format!("{json}{}", " ".repeat(MAX_DOCUMENT_BYTES - json.len()));
+    let json_at_limit = format!(
+        "{json}{}",
+        " ".repeat(CorsConfiguration::MAX_DOCUMENT_BYTES - json.len())
+    );
     assert!(CorsConfiguration::from_json(&json_at_limit).is_ok());
     assert_too_big(&refused_json(&format!("{json_at_limit} ")));
 }
@@ -804,7 +808,7 @@ fn ten_megabyte_json_is_too_big() {
 fn deeply_nested_json_is_refused() {
     let depth = 20_000;
     let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-    assert!(json.len() <= MAX_DOCUMENT_BYTES);
+    assert!(json.len() <= CorsConfiguration::MAX_DOCUMENT_BYTES);
     let err = refused_json(&json);
     assert_malformed(&err);
 }
@@ -933,8 +937,8 @@ fn rules_json(count: usize) -> String {
 #[test]
 fn one_hundred_and_one_rules_are_refused() {
     for err in [refused_xml(&rules_xml(101)), refused_json(&rules_json(101))] {
-        assert_eq!(err.code(), "InvalidRequest");
-        assert_eq!(err.error_code(), ErrorCode::InvalidRequest);
+        assert_eq!(err.code().as_str(), "InvalidRequest");
+        assert_eq!(err.code(), ErrorCode::InvalidRequest);
         assert_eq!(
             err.message(),
             "The number of CORS rules should not exceed allowed limit of 100 rules."
@@ -1074,7 +1078,7 @@ fn a_configuration_whose_s3_xml_passes_the_limit_is_refused_whatever_its_source(
         serde_json::to_string(&rule).expect("serialises")
     );
     assert!(
-        compact.len() < MAX_DOCUMENT_BYTES,
+        compact.len() < CorsConfiguration::MAX_DOCUMENT_BYTES,
         "the JSON itself is small enough"
     );
     assert_too_big(&refused_json(&compact));
@@ -1097,7 +1101,7 @@ fn a_configuration_whose_s3_xml_passes_the_limit_is_refused_whatever_its_source(
         match CorsConfiguration::new([rule]) {
             Ok(config) => {
                 count += 100;
-                if config.to_xml().len() > MAX_DOCUMENT_BYTES - 6_000 {
+                if config.to_xml().len() > CorsConfiguration::MAX_DOCUMENT_BYTES - 6_000 {
                     break config;
                 }
             }
@@ -1105,10 +1109,10 @@ fn a_configuration_whose_s3_xml_passes_the_limit_is_refused_whatever_its_source(
         }
     };
     let xml = fits.to_xml();
-    assert!(xml.len() <= MAX_DOCUMENT_BYTES);
+    assert!(xml.len() <= CorsConfiguration::MAX_DOCUMENT_BYTES);
     assert_eq!(CorsConfiguration::from_xml(&xml).expect("reads back"), fits);
     let json = fits.to_json();
-    assert!(json.len() <= MAX_DOCUMENT_BYTES);
+    assert!(json.len() <= CorsConfiguration::MAX_DOCUMENT_BYTES);
     assert_eq!(CorsConfiguration::from_json(&json).expect("reads back"), fits);
 }
 
@@ -1139,4 +1143,334 @@ fn serde_refuses_unknown_members_as_from_json_does() {
     let bare = r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "MaxAge": 5}]"#;
     assert_malformed(&refused_json(bare));
     assert!(serde_json::from_str::<CorsConfiguration>(bare).is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// The same kinds of input under other configurations (a one-`*` origin pattern, a UTF-8
+// pattern, `null`, a hundred rules), through the shared test helpers.
+// ---------------------------------------------------------------------------------------
+
+mod other_configurations {
+    use http::StatusCode;
+    use tower_s3_cors::{decide, BucketCors, CorsOptions, CorsPolicy, Decision, RequestHead};
+
+    use crate::common::*;
+
+    const STAR: &str = r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "AllowedHeaders": ["*"]}]"#;
+    const PATTERNS: &str = r#"[
+        {"AllowedOrigins": ["http://*.example"], "AllowedMethods": ["GET"], "AllowedHeaders": ["x-*"]},
+        {"AllowedOrigins": ["http://\u00e9.example"], "AllowedMethods": ["PUT"]}
+    ]"#;
+
+    #[tokio::test]
+    async fn non_utf8_origin_is_matched_byte_for_byte_and_echoed_verbatim() {
+        let latin1: &[u8] = b"http://\xe9.example";
+        // `*` matches it.
+        let answer = send_json(STAR, request("GET", "/k", &[("origin", latin1)])).await;
+        assert_eq!(answer.header("access-control-allow-origin"), "*");
+        // A wildcard pattern matches it and the bytes are echoed as sent.
+        let answer = send_json(PATTERNS, request("GET", "/k", &[("origin", latin1)])).await;
+        assert_eq!(answer.header_bytes("access-control-allow-origin"), latin1);
+        assert_eq!(answer.header("access-control-allow-credentials"), "true");
+        // The UTF-8 pattern `é` (C3 A9) is not the Latin-1 byte E9.
+        let answer = send_json(
+            PATTERNS,
+            request(
+                "OPTIONS",
+                "/k",
+                &[("origin", latin1), ("access-control-request-method", b"PUT")],
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+        let answer = send_json(
+            PATTERNS,
+            request(
+                "OPTIONS",
+                "/k",
+                &[
+                    ("origin", "http://é.example".as_bytes()),
+                    ("access-control-request-method", b"PUT"),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(
+            answer.header_bytes("access-control-allow-origin"),
+            "http://é.example".as_bytes()
+        );
+    }
+
+    #[tokio::test]
+    async fn non_utf8_requested_headers_are_matched_and_echoed_lowercased() {
+        let headers: &[(&str, &[u8])] = &[
+            ("origin", b"http://a.example"),
+            ("access-control-request-method", b"GET"),
+            ("access-control-request-headers", b"X-\xC9T\xE9, x-b"),
+        ];
+        let answer = send_json(PATTERNS, request("OPTIONS", "/k", headers)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        // ASCII letters lowercased, other bytes as sent.
+        assert_eq!(
+            answer.header_bytes("access-control-allow-headers"),
+            b"x-\xC9t\xE9, x-b"
+        );
+        let answer = send_json(STAR, request("OPTIONS", "/k", headers)).await;
+        assert_eq!(
+            answer.header_bytes("access-control-allow-headers"),
+            b"x-\xC9t\xE9, x-b"
+        );
+    }
+
+    #[tokio::test]
+    async fn non_utf8_request_method_is_refused_with_a_well_formed_document() {
+        let answer = send_json(
+            STAR,
+            request(
+                "OPTIONS",
+                "/k",
+                &[("origin", b"o"), ("access-control-request-method", b"G\xFFT")],
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        // Invalid UTF-8 becomes U+FFFD in the (UTF-8) document.
+        assert_eq!(
+            answer.body_str(),
+            bad_request_xml("Invalid Access-Control-Request-Method: G\u{FFFD}T")
+        );
+        // On an actual request it matches nothing.
+        let answer = send_json(
+            STAR,
+            request(
+                "GET",
+                "/k",
+                &[("origin", b"o"), ("access-control-request-method", b"G\xFFT")],
+            ),
+        )
+        .await;
+        answer.assert_no_cors();
+    }
+
+    #[tokio::test]
+    async fn origin_null_is_an_ordinary_value() {
+        let answer = send_json(STAR, request("GET", "/k", &[("origin", b"null")])).await;
+        assert_eq!(answer.header("access-control-allow-origin"), "*");
+        let null_rule = r#"[{"AllowedOrigins": ["null"], "AllowedMethods": ["GET"]}]"#;
+        let answer = send_json(
+            null_rule,
+            request(
+                "OPTIONS",
+                "/k",
+                &[("origin", b"null"), ("access-control-request-method", b"GET")],
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.header("access-control-allow-origin"), "null");
+        assert_eq!(answer.header("access-control-allow-credentials"), "true");
+        let answer = send_json(PATTERNS, request("GET", "/k", &[("origin", b"null")])).await;
+        answer.assert_no_cors();
+    }
+
+    #[tokio::test]
+    async fn two_origin_fields_match_nothing() {
+        for second in [&b"https://a.example"[..], b"", b"https://b.example"] {
+            let preflight = request(
+                "OPTIONS",
+                "/k",
+                &[
+                    ("origin", b"https://a.example"),
+                    ("origin", second),
+                    ("access-control-request-method", b"GET"),
+                ],
+            );
+            let answer = send_json(STAR, preflight).await;
+            assert_eq!(answer.status, StatusCode::FORBIDDEN);
+            assert_eq!(answer.body_str(), forbidden_xml(NOT_ALLOWED, "GET", "OBJECT"));
+            let actual = request(
+                "GET",
+                "/k",
+                &[("origin", b"https://a.example"), ("origin", second)],
+            );
+            send_json(STAR, actual).await.assert_no_cors();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_method_with_markup_is_escaped_in_the_document() {
+        let odd: &[u8] = b"<x>&\"'";
+        let answer = send_json(
+            STAR,
+            request(
+                "OPTIONS",
+                "/k",
+                &[("origin", b"o"), ("access-control-request-method", odd)],
+            ),
+        )
+        .await;
+        assert_eq!(
+            answer.body_str(),
+            bad_request_xml("Invalid Access-Control-Request-Method: &lt;x&gt;&amp;\"'")
+        );
+        // In an AccessForbidden document, `<Method>` is escaped too.
+        let request = request(
+            "OPTIONS",
+            "/k",
+            &[("origin", b"o"), ("access-control-request-method", odd)],
+        );
+        let Decision::Refuse(refusal) = decide(
+            RequestHead::from(&request),
+            BucketCors::NotConfigured,
+            &CorsOptions::new(),
+        ) else {
+            panic!("refusal expected");
+        };
+        assert_eq!(refusal.method().as_deref(), Some("<x>&\"'"));
+        assert_eq!(
+            refusal.to_xml(RID, HID),
+            forbidden_xml(NOT_ENABLED, "&lt;x&gt;&amp;\"'", "BUCKET")
+        );
+        // Ids from the application are escaped as well.
+        assert!(refusal
+            .to_xml("a<b", "c&d")
+            .ends_with("<RequestId>a&lt;b</RequestId><HostId>c&amp;d</HostId></Error>"));
+    }
+
+    #[tokio::test]
+    async fn a_hundred_rules_with_the_match_in_the_last() {
+        // 99 near misses (right origin but wrong method, right method but wrong origin, headers not
+        // allowed), then the rule that matches.
+        let mut rules = Vec::new();
+        for i in 0..99 {
+            rules.push(match i % 3 {
+                0 => r#"{"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["DELETE"], "AllowedHeaders": ["*"]}"#.to_owned(),
+                1 => format!(r#"{{"AllowedOrigins": ["https://app{i}.example"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"]}}"#),
+                _ => r#"{"AllowedOrigins": ["https://*"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["x-amz-meta-*"]}"#.to_owned(),
+            });
+        }
+        rules.push(
+            r#"{"ID": "last", "AllowedOrigins": ["https://app.example"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["x-*"], "MaxAgeSeconds": 99}"#
+                .to_owned(),
+        );
+        let json = format!("[{}]", rules.join(","));
+        let policy = CorsPolicy::new(config(&json));
+        let headers: &[(&str, &[u8])] = &[
+            ("origin", b"https://app.example"),
+            ("access-control-request-method", b"PUT"),
+            ("access-control-request-headers", b"x-custom"),
+        ];
+        match policy.evaluate(&request("OPTIONS", "/k", headers)) {
+            Decision::Preflight(allowed) => {
+                assert_eq!(allowed.rule_index(), 99);
+                assert_eq!(allowed.headers().max_age().unwrap(), "99");
+            }
+            other => panic!("{other:?}"),
+        }
+        let checks = policy.explain(&request("OPTIONS", "/k", headers));
+        assert_eq!(checks.len(), 100);
+        assert_eq!(checks.iter().position(|c| c.matches()), Some(99));
+        assert_eq!(checks[99].id.as_deref(), Some("last"));
+        let answer = send_json(&json, request("OPTIONS", "/k", headers)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.header("access-control-max-age"), "99");
+    }
+
+    #[tokio::test]
+    async fn huge_requested_header_lists_are_handled() {
+        let no_headers = r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]"#;
+        // Thousands of commas list no names.
+        let commas = ",".repeat(20_000);
+        let answer = send_json(
+            no_headers,
+            request(
+                "OPTIONS",
+                "/k",
+                &[
+                    ("origin", b"o"),
+                    ("access-control-request-method", b"GET"),
+                    ("access-control-request-headers", commas.as_bytes()),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert!(!answer.has("access-control-allow-headers"));
+
+        // Thousands of names: echoed.
+        let names = vec!["X-A"; 5_000].join(",");
+        let answer = send_json(
+            STAR,
+            request(
+                "OPTIONS",
+                "/k",
+                &[
+                    ("origin", b"o"),
+                    ("access-control-request-method", b"GET"),
+                    ("access-control-request-headers", names.as_bytes()),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(
+            answer.header("access-control-allow-headers"),
+            vec!["x-a"; 5_000].join(", ")
+        );
+
+        // Many fields, one name each, the last one not allowed.
+        let mut headers: Vec<(&str, &[u8])> = vec![
+            ("origin", b"http://a.example"),
+            ("access-control-request-method", b"GET"),
+        ];
+        headers.extend(std::iter::repeat_n(
+            ("access-control-request-headers", &b"x-ok"[..]),
+            1_000,
+        ));
+        headers.push(("access-control-request-headers", b"y-no"));
+        let answer = send_json(PATTERNS, request("OPTIONS", "/k", &headers)).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn odd_but_legal_bytes_never_panic() {
+        let values: &[&[u8]] = &[
+            b"\t",
+            b" ",
+            b"\x7e\x80\xff",
+            b"*",
+            b"**",
+            b",",
+            b"\"",
+            b"<",
+            b"&amp;",
+            b"\xc3",
+        ];
+        let stub = Stub::new();
+        let layer = layer(config(PATTERNS));
+        for &v in values {
+            for method in ["OPTIONS", "GET", "PUT"] {
+                for name in [
+                    "origin",
+                    "access-control-request-method",
+                    "access-control-request-headers",
+                ] {
+                    let answer = send(
+                        &layer,
+                        &stub,
+                        request(method, "/k", &[(name, v), ("origin", b"http://a.example")]),
+                    )
+                    .await;
+                    assert!(
+                        answer.status.is_client_error() || answer.status.is_success(),
+                        "{answer:?}"
+                    );
+                    if answer.body.starts_with(b"<?xml") {
+                        // The document stays UTF-8.
+                        assert!(std::str::from_utf8(&answer.body).is_ok());
+                    }
+                }
+            }
+        }
+    }
 }

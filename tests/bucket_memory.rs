@@ -8,7 +8,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 
-use tower_s3_cors::{BucketAddressing, BucketStore, CorsConfiguration, CorsRule};
+use tower_s3_cors::source::{BucketAddressing, BucketStore};
+use tower_s3_cors::{CorsConfiguration, CorsRule};
 
 struct Counting;
 

@@ -16,7 +16,8 @@ use std::time::Duration;
 use http::{HeaderMap, Request, Response, StatusCode};
 use tower::{Layer, Service};
 use tower_s3_cors::cache::{CacheOptions, RulesCache, RulesLoader, StoredCors};
-use tower_s3_cors::{BoxError, BucketAddressing, BucketStore, CorsConfiguration};
+use tower_s3_cors::source::{BoxError, BucketAddressing, BucketStore};
+use tower_s3_cors::CorsConfiguration;
 
 /// Counts allocator calls made by the current thread.
 struct Counting;
@@ -462,9 +463,11 @@ fn with_nothing_loaded_a_failing_store_gives_internal_error_to_preflights_and_no
 
 #[test]
 fn a_hit_s_future_is_the_synchronous_path_s_future() {
-    type Synchronous =
-        tower_s3_cors::ResponseFuture<std::future::Ready<Result<Response<String>, Infallible>>, String>;
-    type Hybrid = tower_s3_cors::CachedResponseFuture<Stub, RulesCache<Store>, (), String>;
+    type Synchronous = tower_s3_cors::future::ResponseFuture<
+        std::future::Ready<Result<Response<String>, Infallible>>,
+        String,
+    >;
+    type Hybrid = tower_s3_cors::future::CachedResponseFuture<Stub, RulesCache<Store>, (), String>;
     let (synchronous, hybrid) = (std::mem::size_of::<Synchronous>(), std::mem::size_of::<Hybrid>());
     println!("response future: synchronous source {synchronous} bytes, cached source {hybrid} bytes");
     // The miss's state is two pointers (the load, the parked request) and the variant tag fits
@@ -474,7 +477,8 @@ fn a_hit_s_future_is_the_synchronous_path_s_future() {
 
 #[test]
 fn buckets_with_the_same_rules_share_one_compiled_policy() {
-    use tower_s3_cors::{BucketCors, Cached, ResourceType};
+    use tower_s3_cors::source::Cached;
+    use tower_s3_cors::{BucketCors, ResourceType};
 
     let store = Store::default();
     store.put("a", Some(rules(APP)));

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
 use http::{HeaderValue, Request, Response};
 use http_body_util::BodyExt;
@@ -24,7 +25,7 @@ const CLEAN: &str = r#"<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/200
     <AllowedHeader>Content-Type</AllowedHeader>
     <AllowedHeader>x-amz-*</AllowedHeader>
     <ExposeHeader>ETag</ExposeHeader>
-    <MaxAgeSeconds>3000</MaxAgeSeconds>
+    <MaxAgeSeconds>600</MaxAgeSeconds>
   </CORSRule>
   <CORSRule>
     <ID>public-read</ID>
@@ -173,7 +174,7 @@ fn every_command_has_help() {
         assert!(stdout(&output).contains("Usage: tower-s3-cors"), "{args:?}");
     }
     let lint_help = stdout(&run(&["lint", "--help"]));
-    for code in tower_s3_cors::LintCode::ALL {
+    for code in tower_s3_cors::lint::LintCode::ALL {
         assert!(lint_help.contains(code.as_str()), "lint --help lacks {code}");
     }
 }
@@ -436,10 +437,21 @@ fn pairs(value: &Value) -> Vec<(String, String)> {
 #[tokio::test]
 async fn explain_shows_what_the_layer_returns() {
     let path = file("explain.xml", CLEAN);
-    let layer = CorsLayer::new(CorsConfiguration::from_xml(CLEAN).unwrap()).request_ids(|_| RequestIds {
-        request_id: HeaderValue::from_static(REQUEST_ID),
-        host_id: HeaderValue::from_static(HOST_ID),
-    });
+    // The decision hook's words for each request, to compare with the explanation's.
+    let heard: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let log = Arc::clone(&heard);
+    let layer = CorsLayer::new(CorsConfiguration::from_xml(CLEAN).unwrap())
+        .request_ids(|_| RequestIds {
+            request_id: HeaderValue::from_static(REQUEST_ID),
+            host_id: HeaderValue::from_static(HOST_ID),
+        })
+        .on_decision(move |event| {
+            let reason = match event.rule() {
+                Some((index, _)) => format!("rule {index} is {}", event.reason()),
+                None => event.reason().to_owned(),
+            };
+            log.lock().unwrap().push((event.outcome().to_owned(), reason));
+        });
     for case in CASES {
         let output = run(&explain_args(case, path.to_str().unwrap()));
         assert_eq!(output.status.code(), Some(0), "{}: {output:?}", case.name);
@@ -472,6 +484,16 @@ async fn explain_shows_what_the_layer_returns() {
         let from_inner = response.headers().contains_key("x-inner");
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let body = String::from_utf8(body.to_vec()).unwrap();
+
+        // The hook heard this request once, in the explanation's words.
+        let (outcome, reason) = heard.lock().unwrap().pop().expect("the hook was called");
+        assert_eq!(explained["outcome"], outcome, "{}: the hook's outcome", case.name);
+        assert_eq!(explained["reason"], reason, "{}: the hook's reason", case.name);
+        assert!(
+            heard.lock().unwrap().is_empty(),
+            "{}: once per request",
+            case.name
+        );
 
         let answer = &explained["response"];
         assert_eq!(pairs(&answer["headers"]), headers, "{}: headers", case.name);

@@ -965,6 +965,31 @@ fn tonic_grpc_web_error_status_is_readable_and_other_origins_get_no_cors() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// decision_log
+
+#[test]
+fn decision_log_counts_refusals_and_logs_the_first_of_each_origin() {
+    let output = std::process::Command::new(support::example("decision_log"))
+        .output()
+        .expect("decision_log runs");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let not_allowed = "no rule matches the origin, the method and every requested header (AccessForbidden)";
+    assert_eq!(
+        stdout,
+        format!(
+            "refused: bucket photos, origin https://evil.example, OPTIONS /photos/cat.jpg: {not_allowed}\n\
+             refused: bucket photos, origin https://app.example.com, OPTIONS /photos/cat.jpg: {not_allowed}\n\
+             refusals per bucket and origin:\n\
+             \x20 logs     https://app.example.com    1\n\
+             \x20 missing  https://evil.example       1\n\
+             \x20 photos   https://app.example.com    2\n\
+             \x20 photos   https://evil.example       2\n"
+        )
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // internal_api
 
 /// `POST /api/counter/increment` with `headers`: the status and the body.

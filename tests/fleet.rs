@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use tower::Layer;
 use tower_s3_cors::cache::{CacheOptions, RulesCache, RulesLoader, StoredCors};
-use tower_s3_cors::{BoxError, BucketAddressing, CachedSource, Cors, CorsConfiguration, CorsLayer};
+use tower_s3_cors::source::{BoxError, BucketAddressing, CachedSource};
+use tower_s3_cors::{Cors, CorsConfiguration, CorsLayer};
 
 use postgres::Postgres;
 use rules_db::{Change, RulesDb};

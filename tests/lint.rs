@@ -4,7 +4,8 @@
 
 use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use http::Request;
-use tower_s3_cors::{CorsConfiguration, CorsPolicy, Decision, LintCode, LintWarning, Severity};
+use tower_s3_cors::lint::{LintCode, LintWarning, Severity};
+use tower_s3_cors::{CorsConfiguration, CorsPolicy, Decision};
 
 fn lint(json: &str) -> Vec<LintWarning> {
     CorsConfiguration::from_json(json)
@@ -97,8 +98,8 @@ const CASES: &[(LintCode, &str, &str)] = &[
     ),
     (
         LintCode::MaxAgeCapped,
-        r#"[{"AllowedOrigins": ["https://a.example"], "AllowedMethods": ["GET"], "MaxAgeSeconds": 7201}]"#,
-        r#"[{"AllowedOrigins": ["https://a.example"], "AllowedMethods": ["GET"], "MaxAgeSeconds": 7200}]"#,
+        r#"[{"AllowedOrigins": ["https://a.example"], "AllowedMethods": ["GET"], "MaxAgeSeconds": 601}]"#,
+        r#"[{"AllowedOrigins": ["https://a.example"], "AllowedMethods": ["GET"], "MaxAgeSeconds": 600}]"#,
     ),
     (
         LintCode::MaxAgeNegative,
@@ -147,7 +148,7 @@ fn a_clean_configuration_has_no_warning() {
     let warnings = lint(
         r#"[{"ID": "uploads", "AllowedOrigins": ["https://app.example.com", "http://localhost:8080"],
              "AllowedMethods": ["GET", "PUT", "POST"], "AllowedHeaders": ["*"],
-             "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 3000},
+             "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600},
             {"ID": "public", "AllowedOrigins": ["*"], "AllowedMethods": ["GET", "HEAD"]}]"#,
     );
     assert!(warnings.is_empty(), "{warnings:#?}");
@@ -185,6 +186,52 @@ fn codes_have_stable_names() {
             || matches!(code, LintCode::OriginInsecureHttp | LintCode::OriginNull);
         assert_eq!(code.severity() == Severity::Security, security, "{code}");
     }
+}
+
+#[test]
+fn max_age_capped_names_the_engines_that_cut_it() {
+    // The caps: WebKit (Safari) 600 s, Chromium 7200 s, Firefox 86400 s.
+    let cases = [
+        (
+            3000,
+            "WebKit (Safari) caches a preflight for at most 600 s, so MaxAgeSeconds 3000 is cut to 600 s \
+             there; Chromium (up to 7200 s) and Firefox (up to 86400 s) honour it",
+        ),
+        (
+            7201,
+            "WebKit (Safari) caches a preflight for at most 600 s and Chromium for at most 7200 s, so \
+             MaxAgeSeconds 7201 is cut there; Firefox (up to 86400 s) honours it",
+        ),
+        (
+            86401,
+            "WebKit (Safari) caches a preflight for at most 600 s, Chromium for at most 7200 s and \
+             Firefox for at most 86400 s, so MaxAgeSeconds 86401 is cut there",
+        ),
+    ];
+    for (seconds, message) in cases {
+        let warnings = lint(&format!(
+            r#"[{{"AllowedOrigins": ["https://a.example"], "AllowedMethods": ["GET"], "MaxAgeSeconds": {seconds}}}]"#
+        ));
+        let [warning] = warnings.as_slice() else {
+            panic!("{warnings:#?}")
+        };
+        assert_eq!(warning.code(), LintCode::MaxAgeCapped);
+        assert_eq!(warning.message(), message);
+        assert_eq!(warning.field(), Some("MaxAgeSeconds"));
+        assert_eq!(warning.value(), Some(seconds.to_string().as_str()));
+        assert_eq!(
+            warning.fix(),
+            "set MaxAgeSeconds to 600 or less for the same cache in every browser"
+        );
+    }
+    assert_eq!(
+        (
+            tower_s3_cors::lint::WEBKIT_MAX_AGE_SECONDS,
+            tower_s3_cors::lint::CHROMIUM_MAX_AGE_SECONDS,
+            tower_s3_cors::lint::FIREFOX_MAX_AGE_SECONDS
+        ),
+        (600, 7200, 86400)
+    );
 }
 
 #[test]

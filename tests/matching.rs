@@ -40,7 +40,7 @@ fn row(
 fn matched_rule(decision: &Decision) -> Option<usize> {
     match decision {
         Decision::Preflight(allowed) | Decision::Actual(allowed) => Some(allowed.rule_index()),
-        Decision::Refuse(_) | Decision::PassThrough(_) => None,
+        _ => None,
     }
 }
 

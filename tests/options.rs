@@ -1,21 +1,22 @@
 //! Options beyond S3 (spec §8), each on its own and every pair of them.
 
+mod common;
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use common::{NOT_ALLOWED, VARY};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, Layer, ServiceExt};
-use tower_s3_cors::{
-    BucketAddressing, BucketStore, CorsConfiguration, CorsLayer, CorsOptions, FetchMetadata, RequestIds,
-};
+use tower_s3_cors::fetch_metadata::FetchMetadata;
+use tower_s3_cors::source::{BucketAddressing, BucketStore};
+use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsOptions, RequestIds};
 
-const VARY: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
 const VARY_PNA: &str =
     "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Access-Control-Request-Private-Network";
-const NOT_ALLOWED: &str = "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
 
 fn rules() -> CorsConfiguration {
     CorsConfiguration::from_json(
@@ -47,7 +48,7 @@ async fn send(
     through(layer, inner_vary, request).await
 }
 
-async fn through<Src: tower_s3_cors::CorsSource>(
+async fn through<Src: tower_s3_cors::source::CorsSource>(
     layer: CorsLayer<Src>,
     inner_vary: Option<&'static str>,
     request: Request<Full<Bytes>>,
@@ -504,4 +505,35 @@ fn options_default_to_s3() {
     assert!(!options.is_enforce());
     assert!(!options.is_private_network());
     assert_eq!(CorsLayer::new(rules()).current_options(), options);
+}
+
+// --- builder calls take effect on the layer they are called on, cloned or not ---
+
+#[tokio::test]
+async fn options_set_after_a_clone_take_effect() {
+    let original = CorsLayer::new(rules());
+    let kept = original.clone();
+    let enforcing = original.options(CorsOptions::new().enforce(true));
+    assert!(enforcing.current_options().is_enforce());
+    let refused = through(enforcing, None, request("GET", &[EVIL])).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.inner_called);
+    // The clone taken before the call keeps the settings it had.
+    assert!(!kept.current_options().is_enforce());
+    let served = through(kept, None, request("GET", &[EVIL])).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert!(served.inner_called);
+}
+
+#[tokio::test]
+async fn request_ids_set_after_a_clone_take_effect() {
+    let original = CorsLayer::new(rules()).options(CorsOptions::new().enforce(true));
+    let _clone = original.clone();
+    let layer = original.request_ids(|_| RequestIds {
+        request_id: HeaderValue::from_static("RID"),
+        host_id: HeaderValue::from_static("HID"),
+    });
+    let refused = through(layer, None, request("GET", &[EVIL])).await;
+    assert_eq!(refused.headers["x-amz-request-id"], "RID");
+    assert_eq!(refused.body, refused_document("GET"));
 }

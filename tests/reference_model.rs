@@ -17,12 +17,15 @@
 //! header value that is not UTF-8 is written in an error document lossily, without the
 //! characters XML 1.0 cannot carry.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use common::{NOT_ALLOWED, VARY};
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use proptest::prelude::*;
@@ -35,9 +38,7 @@ use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsRule, RequestIds};
 // ---------------------------------------------------------------------------------------
 
 const S3_METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "POST", "DELETE"];
-const VARY: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
 const MISSING_ORIGIN: &str = "Insufficient information. Origin request header needed.";
-const NOT_ALLOWED: &str = "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
 const REQUEST_ID: &str = "MODEL-RID";
 const HOST_ID: &str = "model/host+id=";
 

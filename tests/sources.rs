@@ -2,6 +2,8 @@
 //! bucket store and addressing, asynchronous sources, live reload under concurrent requests,
 //! and the request-id hook.
 
+mod common;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -10,12 +12,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::{Stub, STUB_BODY};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, Layer, Service, ServiceExt};
+use tower_s3_cors::fetch_metadata::FetchMetadata;
+use tower_s3_cors::source::{
+    AsyncCorsSource, BoxError, BucketAddressing, BucketStore, Lookup, ReloadableRules,
+};
 use tower_s3_cors::{
-    AsyncCorsSource, BoxError, BucketAddressing, BucketStore, CorsConfiguration, CorsLayer, CorsOptions,
-    CorsPolicy, FetchMetadata, Lookup, ReloadableRules, RequestHead, RequestIds, ResourceType,
+    CorsConfiguration, CorsLayer, CorsOptions, CorsPolicy, RequestHead, RequestIds, ResourceType,
 };
 
 const RID: &str = "4442587FB7D0A2F9";
@@ -37,43 +43,6 @@ fn photos_rules() -> CorsConfiguration {
         r#"[{"ID": "app", "AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET", "PUT"],
              "AllowedHeaders": ["x-amz-*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]"#,
     )
-}
-
-/// A stub inner service that counts its calls and answers 200 `inner` with one header.
-#[derive(Clone)]
-struct Stub {
-    calls: Arc<AtomicUsize>,
-}
-
-impl Stub {
-    fn new() -> Self {
-        Stub {
-            calls: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-}
-
-impl Service<Request<Full<Bytes>>> for Stub {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<Full<Bytes>>) -> Self::Future {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let response = Response::builder()
-            .header("x-inner", "1")
-            .body(Full::new(Bytes::from_static(b"inner")))
-            .expect("valid response");
-        std::future::ready(Ok(response))
-    }
 }
 
 struct Answer {
@@ -162,7 +131,7 @@ async fn store_configured_bucket_answers_preflight_and_actual() {
         "https://app.example"
     );
     assert_eq!(answer.headers["access-control-expose-headers"], "ETag");
-    assert_eq!(answer.body, "inner");
+    assert_eq!(answer.body, STUB_BODY);
     assert_eq!(
         stub.calls(),
         1,
@@ -264,7 +233,7 @@ async fn service_endpoint_passes_actual_requests_untouched_and_refuses_preflight
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.body, "inner");
+    assert_eq!(answer.body, STUB_BODY);
     assert!(no_cors_headers(&answer.headers));
 
     let answer = send(service.clone(), preflight("/", "https://app.example", "GET")).await;
@@ -287,12 +256,17 @@ async fn store_operations_follow_s3() {
     let store = store();
     assert_eq!(store.buckets(), ["photos", "plain"]);
     assert!(!store.create_bucket("photos"), "already exists");
-    assert_eq!(store.get_cors("photos"), Some(Some(photos_rules())));
-    assert_eq!(store.get_cors("plain"), Some(None));
-    assert_eq!(store.get_cors("nope"), None);
+    assert_eq!(store.get_cors("photos"), Ok(Some(photos_rules())));
+    assert_eq!(store.get_cors("plain"), Ok(None));
+    let missing = store.get_cors("nope").unwrap_err();
+    assert_eq!(missing.bucket(), "nope");
+    assert_eq!(
+        missing.to_string(),
+        "NoSuchBucket: The specified bucket does not exist (nope)"
+    );
     assert!(store.put_cors("nope", photos_rules()).is_err());
     store.delete_cors("photos").expect("exists");
-    assert_eq!(store.get_cors("photos"), Some(None));
+    assert_eq!(store.get_cors("photos"), Ok(None));
     assert!(store.delete_bucket("photos"));
     assert!(!store.bucket_exists("photos"));
 
@@ -424,19 +398,17 @@ impl AsyncCorsSource for SlowStore {
             if bucket == "broken" {
                 return Err("metadata store unreachable".into());
             }
-            Ok(match store.get_cors(&bucket) {
-                None => Lookup::NoSuchBucket,
-                Some(None) => Lookup::NotConfigured,
-                Some(Some(config)) => Lookup::Configured {
-                    policy: Arc::new(CorsPolicy::new(config)),
-                    resource,
-                },
+            // The store's compiled rules are shared, not compiled again per request.
+            Ok(match store.policy(&bucket) {
+                Err(_) => Lookup::NoSuchBucket,
+                Ok(None) => Lookup::NotConfigured,
+                Ok(Some(policy)) => Lookup::Configured { policy, resource },
             })
         })
     }
 }
 
-fn slow_layer() -> CorsLayer<tower_s3_cors::AsyncSource<SlowStore>> {
+fn slow_layer() -> CorsLayer<tower_s3_cors::source::AsyncSource<SlowStore>> {
     CorsLayer::from_async_source(SlowStore {
         store: store(),
         lookups: AtomicUsize::new(0),
@@ -487,7 +459,7 @@ async fn async_source_gives_every_outcome() {
     )
     .await;
     assert_eq!(answer.headers["access-control-expose-headers"], "ETag");
-    assert_eq!(answer.body, "inner");
+    assert_eq!(answer.body, STUB_BODY);
 
     let answer = send(service, request("GET", "/", &[("origin", "https://app.example")])).await;
     assert!(no_cors_headers(&answer.headers));
@@ -703,5 +675,180 @@ async fn default_request_ids_are_fresh_and_match_the_body() {
             .body
             .contains(&format!("<RequestId>{rid}</RequestId><HostId>{hid}</HostId>")));
         assert!(seen.insert(rid), "request ids are unique");
+    }
+}
+
+// --- the decision hook ---
+
+/// What the hook heard about one request.
+#[derive(Debug, PartialEq)]
+struct Heard {
+    outcome: &'static str,
+    rule: Option<(usize, Option<String>)>,
+    error_code: Option<&'static str>,
+    lookup_error: Option<String>,
+    origin: Option<String>,
+}
+
+type Log = Arc<std::sync::Mutex<Vec<Heard>>>;
+
+fn listen<Src>(layer: CorsLayer<Src>) -> (CorsLayer<Src>, Log) {
+    let log: Log = Arc::default();
+    let sink = Arc::clone(&log);
+    let layer = layer.on_decision(move |event| {
+        sink.lock().expect("lock").push(Heard {
+            outcome: event.outcome(),
+            rule: event.rule().map(|(index, id)| (index, id.map(str::to_owned))),
+            error_code: event.error_code(),
+            lookup_error: event.lookup_error().map(ToString::to_string),
+            origin: event.origin().map(|o| o.to_str().expect("ascii").to_owned()),
+        })
+    });
+    (layer, log)
+}
+
+fn heard(log: &Log) -> Vec<Heard> {
+    std::mem::take(&mut *log.lock().expect("lock"))
+}
+
+#[tokio::test]
+async fn the_hook_hears_every_request_once_with_its_rule_or_error_code() {
+    let (layer, log) = listen(CorsLayer::from_source(store()).request_ids(ids));
+    let service = layer.layer(Stub::new());
+    let app = Some("https://app.example".to_owned());
+    send(
+        service.clone(),
+        preflight("/photos/k", "https://app.example", "PUT"),
+    )
+    .await;
+    send(
+        service.clone(),
+        preflight("/photos/k", "https://evil.example", "PUT"),
+    )
+    .await;
+    send(
+        service.clone(),
+        request("GET", "/photos/k", &[("origin", "https://app.example")]),
+    )
+    .await;
+    send(service.clone(), request("GET", "/photos/k", &[])).await;
+    send(service, preflight("/plain/k", "https://app.example", "PUT")).await;
+    let app_rule = Some((0, Some("app".to_owned())));
+    assert_eq!(
+        heard(&log),
+        [
+            Heard {
+                outcome: "preflight-allowed",
+                rule: app_rule.clone(),
+                error_code: None,
+                lookup_error: None,
+                origin: app.clone()
+            },
+            Heard {
+                outcome: "refused",
+                rule: None,
+                error_code: Some("AccessForbidden"),
+                lookup_error: None,
+                origin: Some("https://evil.example".to_owned()),
+            },
+            Heard {
+                outcome: "cors-headers-added",
+                rule: app_rule,
+                error_code: None,
+                lookup_error: None,
+                origin: app.clone()
+            },
+            Heard {
+                outcome: "pass-through",
+                rule: None,
+                error_code: None,
+                lookup_error: None,
+                origin: None
+            },
+            Heard {
+                outcome: "refused",
+                rule: None,
+                error_code: Some("AccessForbidden"),
+                lookup_error: None,
+                origin: app
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_lookup_reaches_the_hook_with_its_error() {
+    let (layer, log) = listen(slow_layer());
+    let service = layer.layer(Stub::new());
+    send(
+        service.clone(),
+        preflight("/broken/k", "https://app.example", "GET"),
+    )
+    .await;
+    send(
+        service,
+        request("GET", "/broken/k", &[("origin", "https://app.example")]),
+    )
+    .await;
+    let error = Some("metadata store unreachable".to_owned());
+    let app = Some("https://app.example".to_owned());
+    assert_eq!(
+        heard(&log),
+        [
+            Heard {
+                outcome: "refused",
+                rule: None,
+                error_code: Some("InternalError"),
+                lookup_error: error.clone(),
+                origin: app.clone()
+            },
+            Heard {
+                outcome: "pass-through",
+                rule: None,
+                error_code: None,
+                lookup_error: error,
+                origin: app
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_cloned_layer_keeps_its_own_hook() {
+    let (first, first_log) = listen(CorsLayer::from_source(store()));
+    let (second, second_log) = listen(first.clone());
+    send(second.layer(Stub::new()), request("GET", "/photos/k", &[])).await;
+    assert!(
+        heard(&first_log).is_empty(),
+        "the clone's hook replaced nothing on the original"
+    );
+    assert_eq!(heard(&second_log).len(), 1);
+}
+
+#[tokio::test]
+async fn an_async_closure_looks_up_the_store_without_compiling_rules() {
+    let shared = store();
+    let compiled = shared.policy("photos").expect("exists").expect("configured");
+    let store = Arc::clone(&shared);
+    let layer = CorsLayer::from_async_source(move |head: &RequestHead<'_>| {
+        let found = store.lookup(head);
+        async move {
+            tokio::task::yield_now().await;
+            Ok::<_, BoxError>(found)
+        }
+    });
+    let answer = send(
+        layer.layer(Stub::new()),
+        preflight("/photos/k", "https://app.example", "PUT"),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    // The store's compiled rules were lent, not compiled again.
+    match shared.lookup(&RequestHead::from(&request("GET", "/photos/k", &[]))) {
+        Lookup::Configured { policy, resource } => {
+            assert!(Arc::ptr_eq(&policy, &compiled));
+            assert_eq!(resource, ResourceType::Object);
+        }
+        other => panic!("{other:?}"),
     }
 }

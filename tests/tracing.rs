@@ -9,7 +9,8 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use tower::{service_fn, Layer, ServiceExt};
-use tower_s3_cors::{BucketAddressing, BucketStore, CorsConfiguration, CorsLayer, ReloadableRules};
+use tower_s3_cors::source::{BucketAddressing, BucketStore, ReloadableRules};
+use tower_s3_cors::{CorsConfiguration, CorsLayer};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -112,14 +113,14 @@ fn one_debug_event_per_decision_with_rule_or_error() {
         "{events:#?}"
     );
     assert!(
-        events[0].contains("outcome=actual allowed")
+        events[0].contains("outcome=cors-headers-added")
             && events[0].contains("rule_index=0")
             && events[0].contains("rule_id=first"),
         "{}",
         events[0]
     );
     assert!(
-        events[1].contains("outcome=preflight allowed")
+        events[1].contains("outcome=preflight-allowed")
             && events[1].contains("rule_index=1")
             && events[1].contains("rule_id=second"),
         "{}",
@@ -134,9 +135,40 @@ fn one_debug_event_per_decision_with_rule_or_error() {
         events[2]
     );
     assert!(
-        events[3].contains("outcome=pass through") && events[3].contains("reason=NoRuleMatched"),
+        events[3].contains("outcome=pass-through") && events[3].contains("reason=no rule matches"),
         "{}",
         events[3]
+    );
+}
+
+#[test]
+fn a_failed_lookup_is_a_warning_with_its_error() {
+    let capture = Capture::default();
+    let layer = CorsLayer::from_async_source(|_: &tower_s3_cors::RequestHead<'_>| async {
+        Err::<tower_s3_cors::source::Lookup, tower_s3_cors::source::BoxError>(
+            "metadata store unreachable".into(),
+        )
+    });
+    tracing::subscriber::with_default(capture.clone(), || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let service = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+        }));
+        runtime
+            .block_on(service.oneshot(get("https://a.example", "GET")))
+            .expect("answers");
+    });
+    let events = capture.0.lock().expect("lock").clone();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert!(
+        events[0].starts_with("tower_s3_cors WARN ")
+            && events[0].contains("outcome=lookup failed")
+            && events[0].contains("error=metadata store unreachable")
+            && events[0].contains("answer=pass-through"),
+        "{}",
+        events[0]
     );
 }
 
@@ -220,7 +252,7 @@ fn security_findings_are_logged_once_whenever_rules_are_compiled() {
 #[test]
 fn a_failing_store_behind_the_cache_is_reported_with_its_error() {
     use tower_s3_cors::cache::{CacheOptions, RulesCache, StoredCors};
-    use tower_s3_cors::{BoxError, BucketAddressing};
+    use tower_s3_cors::source::BoxError;
 
     let capture = Capture::default();
     let loader = |_: &str| std::future::ready(Err::<StoredCors, BoxError>("connection refused".into()));

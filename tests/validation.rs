@@ -1,7 +1,7 @@
 //! Spec §1 and §1.1: the configuration formats and PutBucketCors validation, with S3's exact
 //! codes and messages and the detail that says where the problem is.
 
-use tower_s3_cors::{ConfigError, CorsConfiguration, CorsRule, ErrorCode, MAX_DOCUMENT_BYTES, MAX_RULES};
+use tower_s3_cors::{ConfigError, CorsConfiguration, CorsRule, ErrorCode};
 
 const NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 const MALFORMED: &str =
@@ -107,7 +107,7 @@ fn check_refused(table: Vec<Refused>) {
         match parse(&case.format, &case.document) {
             Ok(_) => problems.push(format!("{}: accepted", case.behaviour)),
             Err(err) => {
-                let got = (err.code(), err.message(), err.rule_index(), err.field());
+                let got = (err.code().as_str(), err.message(), err.rule_index(), err.field());
                 let want = (case.code, case.message.as_str(), case.rule_index, case.field);
                 if got != want {
                     problems.push(format!("{}: got {got:?}, want {want:?} ({err})", case.behaviour));
@@ -389,7 +389,7 @@ fn malformed_xml_rows() {
 
 #[test]
 fn invalid_request_rows() {
-    let rules_101 = vec![GOOD; MAX_RULES + 1];
+    let rules_101 = vec![GOOD; CorsConfiguration::MAX_RULES + 1];
     check_refused(vec![
         refused_xml("method outside the five", xml(&["<AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedMethod>MYMETHOD</AllowedMethod>"]), "InvalidRequest", method("MYMETHOD"), Some(0), Some("AllowedMethod")),
         refused_xml("lowercase method", xml(&["<AllowedOrigin>*</AllowedOrigin><AllowedMethod>get</AllowedMethod>"]), "InvalidRequest", method("get"), Some(0), Some("AllowedMethod")),
@@ -416,9 +416,9 @@ fn first_problem_wins_in_the_documented_order() {
     let bad_method = "<AllowedOrigin>*</AllowedOrigin><AllowedMethod>FOO</AllowedMethod>";
     let bad_origin = "<AllowedOrigin>a*b*c</AllowedOrigin><AllowedMethod>GET</AllowedMethod>";
     let no_origin = "<AllowedMethod>GET</AllowedMethod>";
-    let mut rules_101: Vec<&str> = vec![GOOD; MAX_RULES + 1];
+    let mut rules_101: Vec<&str> = vec![GOOD; CorsConfiguration::MAX_RULES + 1];
     rules_101[50] = bad_method;
-    let mut rules_101_schema: Vec<&str> = vec![GOOD; MAX_RULES + 1];
+    let mut rules_101_schema: Vec<&str> = vec![GOOD; CorsConfiguration::MAX_RULES + 1];
     rules_101_schema[60] = no_origin;
     check_refused(vec![
         // Schema problems (MalformedXML) of every rule come before any value problem.
@@ -447,7 +447,7 @@ fn accepted_edge_values() {
     let cases: Vec<(&str, String)> = vec![
         ("ID of 255 characters", xml(&[&format!("<ID>{}</ID>{GOOD}", "i".repeat(255))])),
         ("ID of 255 multi-byte characters (characters, not bytes)", xml(&[&format!("<ID>{}</ID>{GOOD}", "é".repeat(255))])),
-        ("100 rules", xml(&vec![GOOD; MAX_RULES])),
+        ("100 rules", xml(&vec![GOOD; CorsConfiguration::MAX_RULES])),
         ("empty AllowedOrigin", xml(&["<AllowedOrigin></AllowedOrigin><AllowedMethod>GET</AllowedMethod>"])),
         ("scheme-less AllowedOrigin", xml(&["<AllowedOrigin>localhost</AllowedOrigin><AllowedMethod>GET</AllowedMethod>"])),
         ("one wildcard in an origin", xml(&["<AllowedOrigin>http://*.example.com</AllowedOrigin><AllowedMethod>GET</AllowedMethod>"])),
@@ -467,33 +467,110 @@ fn accepted_edge_values() {
 
 #[test]
 fn document_size_limit_is_64_kib() {
-    assert_eq!(MAX_DOCUMENT_BYTES, 64 * 1024);
+    assert_eq!(CorsConfiguration::MAX_DOCUMENT_BYTES, 64 * 1024);
     let base = xml(&[GOOD]);
     // Padding with a comment keeps the document valid.
     let pad = |total: usize| {
         let fill = total - base.len() - "<!---->".len();
         format!("{base}<!--{}-->", " ".repeat(fill))
     };
-    let at_limit = pad(MAX_DOCUMENT_BYTES);
-    assert_eq!(at_limit.len(), MAX_DOCUMENT_BYTES);
+    let at_limit = pad(CorsConfiguration::MAX_DOCUMENT_BYTES);
+    assert_eq!(at_limit.len(), CorsConfiguration::MAX_DOCUMENT_BYTES);
     CorsConfiguration::from_xml(&at_limit).expect("64 KiB is accepted");
-    let over = pad(MAX_DOCUMENT_BYTES + 1);
+    let over = pad(CorsConfiguration::MAX_DOCUMENT_BYTES + 1);
     let err = CorsConfiguration::from_xml(&over).unwrap_err();
-    assert_eq!((err.code(), err.message()), ("MaxMessageLengthExceeded", TOO_BIG));
-    assert_eq!(err.error_code(), ErrorCode::MaxMessageLengthExceeded);
+    assert_eq!(
+        (err.code().as_str(), err.message()),
+        ("MaxMessageLengthExceeded", TOO_BIG)
+    );
+    assert_eq!(err.code(), ErrorCode::MaxMessageLengthExceeded);
     assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
 
     // The size is checked before the document is read: an oversized, broken document still
     // gets MaxMessageLengthExceeded.
-    let err = CorsConfiguration::from_xml(&"<".repeat(MAX_DOCUMENT_BYTES + 1)).unwrap_err();
-    assert_eq!(err.code(), "MaxMessageLengthExceeded");
+    let err =
+        CorsConfiguration::from_xml(&"<".repeat(CorsConfiguration::MAX_DOCUMENT_BYTES + 1)).unwrap_err();
+    assert_eq!(err.code().as_str(), "MaxMessageLengthExceeded");
 
     let json = format!(
         r#"[{{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}}]{}"#,
-        " ".repeat(MAX_DOCUMENT_BYTES)
+        " ".repeat(CorsConfiguration::MAX_DOCUMENT_BYTES)
     );
     let err = CorsConfiguration::from_json(&json).unwrap_err();
-    assert_eq!((err.code(), err.message()), ("MaxMessageLengthExceeded", TOO_BIG));
+    assert_eq!(
+        (err.code().as_str(), err.message()),
+        ("MaxMessageLengthExceeded", TOO_BIG)
+    );
+}
+
+/// One rule whose S3 XML form (`to_xml`) is exactly `len` bytes: its origin is padded.
+fn rule_with_xml_len(len: usize) -> CorsRule {
+    let rule = |origin: String| {
+        CorsRule::builder()
+            .allowed_origin(origin)
+            .allowed_method("GET")
+            .build()
+    };
+    let base = CorsConfiguration::new([rule(String::new() + "https://a")])
+        .expect("valid")
+        .to_xml()
+        .len();
+    rule(format!("https://{}", "a".repeat(len - base + 1)))
+}
+
+/// The one size rule, at its boundary, from every constructor: a configuration whose S3 XML
+/// form is 64 KiB is accepted and reads back; one byte more is refused, also from an XML
+/// document that is itself under 64 KiB (no namespace, no declaration).
+#[test]
+fn every_constructor_applies_the_64_kib_rule_to_the_s3_xml_form() {
+    let at_limit = rule_with_xml_len(CorsConfiguration::MAX_DOCUMENT_BYTES);
+    let config = CorsConfiguration::new([at_limit.clone()]).expect("64 KiB is accepted");
+    let written = config.to_xml();
+    assert_eq!(written.len(), CorsConfiguration::MAX_DOCUMENT_BYTES);
+    assert_eq!(CorsConfiguration::from_xml(&written).expect("reads back"), config);
+    assert_eq!(
+        CorsConfiguration::from_json(&config.to_json()).expect("reads back"),
+        config
+    );
+    let short_form = |rule: &CorsRule| {
+        format!(
+            "<CORSConfiguration><CORSRule><AllowedOrigin>{}</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>",
+            rule.allowed_origins()[0]
+        )
+    };
+    assert_eq!(
+        CorsConfiguration::from_xml(&short_form(&at_limit)).expect("accepted"),
+        config
+    );
+
+    let over = rule_with_xml_len(CorsConfiguration::MAX_DOCUMENT_BYTES + 1);
+    let document = short_form(&over);
+    assert!(
+        document.len() < CorsConfiguration::MAX_DOCUMENT_BYTES,
+        "the document itself fits"
+    );
+    let refusals = [
+        ("new", CorsConfiguration::new([over.clone()]).unwrap_err()),
+        ("from_xml", CorsConfiguration::from_xml(&document).unwrap_err()),
+        (
+            "from_json",
+            CorsConfiguration::from_json(&format!(
+                r#"[{{"AllowedOrigins": ["{}"], "AllowedMethods": ["GET"]}}]"#,
+                over.allowed_origins()[0]
+            ))
+            .unwrap_err(),
+        ),
+    ];
+    for (constructor, err) in refusals {
+        assert_eq!(err.code(), ErrorCode::MaxMessageLengthExceeded, "{constructor}");
+        assert_eq!(err.message(), TOO_BIG, "{constructor}");
+        assert!(
+            err.detail()
+                .contains(&format!("{} bytes", CorsConfiguration::MAX_DOCUMENT_BYTES + 1)),
+            "{constructor}: {}",
+            err.detail()
+        );
+    }
 }
 
 #[test]
@@ -501,7 +578,7 @@ fn errors_say_where_line_column_rule_and_field() {
     // A syntax error: line and column of the problem.
     let broken = "<CORSConfiguration>\n  <CORSRule>\n    <AllowedOrigin>*</AllowedOrigin>\n    <AllowedMethod>GET</AllowedMethd>\n  </CORSRule>\n</CORSConfiguration>";
     let err = CorsConfiguration::from_xml(broken).unwrap_err();
-    assert_eq!(err.code(), "MalformedXML");
+    assert_eq!(err.code().as_str(), "MalformedXML");
     let (line, _column) = err.line_column().expect("a syntax error has a position");
     assert_eq!(line, 4, "{err}");
     assert!(err.to_string().contains("line 4, column"), "{err}");
@@ -509,7 +586,7 @@ fn errors_say_where_line_column_rule_and_field() {
     // A value error: the rule (index and ID), the field, the value, and where the rule starts.
     let doc = "<CORSConfiguration>\n  <CORSRule>\n    <AllowedOrigin>*</AllowedOrigin>\n    <AllowedMethod>GET</AllowedMethod>\n  </CORSRule>\n  <CORSRule>\n    <ID>uploads</ID>\n    <AllowedOrigin>*</AllowedOrigin>\n    <AllowedMethod>PATCH</AllowedMethod>\n  </CORSRule>\n</CORSConfiguration>";
     let err = CorsConfiguration::from_xml(doc).unwrap_err();
-    assert_eq!(err.code(), "InvalidRequest");
+    assert_eq!(err.code().as_str(), "InvalidRequest");
     assert_eq!(err.message(), method("PATCH"));
     assert_eq!(err.rule_index(), Some(1));
     assert_eq!(err.rule_id(), Some("uploads"));
@@ -542,7 +619,7 @@ fn errors_say_where_line_column_rule_and_field() {
 
     // JSON: a syntax error has serde_json's line and column; a value error the rule's.
     let err = CorsConfiguration::from_json("{\n  \"CORSRules\": [\n    {,}\n  ]\n}").unwrap_err();
-    assert_eq!(err.code(), "MalformedXML");
+    assert_eq!(err.code().as_str(), "MalformedXML");
     assert_eq!(err.line_column().map(|(line, _)| line), Some(3), "{err}");
     let json = "{\"CORSRules\": [\n  {\"AllowedOrigins\": [\"*\"], \"AllowedMethods\": [\"GET\"]},\n  {\"AllowedOrigins\": [\"*\"], \"AllowedMethods\": [\"get\"]}\n]}";
     let err = CorsConfiguration::from_json(json).unwrap_err();
@@ -716,16 +793,20 @@ fn code_built_rules_are_validated_like_documents() {
         .build()])
     .unwrap_err();
     assert_eq!(
-        (err.code(), err.message()),
+        (err.code().as_str(), err.message()),
         ("InvalidRequest", method("PATCH").as_str())
     );
     let err = CorsConfiguration::new(Vec::<CorsRule>::new()).unwrap_err();
-    assert_eq!((err.code(), err.message()), ("MalformedXML", MALFORMED));
+    assert_eq!((err.code().as_str(), err.message()), ("MalformedXML", MALFORMED));
     let err = CorsConfiguration::new([CorsRule::builder().allowed_method("GET").build()]).unwrap_err();
-    assert_eq!((err.code(), err.field()), ("MalformedXML", Some("AllowedOrigin")));
-    let rules = (0..=MAX_RULES).map(|_| CorsRule::builder().allowed_origin("*").allowed_method("GET"));
+    assert_eq!(
+        (err.code().as_str(), err.field()),
+        ("MalformedXML", Some("AllowedOrigin"))
+    );
+    let rules = (0..=CorsConfiguration::MAX_RULES)
+        .map(|_| CorsRule::builder().allowed_origin("*").allowed_method("GET"));
     let err = CorsConfiguration::new(rules).unwrap_err();
-    assert_eq!((err.code(), err.message()), ("InvalidRequest", TOO_MANY));
+    assert_eq!((err.code().as_str(), err.message()), ("InvalidRequest", TOO_MANY));
 }
 
 #[test]

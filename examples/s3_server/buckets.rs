@@ -12,9 +12,8 @@ use s3s::host::S3Host;
 use s3s::path::S3Path;
 use s3s::{S3Error, S3ErrorCode, S3Result};
 use serde::{Deserialize, Serialize};
-use tower_s3_cors::{
-    BucketCors, CorsConfiguration, CorsPolicy, CorsSource, RequestHead, ResourceType, MAX_DOCUMENT_BYTES,
-};
+use tower_s3_cors::source::CorsSource;
+use tower_s3_cors::{BucketCors, CorsConfiguration, CorsPolicy, RequestHead, ResourceType};
 
 /// One bucket's settings, as persisted (`settings/BUCKET.json`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -278,7 +277,7 @@ impl S3Access for Access {
                 .headers()
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-                .is_some_and(|length| length > MAX_DOCUMENT_BYTES);
+                .is_some_and(|length| length > CorsConfiguration::MAX_DOCUMENT_BYTES);
         if too_big {
             let mut error = S3Error::with_message(
                 S3ErrorCode::Custom("MaxMessageLengthExceeded".into()),

@@ -47,7 +47,8 @@ pub fn to_dto(config: &CorsConfiguration) -> Vec<CORSRule> {
 
 /// S3's code (custom where s3s has no constant for it), message and status.
 pub fn s3_error(error: &ConfigError) -> S3Error {
-    let code = S3ErrorCode::from_bytes(error.code().as_bytes()).unwrap_or(S3ErrorCode::InvalidRequest);
+    let code =
+        S3ErrorCode::from_bytes(error.code().as_str().as_bytes()).unwrap_or(S3ErrorCode::InvalidRequest);
     let mut s3 = S3Error::with_message(code, error.message().to_owned());
     s3.set_status_code(error.status());
     s3

@@ -13,9 +13,8 @@ use std::sync::Arc;
 use s3s::path::S3Path;
 use s3s::{S3Error, S3ErrorCode, S3Result};
 use tower_s3_cors::cache::{CacheMiss, CacheOptions, RulesCache, RulesLoader, StoredCors};
-use tower_s3_cors::{
-    BoxError, BucketCors, Cached, CachedCorsSource, CorsConfiguration, CorsSource, RequestHead, ResourceType,
-};
+use tower_s3_cors::source::{BoxError, BucketAddressing, Cached, CachedCorsSource, CorsSource};
+use tower_s3_cors::{BucketCors, CorsConfiguration, RequestHead, ResourceType};
 
 use crate::buckets::Buckets;
 use crate::rules_db::{self, Change, RulesDb};
@@ -59,11 +58,7 @@ impl Fleet {
             objects,
         };
         // The library's defaults: notifications do the work, the time to live is a backstop.
-        let cache = RulesCache::new(
-            loader,
-            tower_s3_cors::BucketAddressing::PathStyle,
-            CacheOptions::new(),
-        );
+        let cache = RulesCache::new(loader, BucketAddressing::PathStyle, CacheOptions::new());
         let heard = cache.clone();
         rules_db::listen(url.to_owned(), move |change| match change {
             Change::Bucket(bucket) => heard.invalidate(bucket),

@@ -50,7 +50,8 @@ use s3s::host::{S3Host, SingleDomain};
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_s3_cors::{CorsConfiguration, CorsLayer, RequestIds, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
+use tower_s3_cors::header::{X_AMZ_ID_2, X_AMZ_REQUEST_ID};
+use tower_s3_cors::{CorsConfiguration, CorsLayer, RequestIds};
 
 use crate::buckets::{Access, Buckets, OneKey};
 use crate::fleet::{Fleet, Rules};

@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     match (parsed, through_serde) {
         (Ok(a), Ok(b)) => assert_eq!(a, b),
         (Err(err), Ok(_)) => assert_eq!(
-            err.error_code(),
+            err.code(),
             ErrorCode::MaxMessageLengthExceeded,
             "serde accepts what from_json refuses: {err}"
         ),

@@ -15,10 +15,9 @@ use tower_service::Service;
 use super::future::{after_lookup, polled_after_completion, ResponseFuture};
 use super::layer::CorsLayer;
 use super::service::Cors;
-use super::step::{decide_and_trace, Shared, Step};
+use super::step::{Shared, Step};
 use crate::body::CorsBody;
 use crate::cached::{Cached, CachedCorsSource, CachedSource};
-use crate::options::CorsOptions;
 use crate::request::RequestHead;
 
 impl<C: CachedCorsSource> CorsLayer<CachedSource<C>> {
@@ -28,11 +27,7 @@ impl<C: CachedCorsSource> CorsLayer<CachedSource<C>> {
     /// forwarded after the load.
     pub fn from_cached_source(source: C) -> Self {
         CorsLayer {
-            shared: Arc::new(Shared {
-                source: CachedSource(source),
-                options: CorsOptions::default(),
-                ids: None,
-            }),
+            shared: Arc::new(Shared::new(CachedSource(source))),
         }
     }
 }
@@ -111,8 +106,8 @@ where
                             } = *parked;
                             after_lookup(looked_up, request, inner, &shared)
                         }
-                        // Polled again after completing: the synchronous future's own answer.
-                        None => ResponseFuture::ready(polled_after_completion()),
+                        // The load's state is left as soon as `parked` is taken.
+                        None => polled_after_completion(),
                     };
                     this.state.set(CachedState::Answer { future });
                 }
@@ -138,7 +133,7 @@ where
         let shared = &*self.shared;
         let head = RequestHead::from(&request);
         let state = match shared.source.0.with_cached_rules(&head, |bucket| {
-            let decision = decide_and_trace(head, bucket, &shared.options);
+            let decision = shared.decide(&head, bucket);
             Step::from_decision(decision, shared, &head)
         }) {
             // The synchronous path, as in `Cors<S, impl CorsSource>`.

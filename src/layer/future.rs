@@ -10,17 +10,21 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::step::{decide_and_trace, Action, Shared, Step};
+use super::step::{Action, Shared, Step};
 use crate::body::CorsBody;
-use crate::decision::lookup_failed;
 use crate::request::RequestHead;
 use crate::source::{AsyncCorsSource, AsyncSource, BoxError, Lookup};
 
-/// An empty 500, for a future polled again after it completed (instead of a panic).
-pub(crate) fn polled_after_completion<B>() -> Response<CorsBody<B>> {
-    let mut response = Response::new(CorsBody::empty());
-    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-    response
+/// A future polled again after it returned `Ready` breaks [`Future`]'s contract (the caller's
+/// bug, never a request's). Like tower's own futures, these say so rather than invent an
+/// answer: an empty 500 would look like a server error and hide the bug, and polling the
+/// finished inner future again would hand the question to a future that may hang or panic
+/// less clearly. The crate's one panic (allowed here only; see the lint settings in `lib.rs`).
+#[cold]
+#[track_caller]
+#[allow(clippy::panic)]
+pub(crate) fn polled_after_completion() -> ! {
+    panic!("tower-s3-cors response future polled after completion")
 }
 
 pin_project! {
@@ -80,15 +84,22 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Inner { future, action } => {
-                let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(match action.take() {
+                // The action is taken when the inner future completes: none left means this
+                // future already returned `Ready`.
+                if action.is_none() {
+                    polled_after_completion();
+                }
+                let result = ready!(future.poll(cx));
+                let action = action.take();
+                Poll::Ready(result.map(|response| match action {
                     Some(action) => action.apply(response),
                     None => polled_after_completion(),
                 }))
             }
-            StateProj::Ready { response } => {
-                Poll::Ready(Ok(response.take().unwrap_or_else(polled_after_completion)))
-            }
+            StateProj::Ready { response } => Poll::Ready(Ok(match response.take() {
+                Some(response) => response,
+                None => polled_after_completion(),
+            })),
         }
     }
 }
@@ -175,7 +186,8 @@ where
                         shared,
                     }) = pending.take()
                     else {
-                        return Poll::Ready(Ok(polled_after_completion()));
+                        // The lookup's state is left as soon as `pending` is taken.
+                        polled_after_completion();
                     };
                     let future = after_lookup(looked_up, request, inner, &shared);
                     this.state.set(AsyncState::Inner { future });
@@ -200,13 +212,8 @@ where
 {
     let head = RequestHead::from(&request);
     let decision = match &looked_up {
-        Ok(found) => decide_and_trace(head, found.as_bucket_cors(), &shared.options),
-        Err(_error) => {
-            let decision = lookup_failed(&head, &shared.options);
-            #[cfg(feature = "tracing")]
-            tracing::debug!(target: "tower_s3_cors", outcome = "lookup failed", error = %_error, "CORS decision");
-            decision
-        }
+        Ok(found) => shared.decide(&head, found.as_bucket_cors()),
+        Err(error) => shared.decide_lookup_failed(&head, error.as_ref()),
     };
     match Step::from_decision(decision, shared, &head) {
         Step::Call(action) => ResponseFuture::inner(inner.call(request), action),

@@ -8,6 +8,7 @@ use tower_layer::Layer;
 use super::service::Cors;
 use super::step::Shared;
 use crate::config::CorsConfiguration;
+use crate::hook::DecisionEvent;
 use crate::options::CorsOptions;
 use crate::policy::CorsPolicy;
 use crate::request::RequestHead;
@@ -17,8 +18,8 @@ use crate::source::{AsyncCorsSource, AsyncSource, CorsSource, SingleBucket};
 /// A [`Layer`] that applies S3's CORS rules to a service.
 ///
 /// The rules come from a source: one configuration ([`CorsLayer::new`]), any
-/// [`CorsSource`] (a closure, [`ReloadableRules`](crate::ReloadableRules),
-/// [`BucketStore`](crate::BucketStore)) with [`CorsLayer::from_source`], or an
+/// [`CorsSource`] (a closure, [`ReloadableRules`](crate::source::ReloadableRules),
+/// [`BucketStore`](crate::source::BucketStore)) with [`CorsLayer::from_source`], or an
 /// [`AsyncCorsSource`] with [`CorsLayer::from_async_source`]. Cheap to clone: everything is
 /// shared behind one `Arc`.
 ///
@@ -68,7 +69,7 @@ impl CorsLayer<SingleBucket> {
         Self::from_source(SingleBucket::from_policy(policy))
     }
 
-    /// The compiled rules.
+    /// The compiled rules of the one bucket this layer stands for.
     pub fn policy(&self) -> &CorsPolicy {
         self.shared.source.policy()
     }
@@ -79,7 +80,8 @@ impl<Src> CorsLayer<Src> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsPolicy, Lookup, RequestHead, ResourceType};
+    /// use tower_s3_cors::source::Lookup;
+    /// use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsPolicy, RequestHead, ResourceType};
     ///
     /// let api = Arc::new(CorsPolicy::new(CorsConfiguration::from_json(
     ///     r#"[{"AllowedOrigins": ["https://app.example.com"], "AllowedMethods": ["GET", "POST"]}]"#,
@@ -100,11 +102,7 @@ impl<Src> CorsLayer<Src> {
         Src: CorsSource,
     {
         CorsLayer {
-            shared: Arc::new(Shared {
-                source,
-                options: CorsOptions::default(),
-                ids: None,
-            }),
+            shared: Arc::new(Shared::new(source)),
         }
     }
 
@@ -121,7 +119,39 @@ impl<Src> CorsLayer<Src> {
     where
         F: Fn(&RequestHead<'_>) -> RequestIds + Send + Sync + 'static,
     {
-        self.update(|shared| shared.ids = Some(Box::new(hook)))
+        self.update(|shared| shared.ids = Some(Arc::new(hook)))
+    }
+
+    /// Calls `hook` once per request with what the layer decided and why: the request, the
+    /// bucket's lookup, the decision (the matched rule's index and ID, or S3's error code),
+    /// and the error of a failed asynchronous lookup. It runs on the request path, before the
+    /// answer is sent: keep it short (count, log, sample). Without a hook the layer pays one
+    /// branch per request.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use tower_s3_cors::{CorsConfiguration, CorsLayer};
+    ///
+    /// let refused = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&refused);
+    /// let config = CorsConfiguration::from_json(
+    ///     r#"[{"AllowedOrigins": ["https://app.example.com"], "AllowedMethods": ["GET"]}]"#,
+    /// )?;
+    /// let layer = CorsLayer::new(config).on_decision(move |event| {
+    ///     if event.outcome() == "refused" {
+    ///         counter.fetch_add(1, Ordering::Relaxed);
+    ///         eprintln!("CORS refused {:?}: {}", event.origin(), event.reason());
+    ///     }
+    /// });
+    /// # drop(layer);
+    /// # Ok::<(), tower_s3_cors::ConfigError>(())
+    /// ```
+    pub fn on_decision<F>(self, hook: F) -> Self
+    where
+        F: Fn(&DecisionEvent<'_>) + Send + Sync + 'static,
+    {
+        self.update(|shared| shared.hook = Some(Arc::new(hook)))
     }
 
     /// The source of rules.
@@ -129,21 +159,16 @@ impl<Src> CorsLayer<Src> {
         &self.shared.source
     }
 
-    /// The options.
+    /// The options in effect (see [`options`](Self::options)).
     pub fn current_options(&self) -> CorsOptions {
         self.shared.options
     }
 
-    fn update(self, change: impl FnOnce(&mut Shared<Src>)) -> Self {
-        let mut shared = self.shared;
-        match Arc::get_mut(&mut shared) {
-            Some(inner) => change(inner),
-            // A clone of this layer exists; builders are meant to run before layering.
-            None => {
-                debug_assert!(false, "configure the CorsLayer before cloning it");
-            }
-        }
-        CorsLayer { shared }
+    /// Applies a builder call to this layer only: when clones share the settings, they are
+    /// copied first (copy on write), so the call is never lost.
+    fn update(mut self, change: impl FnOnce(&mut Shared<Src>)) -> Self {
+        change(Arc::make_mut(&mut self.shared));
+        self
     }
 }
 
@@ -152,11 +177,7 @@ impl<A: AsyncCorsSource> CorsLayer<AsyncSource<A>> {
     /// future. The inner service must be `Clone` (the request is forwarded after the lookup).
     pub fn from_async_source(source: A) -> Self {
         CorsLayer {
-            shared: Arc::new(Shared {
-                source: AsyncSource(source),
-                options: CorsOptions::default(),
-                ids: None,
-            }),
+            shared: Arc::new(Shared::new(AsyncSource(source))),
         }
     }
 }

@@ -8,7 +8,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::future::{AsyncResponseFuture, Pending, ResponseFuture};
-use super::step::{decide_and_trace, Shared, Step};
+use super::step::{Shared, Step};
 use crate::body::CorsBody;
 use crate::request::RequestHead;
 use crate::source::{AsyncCorsSource, AsyncSource, CorsSource, SingleBucket};
@@ -71,7 +71,7 @@ where
         let shared = &*self.shared;
         let head = RequestHead::from(&request);
         let step = shared.source.with_rules(&head, |bucket| {
-            let decision = decide_and_trace(head, bucket, &shared.options);
+            let decision = shared.decide(&head, bucket);
             Step::from_decision(decision, shared, &head)
         });
         match step {

@@ -1,10 +1,13 @@
 //! What the service and its futures share: the layer's settings, a decision turned into the
 //! next step (call the inner service, or answer), and what is done to the inner response.
 
+use std::sync::Arc;
+
 use http::{HeaderValue, Response};
 
 use crate::body::CorsBody;
-use crate::decision::{decide, Decision};
+use crate::decision::{decide, lookup_failed, Decision};
+use crate::hook::{DecisionEvent, DecisionHook};
 use crate::options::CorsOptions;
 use crate::request::RequestHead;
 use crate::response::{error_response, preflight_response, CorsHeaders};
@@ -14,10 +17,38 @@ use crate::source::BucketCors;
 pub(crate) type IdHook = dyn Fn(&RequestHead<'_>) -> RequestIds + Send + Sync;
 
 /// What every request of a layer shares: where rules come from, the options, the id hook.
+///
+/// A builder call on a layer that has clones copies this (a few reference counts, never the
+/// source itself) and changes the copy, so every builder call takes effect on the layer it is
+/// called on and on nothing else.
 pub(crate) struct Shared<Src> {
-    pub(crate) source: Src,
+    pub(crate) source: Arc<Src>,
     pub(crate) options: CorsOptions,
-    pub(crate) ids: Option<Box<IdHook>>,
+    pub(crate) ids: Option<Arc<IdHook>>,
+    /// Called once per request with the decision; `None` costs one branch.
+    pub(crate) hook: Option<Arc<DecisionHook>>,
+}
+
+impl<Src> Clone for Shared<Src> {
+    fn clone(&self) -> Self {
+        Shared {
+            source: Arc::clone(&self.source),
+            options: self.options,
+            ids: self.ids.clone(),
+            hook: self.hook.clone(),
+        }
+    }
+}
+
+impl<Src> Shared<Src> {
+    pub(crate) fn new(source: Src) -> Self {
+        Shared {
+            source: Arc::new(source),
+            options: CorsOptions::default(),
+            ids: None,
+            hook: None,
+        }
+    }
 }
 
 impl<Src> Shared<Src> {
@@ -29,28 +60,17 @@ impl<Src> Shared<Src> {
     }
 }
 
-/// Records one decision (feature `tracing`): the outcome and the rule or the S3 error.
+/// Records one decision (feature `tracing`): the outcome and the reason in the words of the
+/// decision hook and the command line's `explain`, and the rule or the S3 error.
 #[cfg(feature = "tracing")]
 fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
-    let rule_id = |index: usize| match bucket {
-        BucketCors::Configured { policy, .. } => policy.rule(index).and_then(|r| r.id()).unwrap_or(""),
-        _ => "",
-    };
+    let outcome = decision.outcome();
+    let reason = decision.reason();
     match decision {
-        Decision::Preflight(allowed) | Decision::Actual(allowed) => tracing::debug!(
-            target: "tower_s3_cors",
-            outcome = if matches!(decision, Decision::Preflight(_)) {
-                "preflight allowed"
-            } else {
-                "actual allowed"
-            },
-            rule_index = allowed.rule_index(),
-            rule_id = rule_id(allowed.rule_index()),
-            "CORS decision"
-        ),
         Decision::Refuse(refusal) => tracing::debug!(
             target: "tower_s3_cors",
-            outcome = "refused",
+            outcome,
+            reason,
             status = refusal.status().as_u16(),
             code = refusal.code(),
             message = %refusal.message(),
@@ -58,11 +78,27 @@ fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
         ),
         Decision::PassThrough(pass) => tracing::debug!(
             target: "tower_s3_cors",
-            outcome = "pass through",
-            reason = ?pass.reason(),
+            outcome,
+            reason,
             fetch_metadata = ?pass.fetch_metadata(),
             "CORS decision"
         ),
+        _ => match decision.rule_index() {
+            Some(index) => tracing::debug!(
+                target: "tower_s3_cors",
+                outcome,
+                reason,
+                rule_index = index,
+                rule_id = match bucket {
+                    BucketCors::Configured { policy, .. } => {
+                        policy.rule(index).and_then(|r| r.id()).unwrap_or("")
+                    }
+                    _ => "",
+                },
+                "CORS decision"
+            ),
+            None => tracing::debug!(target: "tower_s3_cors", outcome, reason, "CORS decision"),
+        },
     }
 }
 
@@ -70,14 +106,51 @@ fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
 #[inline(always)]
 fn trace(_decision: &Decision, _bucket: &BucketCors<'_>) {}
 
-pub(crate) fn decide_and_trace(
-    head: RequestHead<'_>,
-    bucket: BucketCors<'_>,
-    options: &CorsOptions,
-) -> Decision {
-    let decision = decide(head, bucket, options);
-    trace(&decision, &bucket);
-    decision
+impl<Src> Shared<Src> {
+    /// Decides, then reports the decision to `tracing` (feature) and to the hook.
+    pub(crate) fn decide(&self, head: &RequestHead<'_>, bucket: BucketCors<'_>) -> Decision {
+        let decision = decide(*head, bucket, &self.options);
+        trace(&decision, &bucket);
+        self.report(head, bucket, &decision, None);
+        decision
+    }
+
+    /// The decision for a request whose asynchronous lookup failed; the error goes to
+    /// `tracing` (feature, `warn`) and to the hook, not into the answer.
+    pub(crate) fn decide_lookup_failed(
+        &self,
+        head: &RequestHead<'_>,
+        error: &(dyn std::error::Error + Send + Sync + 'static),
+    ) -> Decision {
+        let decision = lookup_failed(head, &self.options);
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            target: "tower_s3_cors",
+            outcome = "lookup failed",
+            error = %error,
+            answer = decision.outcome(),
+            "CORS decision"
+        );
+        self.report(head, BucketCors::NoBucket, &decision, Some(error));
+        decision
+    }
+
+    fn report(
+        &self,
+        head: &RequestHead<'_>,
+        bucket: BucketCors<'_>,
+        decision: &Decision,
+        lookup_error: Option<&(dyn std::error::Error + Send + Sync + 'static)>,
+    ) {
+        if let Some(hook) = &self.hook {
+            hook(&DecisionEvent {
+                head,
+                bucket,
+                decision,
+                lookup_error,
+            });
+        }
+    }
 }
 
 /// What the service does next with a decision.

@@ -1,5 +1,7 @@
-//! Helpers shared by the integration tests: a stub inner service that counts its calls, request
-//! builders that accept raw header bytes, and a way to send a request through the real layer.
+//! The helpers of the in-process integration tests: S3's fixed texts (`VARY`, `NOT_ALLOWED`,
+//! the error documents), the stub inner service that counts its calls, request builders that
+//! accept raw header bytes, and one `send` through the real layer. (`tests/support` starts the
+//! example binaries and talks HTTP to them.)
 
 #![allow(dead_code)]
 
@@ -61,7 +63,7 @@ impl Stub {
     }
 }
 
-impl Service<Request<String>> for Stub {
+impl<B> Service<Request<B>> for Stub {
     type Response = Response<Full<Bytes>>;
     type Error = Infallible;
     type Future = Ready<Result<Self::Response, Infallible>>;
@@ -70,7 +72,7 @@ impl Service<Request<String>> for Stub {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, _request: Request<String>) -> Self::Future {
+    fn call(&mut self, _request: Request<B>) -> Self::Future {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let mut response = Response::new(Full::new(Bytes::from_static(STUB_BODY.as_bytes())));
         *response.status_mut() = self.status;

@@ -7,10 +7,9 @@
 use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use serde_json::{json, Value};
-use tower_s3_cors::{
-    CorsPolicy, CorsRule, Decision, LintWarning, PassReason, RefusalKind, RequestIds, RuleCheck, Severity,
-    X_AMZ_ID_2, X_AMZ_REQUEST_ID,
-};
+use tower_s3_cors::header::{X_AMZ_ID_2, X_AMZ_REQUEST_ID};
+use tower_s3_cors::lint::{LintWarning, Severity};
+use tower_s3_cors::{CorsPolicy, CorsRule, Decision, RequestIds, RuleCheck};
 
 use crate::input;
 use crate::origins;
@@ -180,26 +179,12 @@ struct Answer {
 
 impl Answer {
     fn new(decision: &Decision, ids: &RequestIds) -> Answer {
-        let (outcome, reason, matched_rule) = match decision {
-            Decision::Preflight(allowed) => (
-                "preflight-allowed",
-                format!(
-                    "rule {} is the first rule that matches; the layer answers the preflight itself",
-                    allowed.rule_index()
-                ),
-                Some(allowed.rule_index()),
-            ),
-            Decision::Refuse(refusal) => ("refused", refusal_reason(refusal.kind()).to_owned(), None),
-            Decision::Actual(allowed) => (
-                "cors-headers-added",
-                format!(
-                    "rule {} is the first rule that matches; your service answers and the layer adds \
-                     these headers to its response (replacing same-named ones, merging Vary)",
-                    allowed.rule_index()
-                ),
-                Some(allowed.rule_index()),
-            ),
-            Decision::PassThrough(pass) => ("pass-through", pass_reason(pass.reason()).to_owned(), None),
+        // The library's words for the outcome and the reason, as the decision hook reports them.
+        let outcome = decision.outcome();
+        let matched_rule = decision.rule_index();
+        let reason = match matched_rule {
+            Some(index) => format!("rule {index} is {}", decision.reason()),
+            None => decision.reason().to_owned(),
         };
         let pairs = |headers: &mut dyn Iterator<Item = (&HeaderName, &HeaderValue)>| {
             headers
@@ -236,28 +221,6 @@ impl Answer {
                 }
             }
         }
-    }
-}
-
-fn refusal_reason(kind: RefusalKind) -> &'static str {
-    match kind {
-        RefusalKind::MissingOrigin => "a preflight without Origin: S3 answers 400 before looking at any rule",
-        RefusalKind::InvalidRequestMethod => {
-            "Access-Control-Request-Method is missing, sent twice, or not one of GET, PUT, HEAD, POST, DELETE"
-        }
-        RefusalKind::NotAllowed => "no rule matches the origin, the method and every requested header",
-        _ => "the bucket's CORS rules cannot be used",
-    }
-}
-
-fn pass_reason(reason: PassReason) -> &'static str {
-    match reason {
-        PassReason::NotCors => "no Origin: not a CORS request; your service's response goes back unchanged",
-        PassReason::NoRuleMatched => {
-            "no rule matches: your service's response goes back unchanged, without CORS headers, \
-             and the browser will not let the page read it (S3 never refuses an actual request)"
-        }
-        _ => "your service's response goes back unchanged",
     }
 }
 

@@ -1,7 +1,7 @@
 //! `lint FILE`: S3's validation first, then the warnings of `CorsConfiguration::lint`.
 
 use serde_json::json;
-use tower_s3_cors::{LintWarning, Severity};
+use tower_s3_cors::lint::{LintWarning, Severity};
 
 use crate::input::{self, Failure};
 use crate::output::{error_json, error_text, report_failure};
@@ -29,7 +29,7 @@ Warning codes:
   rule-shadowed                   earlier rules match every request this rule matches
   rule-unmatchable                no request can match the rule at all
   duplicate-id                    two rules with the same ID
-  max-age-capped                  MaxAgeSeconds above 7200 (Chromium's cap)
+  max-age-capped                  MaxAgeSeconds above a browser's cap (WebKit 600, Chromium 7200, Firefox 86400)
   max-age-negative                a negative MaxAgeSeconds
   expose-etag-missing             a rule allows PUT or POST but does not expose ETag
 

@@ -10,7 +10,7 @@ mod output;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
-use tower_s3_cors::Severity;
+use tower_s3_cors::lint::Severity;
 
 /// Exit status: success, or `lint` found nothing.
 const EXIT_OK: u8 = 0;

@@ -5,7 +5,9 @@
 use std::io::Read;
 
 use serde_json::{json, Value};
-use tower_s3_cors::{CorsConfiguration, CorsPolicy, Decision, LintWarning, S3Method, Severity};
+use tower_s3_cors::lint::LintWarning;
+use tower_s3_cors::lint::Severity;
+use tower_s3_cors::{CorsConfiguration, CorsPolicy, Decision, S3Method};
 
 use crate::explain::{failed, request};
 use crate::{ExplainArgs, EXIT_OK};

@@ -13,7 +13,7 @@ const MALFORMED_XML: &str =
 /// A configuration error as JSON: S3's code and message, and where.
 pub(crate) fn error_json(err: &ConfigError) -> Value {
     json!({
-        "code": err.code(),
+        "code": err.code().as_str(),
         "message": err.message(),
         "detail": err.detail(),
         "rule_index": err.rule_index(),
