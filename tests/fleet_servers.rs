@@ -313,6 +313,14 @@ fn a_thousand_concurrent_first_preflights_at_one_server_make_one_query() {
     let (a, b) = (gateway.node(), gateway.node());
     create_bucket(a.addr, "fresh");
     put_cors(a.addr, "fresh", APP);
+    // B must have heard of those writes first (a notification arriving during the load rightly
+    // makes it read again): once it hears of a later one, it has.
+    create_bucket(a.addr, "marker");
+    assert_eq!(ask(b.addr, "marker", APP).status, 403);
+    put_cors(a.addr, "marker", APP);
+    until("B hears of the marker", || {
+        ask(b.addr, "marker", APP).status == 200
+    });
     // Hold B's first query at the table (psql in the background keeps the lock) until every
     // preflight is waiting.
     gateway
