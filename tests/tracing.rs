@@ -246,8 +246,9 @@ fn security_findings_are_logged_once_whenever_rules_are_compiled() {
     });
 }
 
-/// A store that fails reaches `tracing`: a warning from the cache with the bucket and the
-/// store's error, then the decision ("lookup failed") with the same error.
+/// A store that fails reaches `tracing` and the decision hook: a warning from the cache with the
+/// bucket and the store's error, then the decision ("lookup failed") with the same error, which
+/// the hook gets too.
 #[cfg(feature = "cache")]
 #[test]
 fn a_failing_store_behind_the_cache_is_reported_with_its_error() {
@@ -257,7 +258,15 @@ fn a_failing_store_behind_the_cache_is_reported_with_its_error() {
     let capture = Capture::default();
     let loader = |_: &str| std::future::ready(Err::<StoredCors, BoxError>("connection refused".into()));
     let cache = RulesCache::new(loader, BucketAddressing::PathStyle, CacheOptions::new());
-    let layer = CorsLayer::from_cached_source(cache);
+    let hooked = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&hooked);
+    let layer = CorsLayer::from_cached_source(cache).on_decision(move |event| {
+        seen.lock().expect("lock").push(format!(
+            "{} {:?}",
+            event.outcome(),
+            event.lookup_error().map(|e| e.to_string())
+        ));
+    });
     tracing::subscriber::with_default(capture.clone(), || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -286,10 +295,15 @@ fn a_failing_store_behind_the_cache_is_reported_with_its_error() {
         events[0]
     );
     assert!(
-        events[1].starts_with("tower_s3_cors DEBUG ")
+        events[1].starts_with("tower_s3_cors WARN ")
             && events[1].contains("outcome=lookup failed")
-            && events[1].contains("error=loading the CORS rules of bucket media failed: connection refused"),
+            && events[1].contains("error=loading the CORS rules of bucket media failed: connection refused")
+            && events[1].contains("answer=refused"),
         "{}",
         events[1]
+    );
+    assert_eq!(
+        *hooked.lock().expect("lock"),
+        ["refused Some(\"loading the CORS rules of bucket media failed: connection refused\")"]
     );
 }
