@@ -1,35 +1,63 @@
-//! Side-by-side cost of a CORS layer: no middleware, tower-http's `CorsLayer` configured
-//! equivalently, and this crate, around the same stub service.
+//! Side-by-side cost of a CORS layer, interleaved so that a shared machine's drift hits every
+//! variant alike: no middleware, tower-http's `CorsLayer` configured equivalently, two floors
+//! (what any layer sending S3's bytes pays with no decision at all), and this crate.
 //!
 //! ```text
-//! cargo bench --bench cors            # every case, then a table of ratios
-//! cargo bench --bench cors -- actual  # a filter, as for any criterion bench
+//! cargo bench --bench cors                      # every case, then the table of ratios
+//! cargo bench --bench cors -- preflight         # only the cases whose name contains it
+//! cargo bench --bench cors -- --rounds 400      # more rounds (default 300)
+//! cargo bench --bench cors -- --callgrind preflight_allowed/s3_cors 1000
+//!                                               # one variant N times (for benches/callgrind.sh)
 //! ```
 //!
-//! Each iteration is what a server pays per request: `poll_ready`, `call`, polling the future
-//! to completion (with a no-op waker, no runtime) and dropping the response. Building the
-//! request is setup and not timed. The stub's response already carries one header, as any
-//! real response does. The table at the end reads criterion's medians of this run from
-//! `target/criterion/*/new/estimates.json`.
+//! A case is a few variants, each serving the same kind of request. One round gives every
+//! variant one batch of requests, in an order that rotates from round to round; a batch is
+//! timed as a whole and gives that variant's nanoseconds per request for that round. A ratio
+//! is computed within each round (both sides measured a few microseconds apart) and the table
+//! shows the median over all rounds, so a slow round (another process compiling) moves both
+//! sides of a ratio alike and a preempted batch is outvoted.
+//!
+//! A request is what a server pays per request: `poll_ready`, `call`, polling the future to
+//! completion (no-op waker, no runtime) and dropping the response. Building the request is
+//! done before the batch and not timed. The stub's response carries one header, as any real
+//! response does.
+//!
+//! The floors:
+//! - *insert-only* (actual requests): S3's six headers, prebuilt, inserted into the stub's
+//!   response with no decision.
+//! - *prebuilt preflight*: the layer's answer map, prebuilt and cloned, with the request's
+//!   `Origin` and its `Access-Control-Request-Headers` in S3's form (lowercased, `, `-joined)
+//!   put in place, with no decision.
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, BenchmarkId, Criterion};
-use http::header::{CONTENT_TYPE, ETAG};
+use http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_REQUEST_HEADERS, CONTENT_TYPE,
+    ETAG, ORIGIN,
+};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
 use tower_layer::Layer;
 use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsRule};
 use tower_service::Service;
 
+// ---- the services -------------------------------------------------------------------------
+
 /// The inner service: answers at once with an empty body and one header.
 #[derive(Clone, Copy)]
 struct Stub;
+
+fn stub_response() -> Response<()> {
+    let mut response = Response::new(());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
 
 impl Service<Request<()>> for Stub {
     type Response = Response<()>;
@@ -42,19 +70,13 @@ impl Service<Request<()>> for Stub {
 
     fn call(&mut self, request: Request<()>) -> Self::Future {
         drop(request);
-        let mut response = Response::new(());
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        ready(Ok(response))
+        ready(Ok(stub_response()))
     }
 }
 
-/// The limit for any CORS layer: the headers this crate sends for a request, prebuilt and
-/// inserted with no decision at all (into the stub's response, or into a preflight answer
-/// made for them).
+/// The insert-only floor: the headers this crate adds to the stub's response for a request,
+/// prebuilt and inserted with no decision at all.
 struct InsertOnly {
-    preflight: bool,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -64,16 +86,15 @@ impl InsertOnly {
     where
         S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
     {
-        let preflight = request.method() == Method::OPTIONS;
         let response = respond(cors, request);
-        let stub = respond(&mut Stub, Request::new(()));
+        let stub = stub_response();
         let headers = response
             .headers()
             .iter()
-            .filter(|(name, _)| preflight || !stub.headers().contains_key(*name))
+            .filter(|(name, _)| !stub.headers().contains_key(*name))
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
-        InsertOnly { preflight, headers }
+        InsertOnly { headers }
     }
 }
 
@@ -87,17 +108,75 @@ impl Service<Request<()>> for InsertOnly {
     }
 
     fn call(&mut self, request: Request<()>) -> Self::Future {
-        let mut response = if self.preflight {
-            drop(request);
-            let mut response = Response::new(());
-            *response.headers_mut() = HeaderMap::with_capacity(self.headers.len());
-            response
-        } else {
-            respond(&mut Stub, request)
-        };
+        let mut response = respond(&mut Stub, request);
         for (name, value) in &self.headers {
             response.headers_mut().insert(name.clone(), value.clone());
         }
+        ready(Ok(response))
+    }
+}
+
+/// The prebuilt-preflight floor: this crate's answer to an allowed preflight, prebuilt; each
+/// request clones it and puts its own `Origin` and requested headers (in S3's form) in place.
+struct PrebuiltPreflight {
+    headers: HeaderMap,
+}
+
+impl PrebuiltPreflight {
+    fn of<S, B>(cors: &mut S, request: Request<()>) -> PrebuiltPreflight
+    where
+        S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
+    {
+        PrebuiltPreflight {
+            headers: respond(cors, request).headers().clone(),
+        }
+    }
+}
+
+/// The requested names as S3 echoes them: trimmed, lowercased, joined by `, ` (one buffer of
+/// the exact size; the request's own value when it already is that).
+fn s3_echo(value: &HeaderValue) -> HeaderValue {
+    let names = || {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .map(|n| n.trim_ascii())
+            .filter(|n| !n.is_empty())
+    };
+    let (count, len) = names().fold((0, 0), |(c, l), n| (c + 1, l + n.len()));
+    let size = len + 2 * (count - 1);
+    if size == value.len() && !value.as_bytes().iter().any(u8::is_ascii_uppercase) {
+        return value.clone();
+    }
+    let mut out = Vec::with_capacity(size);
+    for name in names() {
+        if !out.is_empty() {
+            out.extend_from_slice(b", ");
+        }
+        out.extend(name.iter().map(u8::to_ascii_lowercase));
+    }
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).expect("value")
+}
+
+impl Service<Request<()>> for PrebuiltPreflight {
+    type Response = Response<()>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<()>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<()>) -> Self::Future {
+        let mut response = Response::new(());
+        let mut headers = self.headers.clone();
+        if let Some(origin) = request.headers().get(ORIGIN) {
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        }
+        if let Some(requested) = request.headers().get(ACCESS_CONTROL_REQUEST_HEADERS) {
+            headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, s3_echo(requested));
+        }
+        *response.headers_mut() = headers;
         ready(Ok(response))
     }
 }
@@ -126,12 +205,13 @@ where
     drop(black_box(respond(service, request)));
 }
 
-/// A request template, cloned in the untimed setup of each iteration. Header values are
-/// shared `Bytes`, as hyper hands them over (slices of its read buffer).
+// ---- requests and configurations -----------------------------------------------------------
+
+/// A request template. Header values are shared `Bytes`, as hyper hands them over (slices of
+/// its read buffer).
 #[derive(Clone)]
 struct Template {
     method: Method,
-    uri: Uri,
     headers: HeaderMap,
 }
 
@@ -144,17 +224,13 @@ impl Template {
                 shared(value.as_bytes()),
             );
         }
-        Template {
-            method,
-            uri: Uri::from_static("/photos/cat.jpg"),
-            headers: map,
-        }
+        Template { method, headers: map }
     }
 
     fn request(&self) -> Request<()> {
         let mut request = Request::new(());
         *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
+        *request.uri_mut() = Uri::from_static("/photos/cat.jpg");
         *request.headers_mut() = self.headers.clone();
         request
     }
@@ -168,11 +244,14 @@ fn shared(bytes: &[u8]) -> HeaderValue {
     value
 }
 
+const APP: &str = "https://app.example.com";
+const EVIL: &str = "https://evil.example";
+const HEADERS: [&str; 2] = ["Content-Type", "x-amz-date"];
 const METHODS: [&str; 3] = ["GET", "PUT", "POST"];
 const EXPOSE: [&str; 2] = ["ETag", "x-amz-request-id"];
 const MAX_AGE: i32 = 3000;
 
-/// A rule as S3 users write them: methods, two allowed headers, two exposed, max-age.
+/// A rule as S3 users write them: methods, allowed headers, two exposed, max-age.
 fn rule(origin: &str, headers: &[&str]) -> CorsRule {
     CorsRule::builder()
         .allowed_origin(origin)
@@ -183,13 +262,13 @@ fn rule(origin: &str, headers: &[&str]) -> CorsRule {
         .build()
 }
 
-fn s3_layer(rules: Vec<CorsRule>) -> CorsLayer {
-    CorsLayer::new(CorsConfiguration::new(rules).expect("valid configuration"))
+fn s3(rules: Vec<CorsRule>) -> tower_s3_cors::Cors<Stub> {
+    CorsLayer::new(CorsConfiguration::new(rules).expect("valid configuration")).layer(Stub)
 }
 
 /// tower-http's layer with the same methods, headers, exposed headers and max-age. tower-http
 /// has no header patterns: a rule listing `x-amz-*` is mirrored.
-fn tower_layer(origin: tower_http::cors::AllowOrigin, headers: &[&str]) -> tower_http::cors::CorsLayer {
+fn tower(origin: tower_http::cors::AllowOrigin, headers: &[&str]) -> tower_http::cors::Cors<Stub> {
     use tower_http::cors::{AllowHeaders, CorsLayer};
     let allow_headers = if headers.iter().any(|h| h.contains('*')) {
         AllowHeaders::mirror_request()
@@ -207,21 +286,17 @@ fn tower_layer(origin: tower_http::cors::AllowOrigin, headers: &[&str]) -> tower
         .expose_headers([ETAG, HeaderName::from_static("x-amz-request-id")])
         .max_age(Duration::from_secs(MAX_AGE as u64))
         .allow_credentials(true)
+        .layer(Stub)
 }
 
-/// `(prefix, suffix)` of an origin pattern with one `*`, for tower-http's predicate.
-fn split_wildcards(patterns: &[String]) -> Vec<(String, String)> {
-    patterns
+fn wildcard_predicate(patterns: &[String]) -> tower_http::cors::AllowOrigin {
+    let pairs: Vec<(String, String)> = patterns
         .iter()
         .map(|p| {
             let (prefix, suffix) = p.split_once('*').expect("one *");
             (prefix.to_owned(), suffix.to_owned())
         })
-        .collect()
-}
-
-fn wildcard_predicate(patterns: &[String]) -> tower_http::cors::AllowOrigin {
-    let pairs = split_wildcards(patterns);
+        .collect();
     tower_http::cors::AllowOrigin::predicate(move |origin: &HeaderValue, _| {
         let origin = origin.as_bytes();
         pairs.iter().any(|(prefix, suffix)| {
@@ -236,445 +311,577 @@ fn exact_list(origins: &[String]) -> tower_http::cors::AllowOrigin {
     tower_http::cors::AllowOrigin::list(origins.iter().map(|o| HeaderValue::from_str(o).expect("origin")))
 }
 
-/// The three contenders, each around its own copy of the stub.
-struct Contenders {
-    s3: tower_s3_cors::Cors<Stub>,
-    tower: tower_http::cors::Cors<Stub>,
+fn preflight(origin: &str, acrh: &[&str]) -> Template {
+    let mut fields = vec![("origin", origin), ("access-control-request-method", "PUT")];
+    fields.extend(acrh.iter().map(|v| ("access-control-request-headers", *v)));
+    Template::new(Method::OPTIONS, &fields)
 }
 
-impl Contenders {
-    fn new(s3: CorsLayer, tower: tower_http::cors::CorsLayer) -> Self {
-        Contenders {
-            s3: s3.layer(Stub),
-            tower: tower.layer(Stub),
+// ---- the interleaved harness ---------------------------------------------------------------
+
+/// One contender of a case: a name, the request it serves, and how it serves one.
+struct Variant {
+    name: &'static str,
+    template: Template,
+    serve: Box<dyn FnMut(Request<()>)>,
+}
+
+fn variant<S, B>(name: &'static str, template: &Template, mut service: S) -> Variant
+where
+    S: Service<Request<()>, Response = Response<B>, Error = Infallible> + 'static,
+{
+    Variant {
+        name,
+        template: template.clone(),
+        serve: Box::new(move |request| drive(&mut service, request)),
+    }
+}
+
+/// A case and its per-round timings, by variant, in nanoseconds per request.
+struct Case {
+    name: &'static str,
+    variants: Vec<Variant>,
+    /// `times[variant][round]`.
+    times: Vec<Vec<f64>>,
+}
+
+impl Case {
+    fn new(name: &'static str, variants: Vec<Variant>) -> Case {
+        Case {
+            name,
+            variants,
+            times: Vec::new(),
         }
     }
-}
 
-/// Benchmarks one request template against the chosen contenders under `group/name`.
-fn compare(
-    c: &mut Criterion,
-    group: &str,
-    param: Option<usize>,
-    contenders: &mut Contenders,
-    template: &Template,
-    with_none: bool,
-) {
-    let mut g = c.benchmark_group(group);
-    let id = |name: &str| match param {
-        Some(p) => BenchmarkId::new(name, p),
-        None => BenchmarkId::from_parameter(name),
-    };
-    if with_none {
-        let mut stub = Stub;
-        g.bench_function(id("none"), |b| {
-            b.iter_batched(
-                || template.request(),
-                |r| drive(&mut stub, r),
-                BatchSize::SmallInput,
-            )
-        });
-        let mut floor = InsertOnly::of(&mut contenders.s3, template.request());
-        g.bench_function(id("insert_only"), |b| {
-            b.iter_batched(
-                || template.request(),
-                |r| drive(&mut floor, r),
-                BatchSize::SmallInput,
-            )
-        });
+    /// Interleaved rounds: every variant one batch per round, the order rotating.
+    fn run(&mut self, rounds: usize, batch: usize) {
+        let n = self.variants.len();
+        self.times = vec![Vec::with_capacity(rounds); n];
+        // Warm-up: caches, branch predictors, and the first clone of a prebuilt value.
+        for v in &mut self.variants {
+            for _ in 0..batch.min(64) {
+                (v.serve)(v.template.request());
+            }
+        }
+        let mut requests: Vec<Request<()>> = Vec::with_capacity(batch);
+        for round in 0..rounds {
+            for k in 0..n {
+                let i = (round + k) % n;
+                let v = &mut self.variants[i];
+                requests.extend((0..batch).map(|_| v.template.request()));
+                let start = Instant::now();
+                for request in requests.drain(..) {
+                    (v.serve)(request);
+                }
+                let elapsed = start.elapsed();
+                self.times[i].push(elapsed.as_nanos() as f64 / batch as f64);
+            }
+        }
     }
-    g.bench_function(id("tower_http"), |b| {
-        b.iter_batched(
-            || template.request(),
-            |r| drive(&mut contenders.tower, r),
-            BatchSize::SmallInput,
-        )
-    });
-    g.bench_function(id("s3_cors"), |b| {
-        b.iter_batched(
-            || template.request(),
-            |r| drive(&mut contenders.s3, r),
-            BatchSize::SmallInput,
-        )
-    });
-    g.finish();
-}
 
-const APP: &str = "https://app.example.com";
-const HEADERS: [&str; 2] = ["Content-Type", "x-amz-date"];
+    fn index(&self, name: &str) -> usize {
+        self.variants
+            .iter()
+            .position(|v| v.name == name)
+            .unwrap_or_else(|| panic!("{}: no variant {name}", self.name))
+    }
 
-fn basic(c: &mut Criterion) {
-    let origins = [APP.to_owned()];
-    let mut contenders = Contenders::new(
-        s3_layer(vec![rule(APP, &HEADERS)]),
-        tower_layer(exact_list(&origins), &HEADERS),
-    );
-    let cases: [(&str, Template); 4] = [
-        ("actual_allowed", Template::new(Method::GET, &[("origin", APP)])),
-        (
-            "actual_not_matching",
-            Template::new(Method::GET, &[("origin", "https://evil.example")]),
-        ),
-        (
-            "preflight_allowed",
-            Template::new(
-                Method::OPTIONS,
-                &[
-                    ("origin", APP),
-                    ("access-control-request-method", "PUT"),
-                    ("access-control-request-headers", "content-type,x-amz-date"),
-                ],
-            ),
-        ),
-        (
-            "preflight_refused",
-            Template::new(
-                Method::OPTIONS,
-                &[
-                    ("origin", "https://evil.example"),
-                    ("access-control-request-method", "PUT"),
-                ],
-            ),
-        ),
-    ];
-    for (name, template) in &cases {
-        compare(c, name, None, &mut contenders, template, true);
+    /// Median time of a variant.
+    fn median(&self, name: &str) -> f64 {
+        median(self.times[self.index(name)].clone())
+    }
+
+    /// Median over rounds of `f(a, b)` with both from the same round.
+    fn paired(&self, a: &str, b: &str, f: impl Fn(f64, f64) -> f64) -> f64 {
+        let (a, b) = (&self.times[self.index(a)], &self.times[self.index(b)]);
+        median(a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect())
+    }
+
+    /// Median over rounds of `a / b`.
+    fn ratio(&self, a: &str, b: &str) -> f64 {
+        self.paired(a, b, |x, y| x / y)
+    }
+
+    /// Median over rounds of `(a - none) / (b - none)`: overhead over no middleware.
+    fn overhead_ratio(&self, a: &str, b: &str) -> f64 {
+        let none = &self.times[self.index("none")];
+        let (a, b) = (&self.times[self.index(a)], &self.times[self.index(b)]);
+        median(
+            a.iter()
+                .zip(b)
+                .zip(none)
+                .map(|((&x, &y), &z)| (x - z) / (y - z))
+                .collect(),
+        )
     }
 }
 
-/// A rule with nothing optional (no ExposeHeader, no MaxAgeSeconds, no AllowedHeader): four
-/// headers added, which fit in the stub response's map without growing it.
-fn minimal(c: &mut Criterion) {
-    let rule = CorsRule::builder()
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+// ---- the cases -------------------------------------------------------------------------------
+
+fn cases() -> Vec<Case> {
+    let app = [APP.to_owned()];
+    let full = || s3(vec![rule(APP, &HEADERS)]);
+    let tower_full = || tower(exact_list(&app), &HEADERS);
+    let mut cases = Vec::new();
+
+    let actual = Template::new(Method::GET, &[("origin", APP)]);
+    cases.push(Case::new(
+        "actual_allowed",
+        vec![
+            variant("none", &actual, Stub),
+            variant(
+                "insert_only",
+                &actual,
+                InsertOnly::of(&mut full(), actual.request()),
+            ),
+            variant("tower_http", &actual, tower_full()),
+            variant("s3_cors", &actual, full()),
+        ],
+    ));
+
+    let minimal = CorsRule::builder()
         .allowed_origin(APP)
         .allowed_method("GET")
         .build();
-    let tower = tower_http::cors::CorsLayer::new()
-        .allow_origin(exact_list(&[APP.to_owned()]))
+    let mut minimal = s3(vec![minimal]);
+    let tower_minimal = tower_http::cors::CorsLayer::new()
+        .allow_origin(exact_list(&app))
         .allow_methods([Method::GET])
-        .allow_credentials(true);
-    let mut contenders = Contenders::new(s3_layer(vec![rule]), tower);
-    let template = Template::new(Method::GET, &[("origin", APP)]);
-    compare(
-        c,
+        .allow_credentials(true)
+        .layer(Stub);
+    cases.push(Case::new(
         "actual_allowed_minimal",
-        None,
-        &mut contenders,
-        &template,
-        true,
-    );
-}
-
-/// `count` rules, the request's origin matching only the last one.
-fn many_rules(c: &mut Criterion) {
-    for count in [1, 10, 100] {
-        let exact: Vec<String> = (0..count)
-            .map(|i| format!("https://app{i}.example.com"))
-            .collect();
-        let rules = exact.iter().map(|o| rule(o, &HEADERS)).collect();
-        let mut contenders = Contenders::new(s3_layer(rules), tower_layer(exact_list(&exact), &HEADERS));
-        let last = exact.last().expect("one rule").clone();
-        let template = Template::new(Method::GET, &[("origin", &last)]);
-        compare(
-            c,
-            "rules_exact",
-            Some(count),
-            &mut contenders,
-            &template,
-            count == 1,
-        );
-
-        let wildcard: Vec<String> = (0..count).map(|i| format!("https://*.site{i}.example")).collect();
-        let rules = wildcard.iter().map(|o| rule(o, &HEADERS)).collect();
-        let mut contenders = Contenders::new(
-            s3_layer(rules),
-            tower_layer(wildcard_predicate(&wildcard), &HEADERS),
-        );
-        let origin = format!("https://app.site{}.example", count - 1);
-        let template = Template::new(Method::GET, &[("origin", &origin)]);
-        compare(
-            c,
-            "rules_wildcard",
-            Some(count),
-            &mut contenders,
-            &template,
-            count == 1,
-        );
-    }
-}
-
-/// A rule with `x-amz-*`, a preflight listing two names it covers.
-fn header_wildcards(c: &mut Criterion) {
-    let headers = ["x-amz-*"];
-    let mut contenders = Contenders::new(
-        s3_layer(vec![rule(APP, &headers)]),
-        tower_layer(exact_list(&[APP.to_owned()]), &headers),
-    );
-    let template = Template::new(
-        Method::OPTIONS,
-        &[
-            ("origin", APP),
-            ("access-control-request-method", "PUT"),
-            ("access-control-request-headers", "x-amz-date,x-amz-meta-owner"),
+        vec![
+            variant("none", &actual, Stub),
+            variant(
+                "insert_only",
+                &actual,
+                InsertOnly::of(&mut minimal, actual.request()),
+            ),
+            variant("tower_http", &actual, tower_minimal),
+            variant("s3_cors", &actual, minimal),
         ],
-    );
-    compare(
-        c,
+    ));
+
+    let not_matching = Template::new(Method::GET, &[("origin", EVIL)]);
+    cases.push(Case::new(
+        "actual_not_matching",
+        vec![
+            variant("none", &not_matching, Stub),
+            variant("tower_http", &not_matching, tower_full()),
+            variant("s3_cors", &not_matching, full()),
+        ],
+    ));
+
+    let allowed = preflight(APP, &["content-type,x-amz-date"]);
+    cases.push(Case::new(
+        "preflight_allowed",
+        vec![
+            variant(
+                "prebuilt",
+                &allowed,
+                PrebuiltPreflight::of(&mut full(), allowed.request()),
+            ),
+            variant("tower_http", &allowed, tower_full()),
+            variant("s3_cors", &allowed, full()),
+        ],
+    ));
+
+    let one = preflight(APP, &["content-type"]);
+    cases.push(Case::new(
+        "preflight_allowed_one_header",
+        vec![
+            variant(
+                "prebuilt",
+                &one,
+                PrebuiltPreflight::of(&mut full(), one.request()),
+            ),
+            variant("tower_http", &one, tower_full()),
+            variant("s3_cors", &one, full()),
+        ],
+    ));
+
+    let refused = preflight(EVIL, &[]);
+    cases.push(Case::new(
+        "preflight_refused",
+        vec![
+            variant("tower_http_allowed", &allowed, tower_full()),
+            variant("tower_http", &refused, tower_full()),
+            variant("s3_cors", &refused, full()),
+        ],
+    ));
+
+    let wildcard_headers = ["x-amz-*"];
+    let header_wildcard = preflight(APP, &["x-amz-date,x-amz-meta-owner"]);
+    let mut hw = s3(vec![rule(APP, &wildcard_headers)]);
+    cases.push(Case::new(
         "preflight_header_wildcard",
-        None,
-        &mut contenders,
-        &template,
-        true,
-    );
-}
+        vec![
+            variant(
+                "prebuilt",
+                &header_wildcard,
+                PrebuiltPreflight::of(&mut hw, header_wildcard.request()),
+            ),
+            variant(
+                "tower_http",
+                &header_wildcard,
+                tower(exact_list(&app), &wildcard_headers),
+            ),
+            variant("s3_cors", &header_wildcard, hw),
+        ],
+    ));
 
-/// Hostile `Access-Control-Request-Headers` on a preflight, at three sizes each to show the
-/// cost is linear.
-fn hostile(c: &mut Criterion) {
-    let headers = ["Content-Type", "x-amz-*"];
-    let mut contenders = Contenders::new(
-        s3_layer(vec![rule(APP, &headers)]),
-        tower_layer(exact_list(&[APP.to_owned()]), &headers),
-    );
-    let preflight = |acrh: &[String]| {
-        let mut fields = vec![("origin", APP), ("access-control-request-method", "PUT")];
-        fields.extend(
-            acrh.iter()
-                .map(|v| ("access-control-request-headers", v.as_str())),
-        );
-        Template::new(Method::OPTIONS, &fields)
-    };
-    for kib in [16, 32, 64] {
-        let template = preflight(&[",".repeat(kib * 1024)]);
-        compare(
-            c,
-            "hostile_commas_kib",
-            Some(kib),
-            &mut contenders,
-            &template,
-            kib == 64,
-        );
-    }
-    for names in [2_500, 5_000, 10_000] {
-        let list: Vec<String> = (0..names).map(|i| format!("x-amz-meta-{i:05}")).collect();
-        let template = preflight(&[list.join(", ")]);
-        compare(
-            c,
-            "hostile_names",
-            Some(names),
-            &mut contenders,
-            &template,
-            names == 10_000,
-        );
-    }
-    // 64 KiB of names ("x-amz-meta-00000, ..."): the 64 KiB budget spent on names rather
-    // than on empty items.
-    let mut names = String::new();
-    for i in 0.. {
-        let next = format!("{}x-amz-meta-{i:05}", if i == 0 { "" } else { ", " });
-        if names.len() + next.len() > 64 * 1024 {
-            break;
-        }
-        names.push_str(&next);
-    }
-    compare(
-        c,
-        "hostile_names_64kib",
-        None,
-        &mut contenders,
-        &preflight(&[names]),
-        true,
-    );
-    for fields in [250, 500, 1_000] {
-        let template = preflight(&vec!["x-amz-date".to_owned(); fields]);
-        compare(
-            c,
-            "hostile_fields",
-            Some(fields),
-            &mut contenders,
-            &template,
-            fields == 1_000,
-        );
-    }
-}
-
-/// The decision hook: none set (what every layer above pays), a hook that does nothing, and
-/// one that counts refusals (an atomic add). "none" must cost what the plain layer costs.
-fn on_decision(c: &mut Criterion) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
-    let refused = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&refused);
-    let layers = [
-        ("unset", s3_layer(vec![rule(APP, &HEADERS)])),
-        (
-            "no_op",
-            s3_layer(vec![rule(APP, &HEADERS)]).on_decision(|event| {
+    // `n` rules, the request's origin matching only the last one.
+    let exact = |n: usize| -> Vec<String> { (0..n).map(|i| format!("https://app{i}.example.com")).collect() };
+    let exact_rules = |n: usize| exact(n).iter().map(|o| rule(o, &HEADERS)).collect::<Vec<_>>();
+    let exact_one = Template::new(Method::GET, &[("origin", "https://app0.example.com")]);
+    let exact_hundred = Template::new(Method::GET, &[("origin", "https://app99.example.com")]);
+    cases.push(Case::new(
+        "rules_exact",
+        vec![
+            variant("s3_cors_1", &exact_one, s3(exact_rules(1))),
+            variant("s3_cors_100", &exact_hundred, s3(exact_rules(100))),
+            variant("tower_http_1", &exact_one, tower(exact_list(&exact(1)), &HEADERS)),
+            variant(
+                "tower_http_100",
+                &exact_hundred,
+                tower(exact_list(&exact(100)), &HEADERS),
+            ),
+        ],
+    ));
+    let wild = |n: usize| -> Vec<String> { (0..n).map(|i| format!("https://*.site{i}.example")).collect() };
+    let wild_rules = |n: usize| wild(n).iter().map(|o| rule(o, &HEADERS)).collect::<Vec<_>>();
+    let wild_one = Template::new(Method::GET, &[("origin", "https://app.site0.example")]);
+    let wild_hundred = Template::new(Method::GET, &[("origin", "https://app.site99.example")]);
+    cases.push(Case::new(
+        "rules_wildcard",
+        vec![
+            variant("s3_cors_1", &wild_one, s3(wild_rules(1))),
+            variant("s3_cors_100", &wild_hundred, s3(wild_rules(100))),
+            variant(
+                "tower_http_1",
+                &wild_one,
+                tower(wildcard_predicate(&wild(1)), &HEADERS),
+            ),
+            variant(
+                "tower_http_100",
+                &wild_hundred,
+                tower(wildcard_predicate(&wild(100)), &HEADERS),
+            ),
+        ],
+    ));
+    // The decision hook: none set (what every case above pays), a hook that does nothing, and
+    // one that counts refusals (an atomic add). "unset" must cost what the plain layer costs.
+    let hooked = |hook: &'static str| {
+        let layer =
+            CorsLayer::new(CorsConfiguration::new(vec![rule(APP, &HEADERS)]).expect("valid configuration"));
+        let refused = std::sync::atomic::AtomicU64::new(0);
+        match hook {
+            "no_op" => layer.on_decision(|event| {
                 black_box(event);
             }),
-        ),
-        (
-            "counting",
-            s3_layer(vec![rule(APP, &HEADERS)]).on_decision(move |event| {
+            "counting" => layer.on_decision(move |event| {
                 if event.outcome() == "refused" {
-                    counter.fetch_add(1, Ordering::Relaxed);
+                    refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }),
-        ),
-    ];
-    let cases = [
-        ("actual_allowed", Template::new(Method::GET, &[("origin", APP)])),
-        (
-            "preflight_refused",
-            Template::new(
-                Method::OPTIONS,
-                &[
-                    ("origin", "https://evil.example"),
-                    ("access-control-request-method", "PUT"),
-                ],
-            ),
-        ),
-    ];
-    let mut g = c.benchmark_group("on_decision");
-    for (case, template) in &cases {
-        for (hook, layer) in &layers {
-            let mut service = layer.layer(Stub);
-            g.bench_function(BenchmarkId::new(*case, hook), |b| {
-                b.iter_batched(
-                    || template.request(),
-                    |request| drive(&mut service, request),
-                    BatchSize::SmallInput,
-                )
-            });
+            _ => layer,
         }
+        .layer(Stub)
+    };
+    for (name, template) in [("on_decision_actual", &actual), ("on_decision_refused", &refused)] {
+        cases.push(Case::new(
+            name,
+            vec![
+                variant("unset", template, hooked("unset")),
+                variant("no_op", template, hooked("no_op")),
+                variant("counting", template, hooked("counting")),
+            ],
+        ));
     }
-    g.finish();
-    black_box(refused.load(Ordering::Relaxed));
+    cases
 }
 
-fn criterion() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_millis(1500))
-        .sample_size(50)
-        .configure_from_args()
-}
-
-fn main() {
-    let mut c = criterion();
-    basic(&mut c);
-    minimal(&mut c);
-    many_rules(&mut c);
-    header_wildcards(&mut c);
-    hostile(&mut c);
-    on_decision(&mut c);
-    c.final_summary();
-    summary();
-}
-
-// ---- the table of ratios ----------------------------------------------------------------
-
-fn criterion_dir() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return home.into();
+/// Hostile `Access-Control-Request-Headers` on a preflight, at three sizes each (linear cost).
+fn hostile_cases() -> Vec<Case> {
+    let headers = ["Content-Type", "x-amz-*"];
+    let app = [APP.to_owned()];
+    let pair = |name: &'static str, acrh: Vec<String>| {
+        let acrh: Vec<&str> = acrh.iter().map(String::as_str).collect();
+        let template = preflight(APP, &acrh);
+        Case::new(
+            name,
+            vec![
+                variant("tower_http", &template, tower(exact_list(&app), &headers)),
+                variant("s3_cors", &template, s3(vec![rule(APP, &headers)])),
+            ],
+        )
+    };
+    let names = |n: usize| {
+        (0..n)
+            .map(|i| format!("x-amz-meta-{i:05}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut names_64kib = String::new();
+    for i in 0.. {
+        let next = format!("{}x-amz-meta-{i:05}", if i == 0 { "" } else { ", " });
+        if names_64kib.len() + next.len() > 64 * 1024 {
+            break;
+        }
+        names_64kib.push_str(&next);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("criterion")
+    vec![
+        pair("hostile_commas_16kib", vec![",".repeat(16 * 1024)]),
+        pair("hostile_commas_64kib", vec![",".repeat(64 * 1024)]),
+        pair("hostile_names_2500", vec![names(2_500)]),
+        pair("hostile_names_10000", vec![names(10_000)]),
+        pair("hostile_fields_250", vec!["x-amz-date".to_owned(); 250]),
+        pair("hostile_fields_1000", vec!["x-amz-date".to_owned(); 1_000]),
+        pair("hostile_names_64kib", vec![names_64kib]),
+    ]
 }
 
-/// Criterion's median for `id` (a path such as `actual_allowed/s3_cors`), in nanoseconds.
-fn median(id: &str) -> Option<f64> {
-    let path = criterion_dir().join(id).join("new/estimates.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json["median"]["point_estimate"].as_f64()
+// ---- the report ------------------------------------------------------------------------------
+
+fn find<'a>(cases: &'a [Case], name: &str) -> Option<&'a Case> {
+    cases.iter().find(|c| c.name == name && !c.times.is_empty())
 }
 
-fn summary() {
-    println!("\n== ratios (criterion medians of this run, ns) ==");
-    println!(
-        "{:<28} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9}",
-        "case", "none", "insert", "tower-http", "s3-cors", "s3/tower", "ovh s3/tw", "s3-insert"
-    );
-    for case in [
-        "actual_allowed",
-        "actual_allowed_minimal",
-        "actual_not_matching",
+fn report(cases: &[Case], hostile: &[Case]) {
+    println!("\n== medians (ns per request) ==");
+    for case in cases.iter().chain(hostile).filter(|c| !c.times.is_empty()) {
+        let cells: Vec<String> = case
+            .variants
+            .iter()
+            .map(|v| format!("{} {:.0}", v.name, case.median(v.name)))
+            .collect();
+        println!("{:<30} {}", case.name, cells.join(" | "));
+    }
+
+    println!("\n== ratios (median over rounds of the per-round ratio) ==");
+    let line = |label: &str, value: f64, goal: &str| {
+        let verdict = match goal.split_once(' ') {
+            Some(("<=", g)) => g
+                .parse::<f64>()
+                .map_or("", |g| if value <= g { "met" } else { "MISSED" }),
+            Some((">=", g)) => g
+                .parse::<f64>()
+                .map_or("", |g| if value >= g { "met" } else { "MISSED" }),
+            _ => "",
+        };
+        println!("{label:<62} {value:>6.3}   goal {goal:<8} {verdict}");
+    };
+    if let Some(c) = find(cases, "actual_allowed") {
+        line(
+            "actual allowed: overhead / insert-only floor's overhead",
+            c.overhead_ratio("s3_cors", "insert_only"),
+            "<= 1.10",
+        );
+        line(
+            "actual allowed: overhead / tower-http's overhead",
+            c.overhead_ratio("s3_cors", "tower_http"),
+            "<= 0.80",
+        );
+        line(
+            "actual allowed: insert-only floor's overhead / tower-http's",
+            c.overhead_ratio("insert_only", "tower_http"),
+            "",
+        );
+        line(
+            "actual allowed: time / tower-http's time",
+            c.ratio("s3_cors", "tower_http"),
+            "",
+        );
+    }
+    if let Some(c) = find(cases, "actual_allowed_minimal") {
+        line(
+            "actual allowed, minimal rule: overhead / insert-only floor's",
+            c.overhead_ratio("s3_cors", "insert_only"),
+            "",
+        );
+        line(
+            "actual allowed, minimal rule: overhead / tower-http's",
+            c.overhead_ratio("s3_cors", "tower_http"),
+            "",
+        );
+    }
+    if let Some(c) = find(cases, "actual_not_matching") {
+        line(
+            "actual not matching: overhead / tower-http's overhead",
+            c.overhead_ratio("s3_cors", "tower_http"),
+            "",
+        );
+    }
+    for name in [
         "preflight_allowed",
-        "preflight_refused",
+        "preflight_allowed_one_header",
         "preflight_header_wildcard",
     ] {
-        row(case, case, None);
-    }
-    for kind in ["rules_exact", "rules_wildcard"] {
-        for n in [1, 10, 100] {
-            row(&format!("{kind}/{n}"), kind, Some((n, 1)));
-        }
-        if let (Some(one), Some(hundred)) = (
-            median(&format!("{kind}/s3_cors/1")),
-            median(&format!("{kind}/s3_cors/100")),
-        ) {
-            println!("{kind}: s3-cors 100 rules / 1 rule = {:.2}", hundred / one);
-        }
-    }
-    for (kind, sizes, unit) in [
-        ("hostile_commas_kib", [16, 32, 64], "KiB"),
-        ("hostile_names", [2_500, 5_000, 10_000], "name"),
-        ("hostile_fields", [250, 500, 1_000], "field"),
-    ] {
-        row(&format!("{kind}/{}", sizes[2]), kind, Some((sizes[2], sizes[2])));
-        let per: Vec<String> = sizes
-            .iter()
-            .filter_map(|&n| {
-                Some(format!(
-                    "{:.1}",
-                    median(&format!("{kind}/s3_cors/{n}"))? / n as f64
-                ))
-            })
-            .collect();
-        println!("{kind}: s3-cors ns per {unit} at {sizes:?}: {}", per.join(" / "));
-    }
-    row("hostile_names_64kib", "hostile_names_64kib", None);
-    for case in ["actual_allowed", "preflight_refused"] {
-        let at = |hook: &str| median(&format!("on_decision/{case}/{hook}"));
-        if let (Some(unset), Some(no_op), Some(counting)) = (at("unset"), at("no_op"), at("counting")) {
-            println!(
-                "on_decision/{case}: unset {unset:.1}, no-op hook {no_op:.1}, counting hook {counting:.1} ns"
+        if let Some(c) = find(cases, name) {
+            let goal = if name == "preflight_allowed" {
+                "<= 1.10"
+            } else {
+                ""
+            };
+            line(
+                &format!("{name}: / prebuilt-preflight floor"),
+                c.ratio("s3_cors", "prebuilt"),
+                goal,
+            );
+            let goal = if name == "preflight_allowed" {
+                "<= 0.95"
+            } else {
+                ""
+            };
+            line(
+                &format!("{name}: / tower-http"),
+                c.ratio("s3_cors", "tower_http"),
+                goal,
+            );
+            line(
+                &format!("{name}: floor / tower-http"),
+                c.ratio("prebuilt", "tower_http"),
+                "",
             );
         }
     }
+    if let Some(c) = find(cases, "preflight_refused") {
+        line(
+            "preflight refused (S3 XML document) / tower-http's allowed preflight",
+            c.ratio("s3_cors", "tower_http_allowed"),
+            "<= 1.00",
+        );
+        line(
+            "preflight refused / tower-http's refused preflight (no body)",
+            c.ratio("s3_cors", "tower_http"),
+            "",
+        );
+    }
+    for name in ["rules_exact", "rules_wildcard"] {
+        if let Some(c) = find(cases, name) {
+            line(
+                &format!("{name}: 100 rules / 1 rule"),
+                c.ratio("s3_cors_100", "s3_cors_1"),
+                "<= 1.30",
+            );
+            line(
+                &format!("{name}: 100 rules / tower-http's 100"),
+                c.ratio("s3_cors_100", "tower_http_100"),
+                "",
+            );
+        }
+    }
+    for name in ["on_decision_actual", "on_decision_refused"] {
+        if let Some(c) = find(cases, name) {
+            line(
+                &format!("{name}: no-op hook / no hook"),
+                c.ratio("no_op", "unset"),
+                "",
+            );
+            line(
+                &format!("{name}: counting hook / no hook"),
+                c.ratio("counting", "unset"),
+                "",
+            );
+        }
+    }
+    for c in hostile.iter().filter(|c| !c.times.is_empty()) {
+        line(
+            &format!("{}: / tower-http", c.name),
+            c.ratio("s3_cors", "tower_http"),
+            "",
+        );
+    }
 }
 
-/// One line: `group/{none,insert_only,tower_http,s3_cors}[/param]`; the baselines of a
-/// parameterised group were measured at `baseline_param`.
-fn row(label: &str, group: &str, param: Option<(usize, usize)>) {
-    let id = |name: &str, p: Option<usize>| match p {
-        Some(p) => format!("{group}/{name}/{p}"),
-        None => format!("{group}/{name}"),
+// ---- main --------------------------------------------------------------------------------------
+
+struct Args {
+    filter: Option<String>,
+    rounds: usize,
+    callgrind: Option<(String, usize)>,
+}
+
+fn args() -> Args {
+    let mut parsed = Args {
+        filter: None,
+        rounds: 300,
+        callgrind: None,
     };
-    let (this, base) = match param {
-        Some((n, b)) => (Some(n), Some(b)),
-        None => (None, None),
-    };
-    let (Some(none), Some(tower), Some(s3)) = (
-        median(&id("none", base)),
-        median(&id("tower_http", this)),
-        median(&id("s3_cors", this)),
-    ) else {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--bench" => {}
+            "--rounds" => parsed.rounds = args.next().and_then(|n| n.parse().ok()).expect("--rounds N"),
+            "--callgrind" => {
+                let id = args.next().expect("--callgrind CASE/VARIANT N");
+                let n = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--callgrind CASE/VARIANT N");
+                parsed.callgrind = Some((id, n));
+            }
+            other if other.starts_with("--") => {}
+            other => parsed.filter = Some(other.to_owned()),
+        }
+    }
+    parsed
+}
+
+/// Serves `n` requests with one variant and nothing else, for instruction counts: the
+/// difference between two values of `n` is the cost of the extra requests alone.
+fn callgrind(cases: Vec<Case>, id: &str, n: usize) {
+    let (case, name) = id.split_once('/').expect("CASE/VARIANT");
+    let mut case = cases
+        .into_iter()
+        .find(|c| c.name == case)
+        .unwrap_or_else(|| panic!("no case {case}"));
+    let i = case.index(name);
+    let v = &mut case.variants[i];
+    // Warm-up: the first clone of a prebuilt value may allocate once.
+    (v.serve)(v.template.request());
+    let requests: Vec<Request<()>> = (0..n).map(|_| v.template.request()).collect();
+    serve_all(&mut v.serve, requests);
+}
+
+/// The measured part of `--callgrind` (`valgrind --toggle-collect='*serve_all*'`).
+#[inline(never)]
+fn serve_all(serve: &mut dyn FnMut(Request<()>), requests: Vec<Request<()>>) {
+    for request in requests {
+        serve(request);
+    }
+}
+
+fn main() {
+    let args = args();
+    if let Some((id, n)) = &args.callgrind {
+        let mut all = cases();
+        all.extend(hostile_cases());
+        callgrind(all, id, *n);
         return;
-    };
-    let insert = median(&id("insert_only", base));
-    let dash = || "-".to_owned();
-    println!(
-        "{label:<28} {none:>9.1} {:>9} {tower:>10.1} {s3:>9.1} {:>9.2} {:>9.2} {:>9}",
-        insert.map_or_else(dash, |i| format!("{i:.1}")),
-        s3 / tower,
-        (s3 - none) / (tower - none),
-        match (insert, param) {
-            (Some(i), None) => format!("{:.1}", s3 - i),
-            _ => dash(),
-        },
-    );
+    }
+    let selected = |c: &Case| args.filter.as_deref().is_none_or(|f| c.name.contains(f));
+    let mut cases = cases();
+    for case in cases.iter_mut().filter(|c| selected(c)) {
+        case.run(args.rounds, 256);
+        eprintln!("{} done", case.name);
+    }
+    let mut hostile = hostile_cases();
+    for case in hostile.iter_mut().filter(|c| selected(c)) {
+        // Each request takes microseconds: small batches, fewer rounds.
+        case.run((args.rounds / 10).max(9), 4);
+        eprintln!("{} done", case.name);
+    }
+    report(&cases, &hostile);
 }

@@ -448,7 +448,7 @@ impl Decision {
     pub fn to_response(&self, ids: &RequestIds) -> Option<Response<Bytes>> {
         match self {
             Decision::Preflight(allowed) => Some(preflight_response(allowed.headers().clone())),
-            Decision::Refuse(refusal) => Some(error_response(refusal, ids.clone())),
+            Decision::Refuse(refusal) => Some(error_response(refusal, Some(ids.clone()))),
             Decision::PassThrough(_) | Decision::Actual(_) => None,
         }
     }

@@ -86,7 +86,12 @@ static TABLE: [(Field, HeaderName, Meets); ROWS] = [
     (Field::Vary, VARY, Meets::Merges),
 ];
 
+// Constants, so that `from_static`'s check of every byte runs when compiling, not per request.
 const TRUE: HeaderValue = HeaderValue::from_static("true");
+const ZERO: HeaderValue = HeaderValue::from_static("0");
+const APPLICATION_XML: HeaderValue = HeaderValue::from_static("application/xml");
+const VARY_HEADER: HeaderValue = HeaderValue::from_static(VARY_VALUE);
+const VARY_HEADER_PRIVATE_NETWORK: HeaderValue = HeaderValue::from_static(VARY_VALUE_PRIVATE_NETWORK);
 const STAR: HeaderValue = HeaderValue::from_static("*");
 /// What an accessor of an always-written header returns if it is somehow missing.
 static EMPTY: HeaderValue = HeaderValue::from_static("");
@@ -188,6 +193,10 @@ impl CorsHeaders {
                 stale = true;
             }
         }
+        // Room for every field at once: the map grows once (or not at all) instead of when
+        // the seventh field arrives, with every field before it moved again. If it cannot
+        // grow (the map's size limit), `insert` below reports it as before.
+        let _ = headers.try_reserve(self.len());
         if stale {
             for (_, name, meets) in &TABLE {
                 if *meets == Meets::Removes {
@@ -214,10 +223,16 @@ impl CorsHeaders {
             return self.built_map();
         };
         let mut map = template.clone();
+        // The template's fields are rows of `TABLE` in table order (then Content-Length), so
+        // one walk down the rows finds each field's value: no search per field.
+        let mut rows = TABLE.iter().zip(self.values.iter_mut());
         for (name, slot) in map.iter_mut() {
-            if let Some(row) = TABLE.iter().position(|(_, row, _)| row == name) {
-                if let Some(value) = self.values.get_mut(row).and_then(Option::take) {
-                    *slot = value;
+            for ((_, row, _), value) in rows.by_ref() {
+                if row == name {
+                    if let Some(value) = value.take() {
+                        *slot = value;
+                    }
+                    break;
                 }
             }
         }
@@ -229,7 +244,7 @@ impl CorsHeaders {
         // Sized for every field at once: allocated once, never grown.
         let mut map = HeaderMap::with_capacity(self.len() + 1);
         self.write_to(&mut map);
-        map.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        map.insert(CONTENT_LENGTH, ZERO);
         map
     }
 }
@@ -365,12 +380,10 @@ impl RuleAnswer {
         headers.set(Field::AllowPrivateNetwork, private_network.then_some(TRUE));
         headers.set(
             Field::Vary,
-            // Constants: `from_static` with an argument chosen at run time would check the
-            // bytes at every request.
             Some(if private_network {
-                const { HeaderValue::from_static(VARY_VALUE_PRIVATE_NETWORK) }
+                VARY_HEADER_PRIVATE_NETWORK
             } else {
-                const { HeaderValue::from_static(VARY_VALUE) }
+                VARY_HEADER
             }),
         );
         headers
@@ -385,17 +398,29 @@ pub(crate) fn preflight_response(headers: CorsHeaders) -> Response<Bytes> {
 }
 
 /// An S3 error document: `Content-Type: application/xml`, ids in headers and body alike.
-pub(crate) fn error_response(refusal: &Refusal, ids: RequestIds) -> Response<Bytes> {
-    let request_id = String::from_utf8_lossy(ids.request_id.as_bytes());
-    let host_id = String::from_utf8_lossy(ids.host_id.as_bytes());
-    let body = refusal.to_xml(&request_id, &host_id);
-    let mut response = Response::new(Bytes::from(body));
+/// Without `ids`, fresh ones are made, and the body and both id headers share one buffer.
+pub(crate) fn error_response(refusal: &Refusal, ids: Option<RequestIds>) -> Response<Bytes> {
+    let fresh = match &ids {
+        None => refusal.document_with_fresh_ids(),
+        Some(_) => None,
+    };
+    let (body, ids) = match fresh {
+        Some(fresh) => fresh,
+        None => {
+            let ids = ids.unwrap_or_else(RequestIds::generate);
+            let request_id = String::from_utf8_lossy(ids.request_id.as_bytes());
+            let host_id = String::from_utf8_lossy(ids.host_id.as_bytes());
+            let body = Bytes::from(refusal.to_xml(&request_id, &host_id));
+            (body, ids)
+        }
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = refusal.status();
     let map = response.headers_mut();
     // Moved, not cloned: a first clone of a freshly made value would allocate.
     map.insert(X_AMZ_REQUEST_ID, ids.request_id);
     map.insert(X_AMZ_ID_2, ids.host_id);
-    map.insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    map.insert(CONTENT_TYPE, APPLICATION_XML);
     response
 }
 

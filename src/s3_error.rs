@@ -5,10 +5,11 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 
 use crate::request::ResourceType;
-use crate::xml_escape::{push_escaped, push_escaped_bytes};
+use crate::xml_escape::{push_escaped, push_escaped_bytes, XmlOut};
 
 const MISSING_ORIGIN: &str = "Insufficient information. Origin request header needed.";
 const BUCKET_NOT_FOUND: &str = "CORSResponse: Bucket not found";
@@ -189,17 +190,32 @@ impl Refusal {
     /// The XML error document, exactly as S3 writes it, with these ids.
     pub fn to_xml(&self, request_id: &str, host_id: &str) -> String {
         // Sized for the longest message and the ids, so the document is written in one buffer.
+        let mut out =
+            String::with_capacity(self.head_capacity() + request_id.len() + host_id.len() + ID_TAGS.len());
+        self.write_head(&mut out);
+        push_escaped(&mut out, request_id);
+        out.push_str("</RequestId><HostId>");
+        push_escaped(&mut out, host_id);
+        out.push_str("</HostId></Error>");
+        out
+    }
+
+    /// An upper bound of [`write_head`](Self::write_head)'s length (without escaping).
+    fn head_capacity(&self) -> usize {
         let method_len = self.method.as_ref().map_or(7, HeaderValue::len);
-        let mut out = String::with_capacity(
-            160 + NOT_ALLOWED.len() + 2 * method_len + request_id.len() + host_id.len(),
-        );
-        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
+        160 + NOT_ALLOWED.len() + 2 * method_len
+    }
+
+    /// The document up to and including `<RequestId>`: everything but the ids.
+    fn write_head(&self, out: &mut impl XmlOut) {
+        out.push_str(XML_DECLARATION);
+        out.push_str("<Error><Code>");
         out.push_str(self.code());
         out.push_str("</Code><Message>");
         match (self.kind, &self.method) {
             (RefusalKind::InvalidRequestMethod, Some(value)) => {
                 out.push_str(INVALID_METHOD_PREFIX);
-                push_escaped_bytes(&mut out, value.as_bytes());
+                push_escaped_bytes(out, value.as_bytes());
             }
             // S3's own messages hold no character that needs escaping.
             _ => out.push_str(&self.message()),
@@ -208,7 +224,7 @@ impl Refusal {
         if let Some(resource) = self.resource_type() {
             out.push_str("<Method>");
             match &self.method {
-                Some(value) => push_escaped_bytes(&mut out, value.as_bytes()),
+                Some(value) => push_escaped_bytes(out, value.as_bytes()),
                 None => out.push_str("OPTIONS"),
             }
             out.push_str("</Method><ResourceType>");
@@ -216,11 +232,89 @@ impl Refusal {
             out.push_str("</ResourceType>");
         }
         out.push_str("<RequestId>");
-        push_escaped(&mut out, request_id);
-        out.push_str("</RequestId><HostId>");
-        push_escaped(&mut out, host_id);
-        out.push_str("</HostId></Error>");
-        out
+    }
+
+    /// The document with fresh ids, written into one fixed-size buffer that the body and both
+    /// id headers share: one allocation for all three. `None` when the document does not fit
+    /// (a long method echoed); the caller then writes it with [`RequestIds::generate`].
+    pub(crate) fn document_with_fresh_ids(&self) -> Option<(Bytes, RequestIds)> {
+        let ids = RawIds::generate();
+        let mut doc = Document::new();
+        self.write_head(&mut doc);
+        let request_id = doc.push_id(&ids.request_id);
+        doc.push_str("</RequestId><HostId>");
+        let host_id = doc.push_id(&ids.host_id);
+        doc.push_str("</HostId></Error>");
+        if doc.overflow {
+            return None;
+        }
+        let body = Bytes::from_owner(doc);
+        // Slices of the body: reference counts, no copy. The ids' alphabet is valid in a
+        // header value, so the conversion cannot fail.
+        let header = |range: std::ops::Range<usize>| HeaderValue::from_maybe_shared(body.slice(range)).ok();
+        let ids = RequestIds {
+            request_id: header(request_id)?,
+            host_id: header(host_id)?,
+        };
+        Some((body, ids))
+    }
+}
+
+/// `<?xml ...?>` and the line break S3 writes after it.
+const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+/// What the document adds around the ids.
+const ID_TAGS: &str = "</RequestId><HostId></HostId></Error>";
+
+/// The size of an error document written inline: the longest of S3's refusals (the 403 of a
+/// request no rule allows, on an object: 467 bytes with fresh ids) fits with a method of up to
+/// 109 bytes.
+const DOCUMENT_SIZE: usize = 576;
+
+/// An error document in a buffer of fixed size, which becomes the response body with
+/// `Bytes::from_owner` (one allocation that the id headers share).
+struct Document {
+    len: usize,
+    overflow: bool,
+    bytes: [u8; DOCUMENT_SIZE],
+}
+
+impl Document {
+    fn new() -> Self {
+        Document {
+            len: 0,
+            overflow: false,
+            bytes: [0; DOCUMENT_SIZE],
+        }
+    }
+
+    /// Appends an id (no escaping: its alphabet has no XML metacharacter) and returns where
+    /// it is.
+    fn push_id(&mut self, id: &[u8]) -> std::ops::Range<usize> {
+        let start = self.len;
+        self.push_bytes(id);
+        start..self.len
+    }
+
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        match self.bytes.get_mut(self.len..self.len + bytes.len()) {
+            Some(slot) => {
+                slot.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => self.overflow = true,
+        }
+    }
+}
+
+impl XmlOut for Document {
+    fn push_str(&mut self, text: &str) {
+        self.push_bytes(text.as_bytes());
+    }
+}
+
+impl AsRef<[u8]> for Document {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
     }
 }
 
@@ -312,6 +406,22 @@ impl RequestIds {
     /// upper-case characters for the request id (like S3's), 32 base64 characters for the host
     /// id. A counter and a per-process random key; no lock, no system call.
     pub fn generate() -> RequestIds {
+        let ids = RawIds::generate();
+        RequestIds {
+            request_id: HeaderValue::from_bytes(&ids.request_id).unwrap_or(HeaderValue::from_static("0")),
+            host_id: HeaderValue::from_bytes(&ids.host_id).unwrap_or(HeaderValue::from_static("0")),
+        }
+    }
+}
+
+/// Fresh ids as bytes, before they become header values (see [`RequestIds::generate`]).
+struct RawIds {
+    request_id: [u8; 16],
+    host_id: [u8; 32],
+}
+
+impl RawIds {
+    fn generate() -> RawIds {
         static KEY: OnceLock<u64> = OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let key = *KEY.get_or_init(|| {
@@ -326,23 +436,20 @@ impl RequestIds {
         let d = splitmix64(c);
         const UPPER: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
         const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut rid = [0u8; 16];
+        let mut request_id = [0u8; 16];
         // 16 × 5 bits: the counter's low bits (unique) mixed with the key's (unpredictable).
         // `a` is a bijection of the counter, so the low 64 bits never repeat.
         let bits = u128::from(b) << 64 | u128::from(a);
-        for (i, slot) in rid.iter_mut().enumerate() {
+        for (i, slot) in request_id.iter_mut().enumerate() {
             *slot = UPPER[((bits >> (i * 5)) & 31) as usize];
         }
-        let mut hid = [0u8; 32];
+        let mut host_id = [0u8; 32];
         let words = [b, c, d];
-        for (i, slot) in hid.iter_mut().enumerate() {
+        for (i, slot) in host_id.iter_mut().enumerate() {
             let word = words[(i * 6) / 64 % 3];
             *slot = B64[((word >> ((i * 6) % 58)) & 63) as usize];
         }
-        RequestIds {
-            request_id: HeaderValue::from_bytes(&rid).unwrap_or(HeaderValue::from_static("0")),
-            host_id: HeaderValue::from_bytes(&hid).unwrap_or(HeaderValue::from_static("0")),
-        }
+        RawIds { request_id, host_id }
     }
 }
 
@@ -371,6 +478,27 @@ mod tests {
             push_escaped(&mut escaped, message);
             assert_eq!(escaped, message);
         }
+    }
+
+    fn refusal(method: &str) -> Refusal {
+        Refusal::not_allowed(HeaderValue::from_str(method).unwrap(), ResourceType::Object)
+    }
+
+    #[test]
+    fn inline_document_is_the_same_document() {
+        for method in ["PUT", &"M".repeat(109)] {
+            let refusal = refusal(method);
+            let (body, ids) = refusal.document_with_fresh_ids().unwrap();
+            let expected = refusal.to_xml(ids.request_id.to_str().unwrap(), ids.host_id.to_str().unwrap());
+            assert_eq!(body, expected.as_bytes());
+            assert_eq!(ids.request_id.len(), 16);
+            assert_eq!(ids.host_id.len(), 32);
+        }
+    }
+
+    #[test]
+    fn a_document_too_long_for_the_inline_buffer_is_left_to_the_caller() {
+        assert!(refusal(&"M".repeat(110)).document_with_fresh_ids().is_none());
     }
 
     #[test]

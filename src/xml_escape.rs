@@ -1,12 +1,24 @@
 //! XML text escaping for the documents the crate writes.
 
+/// Where a document is written: a `String`, or a buffer of fixed size (the S3 error documents
+/// of the request path).
+pub(crate) trait XmlOut {
+    fn push_str(&mut self, text: &str);
+}
+
+impl XmlOut for String {
+    fn push_str(&mut self, text: &str) {
+        String::push_str(self, text);
+    }
+}
+
 /// Appends `text` to `out`, escaped for XML character data (every document the crate writes
 /// puts text in elements only).
 ///
 /// Quotes and apostrophes stay literal, as in S3's documents (`resource's CORS spec`,
 /// `AllowedOrigin "*example*.com"`). `\r` is written as a character reference so that a
 /// parser's end-of-line normalisation gives back the same value.
-pub(crate) fn push_escaped(out: &mut String, text: &str) {
+pub(crate) fn push_escaped(out: &mut impl XmlOut, text: &str) {
     let mut rest = text;
     while let Some(i) = rest.find(['&', '<', '>', '\r']) {
         let (head, tail) = rest.split_at(i);
@@ -39,7 +51,7 @@ pub(crate) fn escaped_len(text: &str) -> usize {
 
 /// Appends request bytes (which may not be UTF-8) as escaped XML text; invalid UTF-8
 /// sequences become U+FFFD and control characters that XML 1.0 cannot carry are dropped.
-pub(crate) fn push_escaped_bytes(out: &mut String, bytes: &[u8]) {
+pub(crate) fn push_escaped_bytes(out: &mut impl XmlOut, bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     if text.chars().all(is_xml_char) {
         push_escaped(out, &text);

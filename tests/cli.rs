@@ -221,6 +221,32 @@ fn convert_round_trips_xml_through_json() {
 }
 
 #[test]
+fn a_closed_standard_output_ends_the_command_without_a_panic() {
+    // `tower-s3-cors lint x | head` closes the pipe early; `println!` would panic there.
+    let path = file("closed-pipe.xml", CLEAN);
+    for args in [
+        vec!["convert", path.to_str().unwrap(), "--to", "json"],
+        vec!["lint", path.to_str().unwrap()],
+        vec!["lint", "--json", path.to_str().unwrap()],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = Command::new(BIN)
+            .args(&args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(
+            stderr.is_empty(),
+            "{args:?}: a closed pipe is not an error to report: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn convert_round_trips_json_through_xml() {
     let original = CorsConfiguration::from_json(WARNINGS).unwrap();
     let xml = run_stdin(&["convert", "-", "--to", "xml"], WARNINGS);

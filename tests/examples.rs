@@ -296,6 +296,14 @@ fn s3_server_refuses_anonymous_writes_and_wrong_keys_with_cors_headers() {
     assert_eq!(request(a, "HEAD", "/assets/app.js", &[], b"").status, 200);
     let listing = get(a, "/assets?list-type=2", &[]);
     assert_eq!(element(&listing.text(), "Key"), Some("app.js"));
+    // A `..` key segment would reach another bucket's files on disk (here: the private
+    // bucket's object, read anonymously through the public one); it is refused.
+    let escape = get(a, "/assets/..%2Fprivate%2Fsecret.txt", &[]);
+    assert_eq!(
+        (escape.status, element(&escape.text(), "Code")),
+        (400, Some("InvalidArgument"))
+    );
+    assert_eq!(signed(a, "GET", "/private/secret.txt", &[], b"").text(), "secret");
     assert_eq!(request(a, "DELETE", "/assets/app.js", &[], b"").status, 403);
     assert_eq!(request(a, "PUT", "/assets/other.js", &[], b"x").status, 403);
     // Other canned ACLs are refused rather than ignored.
@@ -845,6 +853,33 @@ fn hyper_example_answers_preflight_and_actual_request() {
         actual.header("access-control-expose-headers"),
         Some("ETag, x-amz-request-id")
     );
+}
+
+/// The end-to-end benchmark's floor (`--headers-in-handler`) sends what the layer sends to an
+/// allowed origin, so comparing the two compares the same bytes on the wire.
+#[test]
+fn hyper_example_handler_writes_the_layers_headers() {
+    let cors_headers = |reply: &support::Reply| -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = reply
+            .headers
+            .iter()
+            .filter(|(n, _)| {
+                let n = n.to_ascii_lowercase();
+                n.starts_with("access-control-") || n == "vary"
+            })
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+            .collect();
+        headers.sort();
+        headers
+    };
+    let origin = [("Origin", "http://localhost:8080")];
+    let layer = Running::start("hyper");
+    let with_layer = get(layer.addr, "/photo.jpg", &origin);
+    let handler = Running::start_with("hyper", &["--headers-in-handler"]);
+    let with_handler = get(handler.addr, "/photo.jpg", &origin);
+    assert_eq!(cors_headers(&with_layer).len(), 6);
+    assert_eq!(cors_headers(&with_handler), cors_headers(&with_layer));
+    assert_eq!(with_handler.body, with_layer.body);
 }
 
 // ---------------------------------------------------------------------------------------------

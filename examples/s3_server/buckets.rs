@@ -271,6 +271,14 @@ impl S3Access for Access {
         if !allowed {
             return Err(S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied"));
         }
+        if let S3Path::Object { key, .. } = cx.s3_path() {
+            crate::storage::check_key(key)?;
+        }
+        if let Some(source) = cx.headers().get("x-amz-copy-source") {
+            let source = source.to_str().unwrap_or_default();
+            let decoded = urlencoding::decode(source).unwrap_or_default();
+            crate::storage::check_key(&decoded)?;
+        }
         // S3 refuses a CORS document over 64 KiB from its length, before parsing it.
         let too_big = cx.s3_op().name() == "PutBucketCors"
             && cx

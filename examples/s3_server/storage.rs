@@ -46,6 +46,18 @@ fn with_message(mut error: S3Error) -> S3Error {
     error
 }
 
+/// s3s-fs stores an object at `DIR/bucket/key`, so a key with a `..` segment would read or write
+/// another bucket's objects. S3 itself stores such keys; this file-backed server refuses them.
+pub fn check_key(key: &str) -> S3Result<()> {
+    if key.split('/').any(|segment| segment == "..") {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Object keys with a \"..\" path segment are not stored by this server.",
+        ));
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl S3 for Storage {
     // ---- bucket CORS, validated by tower-s3-cors ----
@@ -287,6 +299,9 @@ impl S3 for Storage {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        for object in &req.input.delete.objects {
+            check_key(&object.key)?;
+        }
         self.fs.delete_objects(req).await.map_err(with_message)
     }
 

@@ -52,11 +52,9 @@ impl<Src> Shared<Src> {
 }
 
 impl<Src> Shared<Src> {
-    fn request_ids(&self, head: &RequestHead<'_>) -> RequestIds {
-        match &self.ids {
-            Some(hook) => hook(head),
-            None => RequestIds::generate(),
-        }
+    /// The hook's ids; `None` when fresh ones are to be made (with the document).
+    fn request_ids(&self, head: &RequestHead<'_>) -> Option<RequestIds> {
+        self.ids.as_ref().map(|hook| hook(head))
     }
 }
 

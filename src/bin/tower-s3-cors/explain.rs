@@ -40,9 +40,9 @@ pub(crate) fn run(args: &ExplainArgs, json: bool) -> u8 {
         findings: &findings,
     };
     if json {
-        println!("{:#}", to_json(&view, &answer));
+        outln!("{:#}", to_json(&view, &answer));
     } else {
-        print!("{}", to_text(&view, &answer));
+        out!("{}", to_text(&view, &answer));
     }
     EXIT_OK
 }
@@ -50,7 +50,7 @@ pub(crate) fn run(args: &ExplainArgs, json: bool) -> u8 {
 /// Reports a request that cannot be built; gives the exit status.
 pub(crate) fn failed(file: &str, message: &str, json: bool) -> u8 {
     if json {
-        println!("{:#}", json!({ "file": file, "failure": message }));
+        outln!("{:#}", json!({ "file": file, "failure": message }));
     } else {
         eprintln!("error: {message}");
     }

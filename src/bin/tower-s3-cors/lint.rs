@@ -50,9 +50,9 @@ pub(crate) fn run(args: &LintArgs, json: bool) -> u8 {
                     "error": error_json(&err),
                     "warnings": [],
                 });
-                println!("{value:#}");
+                outln!("{value:#}");
             } else {
-                print!("{}", error_text(file, &err));
+                out!("{}", error_text(file, &err));
             }
             return EXIT_INVALID;
         }
@@ -71,19 +71,19 @@ pub(crate) fn run(args: &LintArgs, json: bool) -> u8 {
             "error": null,
             "warnings": warnings,
         });
-        println!("{value:#}");
+        outln!("{value:#}");
     } else {
         for warning in &warnings {
-            print!("{}", warning_text(warning));
+            out!("{}", warning_text(warning));
         }
         let of_which = match security {
             0 => String::new(),
             n => format!(" ({n} security)"),
         };
         match warnings.len() {
-            0 => println!("{file}: no problems found"),
-            1 => println!("{file}: 1 warning{of_which}"),
-            n => println!("{file}: {n} warnings{of_which}"),
+            0 => outln!("{file}: no problems found"),
+            1 => outln!("{file}: 1 warning{of_which}"),
+            n => outln!("{file}: {n} warnings{of_which}"),
         }
     }
     let denied = match args.deny {

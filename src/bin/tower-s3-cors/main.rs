@@ -1,6 +1,17 @@
 //! `tower-s3-cors`: lint, explain and convert S3 CORS configurations, offline, with the same
 //! evaluation as the `CorsLayer`.
 
+/// `print!` that never panics: `print!` panics when standard output is closed (`... | head`);
+/// this goes through [`output::write_stdout`], which ends the process with a status instead.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` that never panics (see [`out!`]).
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod explain;
 mod input;
 mod lint;
@@ -163,8 +174,8 @@ fn convert(args: &ConvertArgs, json: bool) -> u8 {
         Err(failure) => return output::report_failure(&args.file, &failure, json),
     };
     match args.to {
-        Target::Xml => println!("{}", config.to_xml()),
-        Target::Json => println!("{}", config.to_json()),
+        Target::Xml => outln!("{}", config.to_xml()),
+        Target::Json => outln!("{}", config.to_json()),
     }
     EXIT_OK
 }

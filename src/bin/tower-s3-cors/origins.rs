@@ -97,9 +97,9 @@ pub(crate) fn run(args: &ExplainArgs, list: &str, config: CorsConfiguration, jso
         "an actual request".to_owned()
     };
     if json {
-        println!("{:#}", to_json(&args.file, &tried, &verdicts));
+        outln!("{:#}", to_json(&args.file, &tried, &verdicts));
     } else {
-        print!("{}", to_text(&tried, &verdicts));
+        out!("{}", to_text(&tried, &verdicts));
     }
     EXIT_OK
 }

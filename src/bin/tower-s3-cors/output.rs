@@ -79,7 +79,7 @@ pub(crate) fn report_failure(file: &str, failure: &Failure, json: bool) -> u8 {
         ),
     };
     if json {
-        println!("{value:#}");
+        outln!("{value:#}");
     } else {
         eprint!("{text}");
     }
@@ -106,5 +106,19 @@ pub(crate) fn show_bytes(bytes: &[u8]) -> String {
                 rest = after;
             }
         }
+    }
+}
+
+/// Writes to standard output; never panics. When the reader has gone away (`... | head`), the
+/// rest of the output has nowhere to go: the process ends quietly with status 3 (the command
+/// could not run to the end). Any other write error is reported on standard error, same status.
+pub(crate) fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to standard output: {err}");
+        }
+        std::process::exit(i32::from(crate::EXIT_FAILURE));
     }
 }
