@@ -1,9 +1,9 @@
 //! What a request costs with each kind of rule source: one configuration, a closure, a
 //! reloadable configuration, the per-bucket store, and an asynchronous source whose lookup is
-//! ready at once. Same stub service, same allowed actual request; the no-middleware baseline
-//! is measured in the same run.
+//! ready at once, and (feature `cache`) a cached source's hit. Same stub service, same allowed
+//! actual request; the no-middleware baseline is measured in the same run.
 //!
-//! `cargo bench --bench sources`
+//! `cargo bench --bench sources` (`--features cache` for the cached source)
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -123,6 +123,33 @@ fn sources(c: &mut Criterion) {
     group.bench_function("bucket store (1001 buckets)", |b| {
         b.iter(|| black_box(run(&mut per_bucket, request())))
     });
+
+    #[cfg(feature = "cache")]
+    {
+        // The same 1001 buckets behind the cache, every one loaded: the hit path.
+        let loader = |bucket: &str| {
+            let stored = if bucket == "photos" {
+                tower_s3_cors::cache::StoredCors::Configured(config())
+            } else {
+                tower_s3_cors::cache::StoredCors::NotConfigured
+            };
+            std::future::ready(Ok::<_, BoxError>(stored))
+        };
+        let cache = tower_s3_cors::cache::RulesCache::new(
+            loader,
+            BucketAddressing::PathStyle,
+            tower_s3_cors::cache::CacheOptions::new(),
+        );
+        let mut cached = CorsLayer::from_cached_source(cache).layer(Stub);
+        for i in 0..1000 {
+            let warm = Request::get(format!("/bucket-{i}/k")).body(()).expect("valid");
+            let _ = run(&mut cached, warm);
+        }
+        let _ = run(&mut cached, request());
+        group.bench_function("cached, hit (1001 buckets)", |b| {
+            b.iter(|| black_box(run(&mut cached, request())))
+        });
+    }
 
     let mut asynchronous = CorsLayer::from_async_source(ReadyStore(policy)).layer(Stub);
     group.bench_function("async (ready)", |b| {

@@ -114,6 +114,10 @@
 //!   `Arc<`[`source::BucketStore`]`>` (per-bucket rules with S3's PutBucketCors, GetBucketCors and
 //!   DeleteBucketCors, path-style or virtual-host addressing).
 //! - [`CorsLayer::from_async_source`] with an [`source::AsyncCorsSource`], for lookups that await.
+//! - [`CorsLayer::from_cached_source`] with a [`source::CachedCorsSource`], for rules kept in memory in
+//!   front of a store: a hit costs what a synchronous source costs, only a miss awaits. The
+//!   `cache` feature's `cache::RulesCache` is one, over any asynchronous loader (a database
+//!   shared by several instances), with coalesced loads, invalidation and stale-if-error.
 //!
 //! [`CorsLayer::request_ids`] sets how the ids of the S3 error documents are made.
 //!
@@ -127,6 +131,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+// Sources answered from memory with a load on a miss (and the cache over a store).
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub mod cache;
+mod cached;
 mod config;
 mod decision;
 mod error;
@@ -170,7 +179,7 @@ pub mod future {
     //! The response futures of [`Cors`](crate::Cors), as tower keeps its futures: named
     //! types, never boxed, one variant per path.
 
-    pub use crate::layer::{AsyncResponseFuture, ResponseFuture};
+    pub use crate::layer::{AsyncResponseFuture, CachedResponseFuture, ResponseFuture};
 }
 
 pub mod header {

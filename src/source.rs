@@ -11,6 +11,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use http::header::HOST;
 
+pub use crate::cached::{Cached, CachedCorsSource, CachedSource};
 use crate::config::CorsConfiguration;
 pub use crate::intern::PolicyInterner;
 use crate::policy::CorsPolicy;

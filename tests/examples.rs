@@ -859,7 +859,7 @@ fn hyper_example_answers_preflight_and_actual_request() {
 /// allowed origin, so comparing the two compares the same bytes on the wire.
 #[test]
 fn hyper_example_handler_writes_the_layers_headers() {
-    let cors_headers = |reply: &support::Reply| -> Vec<(String, String)> {
+    let cors_headers = |reply: &common::process::Reply| -> Vec<(String, String)> {
         let mut headers: Vec<(String, String)> = reply
             .headers
             .iter()

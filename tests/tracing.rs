@@ -245,3 +245,65 @@ fn security_findings_are_logged_once_whenever_rules_are_compiled() {
         assert_eq!(security_events(&capture).len(), 15);
     });
 }
+
+/// A store that fails reaches `tracing` and the decision hook: a warning from the cache with the
+/// bucket and the store's error, then the decision ("lookup failed") with the same error, which
+/// the hook gets too.
+#[cfg(feature = "cache")]
+#[test]
+fn a_failing_store_behind_the_cache_is_reported_with_its_error() {
+    use tower_s3_cors::cache::{CacheOptions, RulesCache, StoredCors};
+    use tower_s3_cors::source::BoxError;
+
+    let capture = Capture::default();
+    let loader = |_: &str| std::future::ready(Err::<StoredCors, BoxError>("connection refused".into()));
+    let cache = RulesCache::new(loader, BucketAddressing::PathStyle, CacheOptions::new());
+    let hooked = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&hooked);
+    let layer = CorsLayer::from_cached_source(cache).on_decision(move |event| {
+        seen.lock().expect("lock").push(format!(
+            "{} {:?}",
+            event.outcome(),
+            event.lookup_error().map(|e| e.to_string())
+        ));
+    });
+    tracing::subscriber::with_default(capture.clone(), || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let service = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+        }));
+        let preflight = Request::builder()
+            .method("OPTIONS")
+            .uri("/media/k")
+            .header("origin", "https://a.example")
+            .header("access-control-request-method", "GET")
+            .body(Full::new(Bytes::new()))
+            .expect("valid");
+        let response = runtime.block_on(service.oneshot(preflight)).expect("answers");
+        assert_eq!(response.status(), 500);
+    });
+    let events = capture.0.lock().expect("lock").clone();
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert!(
+        events[0].starts_with("tower_s3_cors WARN ")
+            && events[0].contains("bucket=media")
+            && events[0].contains("error=connection refused")
+            && events[0].contains("no rules to serve"),
+        "{}",
+        events[0]
+    );
+    assert!(
+        events[1].starts_with("tower_s3_cors WARN ")
+            && events[1].contains("outcome=lookup failed")
+            && events[1].contains("error=loading the CORS rules of bucket media failed: connection refused")
+            && events[1].contains("answer=refused"),
+        "{}",
+        events[1]
+    );
+    assert_eq!(
+        *hooked.lock().expect("lock"),
+        ["refused Some(\"loading the CORS rules of bucket media failed: connection refused\")"]
+    );
+}

@@ -47,6 +47,20 @@ pub struct Buckets {
     settings_dir: PathBuf,
     /// `--domain`: virtual-hosted requests, parsed as s3s parses them.
     host: Option<Box<dyn S3Host>>,
+    /// With `--rules-db`: the objects directory other instances share, where they create and
+    /// delete buckets.
+    shared_objects: Option<PathBuf>,
+}
+
+/// A bucket's settings file, or the defaults if there is none.
+fn read_settings(path: &Path) -> std::io::Result<Settings> {
+    match std::fs::read(path) {
+        // A configuration S3 would refuse is an error here too, naming the file.
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+        Err(e) => Err(e),
+    }
 }
 
 impl Buckets {
@@ -67,20 +81,38 @@ impl Buckets {
                 continue;
             }
             let path = settings_dir.join(format!("{name}.json"));
-            let settings = match std::fs::read(&path) {
-                // A configuration S3 would refuse is an error here too, naming the file.
-                Ok(bytes) => serde_json::from_slice(&bytes)
-                    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Settings::default(),
-                Err(e) => return Err(e),
-            };
-            map.insert(name, Bucket::new(settings));
+            map.insert(name, Bucket::new(read_settings(&path)?));
         }
         Ok(Buckets {
             map: RwLock::new(map),
             settings_dir,
             host,
+            shared_objects: None,
         })
+    }
+
+    /// Other instances share `objects_dir` (`--rules-db`): a bucket is looked for on disk
+    /// whenever its existence or access is asked.
+    pub fn shared(mut self, objects_dir: &Path) -> Self {
+        self.shared_objects = Some(objects_dir.to_path_buf());
+        self
+    }
+
+    /// Learns of a bucket another instance created, forgets one it deleted.
+    fn sync_from_disk(&self, bucket: &str) {
+        let Some(objects) = &self.shared_objects else {
+            return;
+        };
+        let on_disk = s3s::path::check_bucket_name(bucket) && objects.join(bucket).is_dir();
+        let known = self.read().contains_key(bucket);
+        if on_disk && !known {
+            let settings = read_settings(&self.settings_path(bucket)).unwrap_or_default();
+            self.write()
+                .entry(bucket.to_owned())
+                .or_insert_with(|| Bucket::new(settings));
+        } else if !on_disk && known {
+            self.write().remove(bucket);
+        }
     }
 
     /// Registers a new bucket (s3s-fs has created its directory).
@@ -111,10 +143,12 @@ impl Buckets {
 
     /// Whether the bucket exists.
     pub fn exists(&self, bucket: &str) -> bool {
+        self.sync_from_disk(bucket);
         self.read().contains_key(bucket)
     }
 
     fn is_public_read(&self, bucket: &str) -> bool {
+        self.sync_from_disk(bucket);
         self.read().get(bucket).is_some_and(|b| b.settings.public_read)
     }
 
@@ -147,7 +181,7 @@ impl Buckets {
 
     /// The bucket and key a request names, exactly as s3s resolves them: virtual-hosted when
     /// `--domain` is set and `Host` is a name (not an IP address), path-style otherwise.
-    fn resolve(&self, head: &RequestHead<'_>) -> Option<S3Path> {
+    pub fn resolve(&self, head: &RequestHead<'_>) -> Option<S3Path> {
         let path = urlencoding::decode(head.uri.path()).ok()?;
         let host = head.headers.get(http::header::HOST).and_then(|h| h.to_str().ok());
         match (&self.host, host) {

@@ -12,7 +12,9 @@
 //! settings, its CORS configuration included, in `DIR/settings`), `--access-key KEY` and
 //! `--secret-key SECRET` (the one key pair requests are signed with; defaults printed at start),
 //! `--domain NAME` (virtual-hosted requests `bucket.NAME`, as s3s parses them: with a port
-//! other than 80, NAME includes it, e.g. `localhost:9000`).
+//! other than 80, NAME includes it, e.g. `localhost:9000`), `--rules-db URL` (bucket CORS in
+//! PostgreSQL, e.g. `postgres://user@127.0.0.1:5432/db`, shared by every instance started with
+//! the same URL and `--data DIR`: see `fleet.rs`).
 //!
 //! The first line on stdout is `listening on http://HOST:PORT`. Then the server has a bucket
 //! `demo`, created `public-read`, with the CORS rules of `examples/default-cors.xml` and an
@@ -33,6 +35,8 @@
 
 mod buckets;
 mod cors_dto;
+mod fleet;
+mod rules_db;
 mod storage;
 
 use std::net::SocketAddr;
@@ -50,6 +54,7 @@ use tower_s3_cors::header::{X_AMZ_ID_2, X_AMZ_REQUEST_ID};
 use tower_s3_cors::{CorsConfiguration, CorsLayer, RequestIds};
 
 use crate::buckets::{Access, Buckets, OneKey};
+use crate::fleet::{Fleet, Rules};
 use crate::storage::Storage;
 
 /// The demo bucket's CORS rules.
@@ -66,6 +71,7 @@ struct Options {
     access_key: String,
     secret_key: String,
     domain: Option<String>,
+    rules_db: Option<String>,
 }
 
 fn options() -> Result<Options, Error> {
@@ -75,6 +81,7 @@ fn options() -> Result<Options, Error> {
         access_key: DEFAULT_ACCESS_KEY.to_owned(),
         secret_key: DEFAULT_SECRET_KEY.to_owned(),
         domain: None,
+        rules_db: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -85,10 +92,11 @@ fn options() -> Result<Options, Error> {
             "--access-key" => options.access_key = value()?,
             "--secret-key" => options.secret_key = value()?,
             "--domain" => options.domain = Some(value()?),
+            "--rules-db" => options.rules_db = Some(value()?),
             other => {
                 return Err(format!(
                     "unknown argument {other:?} (use --listen ADDR, --data DIR, --access-key KEY, \
-                     --secret-key SECRET, --domain NAME)"
+                     --secret-key SECRET, --domain NAME, --rules-db URL)"
                 )
                 .into())
             }
@@ -113,16 +121,31 @@ async fn main() -> Result<(), Error> {
     std::fs::create_dir_all(&objects)?;
     let host =
         |domain: &String| -> Result<Box<dyn S3Host>, Error> { Ok(Box::new(SingleDomain::new(domain)?)) };
-    let buckets = Arc::new(Buckets::load(
+    let mut buckets = Buckets::load(
         &objects,
         data.join("settings"),
         options.domain.as_ref().map(host).transpose()?,
-    )?);
-    create_demo_bucket(&objects, &buckets)?;
+    )?;
+    let fleet = match &options.rules_db {
+        Some(url) => {
+            buckets = buckets.shared(&objects);
+            Some(Fleet::start(url, objects.clone()).await?)
+        }
+        None => None,
+    };
+    let buckets = Arc::new(buckets);
+    if create_demo_bucket(&objects, &buckets)? {
+        if let Some(fleet) = &fleet {
+            fleet
+                .put_cors("demo", &CorsConfiguration::from_xml(DEMO_RULES)?)
+                .await?;
+        }
+    }
 
     let mut s3 = S3ServiceBuilder::new(Storage {
         fs: s3s_fs::FileSystem::new(&objects).map_err(|e| format!("{}: {e:?}", objects.display()))?,
         buckets: Arc::clone(&buckets),
+        fleet: fleet.clone(),
     });
     s3.set_auth(OneKey {
         access_key: options.access_key.clone(),
@@ -135,7 +158,10 @@ async fn main() -> Result<(), Error> {
     // The layer goes outside s3s: preflights are answered before s3s asks for a signature, and
     // s3s's own error responses get the CORS headers.
     let service = ServiceBuilder::new()
-        .layer(CorsLayer::from_source(Arc::clone(&buckets)))
+        .layer(CorsLayer::from_cached_source(Rules {
+            buckets: Arc::clone(&buckets),
+            fleet,
+        }))
         .map_response(with_request_ids)
         .service(s3.build());
 
@@ -198,17 +224,17 @@ async fn shutdown_signal() {
 }
 
 /// Bucket `demo` (public-read, default rules, `hello.txt`) unless it is already there from an
-/// earlier run with the same `--data`.
-fn create_demo_bucket(objects: &Path, buckets: &Buckets) -> Result<(), Error> {
+/// earlier run with the same `--data`; whether it was created.
+fn create_demo_bucket(objects: &Path, buckets: &Buckets) -> Result<bool, Error> {
     if buckets.exists("demo") {
-        return Ok(());
+        return Ok(false);
     }
     // s3s-fs keeps a bucket as a directory and an object as a file in it.
     std::fs::create_dir_all(objects.join("demo"))?;
     std::fs::write(objects.join("demo/hello.txt"), "hello from tower-s3-cors\n")?;
     buckets.create("demo", true)?;
     buckets.set_cors("demo", Some(CorsConfiguration::from_xml(DEMO_RULES)?))?;
-    Ok(())
+    Ok(true)
 }
 
 fn print_try_lines(addr: SocketAddr, options: &Options, data: &Path, temporary: bool) {

@@ -10,11 +10,14 @@ use s3s_fs::FileSystem;
 
 use crate::buckets::{no_such_bucket, Buckets};
 use crate::cors_dto;
+use crate::fleet::Fleet;
 
 /// s3s-fs with the bucket settings the CORS layer and the access check read.
 pub struct Storage {
     pub fs: FileSystem,
     pub buckets: Arc<Buckets>,
+    /// `--rules-db`: bucket CORS in the shared database instead of `buckets`.
+    pub fleet: Option<Arc<Fleet>>,
 }
 
 impl Storage {
@@ -68,7 +71,10 @@ impl S3 for Storage {
             return Err(no_such_bucket());
         }
         let config = cors_dto::from_dto(input.cors_configuration)?;
-        self.buckets.set_cors(&input.bucket, Some(config))?;
+        match &self.fleet {
+            Some(fleet) => fleet.put_cors(&input.bucket, &config).await?,
+            None => self.buckets.set_cors(&input.bucket, Some(config))?,
+        }
         Ok(S3Response::new(PutBucketCorsOutput::default()))
     }
 
@@ -76,7 +82,14 @@ impl S3 for Storage {
         &self,
         req: S3Request<GetBucketCorsInput>,
     ) -> S3Result<S3Response<GetBucketCorsOutput>> {
-        match self.buckets.cors(&req.input.bucket)? {
+        let found = match &self.fleet {
+            Some(fleet) => {
+                self.require_bucket(&req.input.bucket)?;
+                fleet.get_cors(&req.input.bucket).await?
+            }
+            None => self.buckets.cors(&req.input.bucket)?,
+        };
+        match found {
             Some(config) => Ok(S3Response::new(GetBucketCorsOutput {
                 cors_rules: Some(cors_dto::to_dto(&config)),
             })),
@@ -91,7 +104,13 @@ impl S3 for Storage {
         &self,
         req: S3Request<DeleteBucketCorsInput>,
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
-        self.buckets.set_cors(&req.input.bucket, None)?;
+        match &self.fleet {
+            Some(fleet) => {
+                self.require_bucket(&req.input.bucket)?;
+                fleet.delete_cors(&req.input.bucket).await?;
+            }
+            None => self.buckets.set_cors(&req.input.bucket, None)?,
+        }
         let mut response = S3Response::new(DeleteBucketCorsOutput::default());
         response.status = Some(http::StatusCode::NO_CONTENT);
         Ok(response)
@@ -117,6 +136,9 @@ impl S3 for Storage {
         };
         let response = self.fs.create_bucket(req).await.map_err(with_message)?;
         self.buckets.create(&bucket, public_read)?;
+        if let Some(fleet) = &self.fleet {
+            fleet.bucket_changed(&bucket).await;
+        }
         Ok(response)
     }
 
@@ -148,6 +170,9 @@ impl S3 for Storage {
         }
         let mut response = self.fs.delete_bucket(req).await.map_err(with_message)?;
         self.buckets.remove(&bucket)?;
+        if let Some(fleet) = &self.fleet {
+            fleet.bucket_changed(&bucket).await;
+        }
         response.status = Some(http::StatusCode::NO_CONTENT);
         Ok(response)
     }

@@ -13,7 +13,7 @@ use tower_service::Service;
 use super::step::{Action, Shared, Step};
 use crate::body::CorsBody;
 use crate::request::RequestHead;
-use crate::source::{AsyncCorsSource, AsyncSource};
+use crate::source::{AsyncCorsSource, AsyncSource, BoxError, Lookup};
 
 /// A future polled again after it returned `Ready` breaks [`Future`]'s contract (the caller's
 /// bug, never a request's). Like tower's own futures, these say so rather than invent an
@@ -23,7 +23,7 @@ use crate::source::{AsyncCorsSource, AsyncSource};
 #[cold]
 #[track_caller]
 #[allow(clippy::panic)]
-fn polled_after_completion() -> ! {
+pub(crate) fn polled_after_completion() -> ! {
     panic!("tower-s3-cors response future polled after completion")
 }
 
@@ -182,26 +182,41 @@ where
                     let looked_up = ready!(lookup.poll(cx));
                     let Some(Pending {
                         request,
-                        mut inner,
+                        inner,
                         shared,
                     }) = pending.take()
                     else {
                         // The lookup's state is left as soon as `pending` is taken.
                         polled_after_completion();
                     };
-                    let head = RequestHead::from(&request);
-                    let decision = match &looked_up {
-                        Ok(found) => shared.decide(&head, found.as_bucket_cors()),
-                        Err(error) => shared.decide_lookup_failed(&head, error.as_ref()),
-                    };
-                    let future = match Step::from_decision(decision, &shared, &head) {
-                        Step::Call(action) => ResponseFuture::inner(inner.call(request), action),
-                        Step::Respond(response) => ResponseFuture::ready(response),
-                    };
+                    let future = after_lookup(looked_up, request, inner, &shared);
                     this.state.set(AsyncState::Inner { future });
                 }
                 AsyncStateProj::Inner { future } => return future.poll(cx),
             }
         }
+    }
+}
+
+/// What follows an asynchronous lookup (an [`AsyncCorsSource`], or a cached source's miss):
+/// decide with what it found, then call the inner service or answer. A failed lookup is
+/// decided by `lookup_failed` and its error recorded.
+pub(crate) fn after_lookup<S, Src, ReqBody, B>(
+    looked_up: Result<Lookup, BoxError>,
+    request: Request<ReqBody>,
+    mut inner: S,
+    shared: &Shared<Src>,
+) -> ResponseFuture<S::Future, B>
+where
+    S: Service<Request<ReqBody>, Response = Response<B>>,
+{
+    let head = RequestHead::from(&request);
+    let decision = match &looked_up {
+        Ok(found) => shared.decide(&head, found.as_bucket_cors()),
+        Err(error) => shared.decide_lookup_failed(&head, error.as_ref()),
+    };
+    match Step::from_decision(decision, shared, &head) {
+        Step::Call(action) => ResponseFuture::inner(inner.call(request), action),
+        Step::Respond(response) => ResponseFuture::ready(response),
     }
 }

@@ -48,6 +48,9 @@ pub fn example(name: &str) -> PathBuf {
         if cfg!(feature = "cli") {
             features.push("cli");
         }
+        if cfg!(feature = "cache") {
+            features.push("cache");
+        }
         let profile = profile_dir
             .file_name()
             .and_then(|n| n.to_str())
