@@ -17,9 +17,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use postgres::Postgres;
-use common::s3::signed;
 use common::process::{preflight, Reply, Running};
+use common::s3::signed;
+use postgres::Postgres;
 
 const APP: &str = "https://app.example.com";
 
