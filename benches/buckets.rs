@@ -13,12 +13,10 @@
 //! `cargo bench --bench buckets` (a few minutes, about 2 GB of memory at the largest size);
 //! `cargo bench --bench buckets -- 1000 100000` for chosen sizes only.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -30,38 +28,10 @@ use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsRule};
 use tower_service::Service;
 
 /// Live heap bytes, for the memory figures.
-struct Counting;
+#[path = "../tests/common/live_bytes.rs"]
+mod live_bytes;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        System.alloc(layout)
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        System.alloc_zeroed(layout)
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        System.realloc(ptr, layout, new_size)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        System.dealloc(ptr, layout)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn live() -> isize {
-    LIVE.load(Relaxed)
-}
+use live_bytes::live;
 
 /// CPU time of this thread: on a shared machine, time spent descheduled is not counted (cache
 /// misses, the point of this benchmark, are).

@@ -5,40 +5,13 @@
 //!
 //! One test in its own binary: the live-byte counter is global, so no other test may run beside it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
-
 use tower_s3_cors::source::{BucketAddressing, BucketStore};
 use tower_s3_cors::{CorsConfiguration, CorsRule};
 
-struct Counting;
+#[path = "common/live_bytes.rs"]
+mod live_bytes;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        System.alloc(layout)
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        System.alloc_zeroed(layout)
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        System.realloc(ptr, layout, new_size)
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        System.dealloc(ptr, layout)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use live_bytes::live;
 
 const BUCKETS: usize = 2_000;
 
@@ -57,14 +30,14 @@ fn one_rule(host: &str) -> CorsConfiguration {
 }
 
 fn per_bucket(before: isize) -> isize {
-    (LIVE.load(Relaxed) - before) / BUCKETS as isize
+    (live() - before) / BUCKETS as isize
 }
 
 #[test]
 fn bytes_per_bucket_stay_small_and_unused_policies_are_freed() {
     let names: Vec<String> = (0..BUCKETS).map(|i| format!("bucket-{i:07}")).collect();
 
-    let before = LIVE.load(Relaxed);
+    let before = live();
     let store = BucketStore::new(BucketAddressing::PathStyle);
     for name in &names {
         store.create_bucket(name);
@@ -73,7 +46,7 @@ fn bytes_per_bucket_stay_small_and_unused_policies_are_freed() {
     let identical = per_bucket(before);
     drop(store);
 
-    let before = LIVE.load(Relaxed);
+    let before = live();
     let store = BucketStore::new(BucketAddressing::PathStyle);
     for (i, name) in names.iter().enumerate() {
         store.create_bucket(name);
