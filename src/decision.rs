@@ -260,18 +260,30 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
     if fields.is_preflight(options) {
         return preflight_decision(head, bucket, options, fields);
     }
-    let is_options = *head.method == Method::OPTIONS;
     let (policy, resource) = match bucket {
         BucketCors::NoBucket => return pass(PassReason::NoBucket, false),
         BucketCors::NoSuchBucket => return pass(PassReason::NoSuchBucket, false),
         BucketCors::NotConfigured => return pass(PassReason::NotConfigured, false),
         BucketCors::Configured { policy, resource } => (policy, resource),
     };
+    let s3 = actual_decision(&head, &fields, policy, resource, options);
     // Fetch Metadata resource isolation (beyond S3): the S3 decision, then the site check.
-    if let Some(site_policy) = options.fetch_metadata {
-        let s3 = decide(head, bucket, &options.fetch_metadata(None));
-        return fetch_metadata_guard(site_policy, s3, &head, resource, options);
+    match options.fetch_metadata {
+        Some(site_policy) => fetch_metadata_guard(site_policy, s3, &head, &fields, resource, options),
+        None => s3,
     }
+}
+
+/// S3's decision for an actual request to a configured resource (enforce included, Fetch
+/// Metadata not), on the fields [`decide`] read once.
+fn actual_decision(
+    head: &RequestHead<'_>,
+    fields: &CorsFields<'_>,
+    policy: &CorsPolicy,
+    resource: ResourceType,
+    options: &CorsOptions,
+) -> Decision {
+    let is_options = *head.method == Method::OPTIONS;
     let vary = options.cache_safe_vary;
     let origin = match fields.origin {
         OriginField::Absent if is_options => return pass(PassReason::NotPreflight, vary),
@@ -285,7 +297,7 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
     };
     match matched {
         Some(allowed) => Decision::Actual(allowed),
-        None if options.enforce => refuse_actual(&head, resource),
+        None if options.enforce => refuse_actual(head, fields, resource),
         None => pass(PassReason::NoRuleMatched, vary),
     }
 }
@@ -305,6 +317,7 @@ fn fetch_metadata_guard(
     site_policy: FetchMetadata,
     s3: Decision,
     head: &RequestHead<'_>,
+    fields: &CorsFields<'_>,
     resource: ResourceType,
     options: &CorsOptions,
 ) -> Decision {
@@ -323,15 +336,15 @@ fn fetch_metadata_guard(
     match s3 {
         Decision::Refuse(_) if verdict == SiteVerdict::SameOrigin => passed(PassReason::NoRuleMatched),
         Decision::Actual(_) | Decision::Preflight(_) | Decision::Refuse(_) => s3,
-        Decision::PassThrough(_) if !verdict.passes() => refuse_actual(head, resource),
+        Decision::PassThrough(_) if !verdict.passes() => refuse_actual(head, fields, resource),
         Decision::PassThrough(pass) => passed(pass.reason),
     }
 }
 
 /// S3's 403 for an actual request no rule allows (enforce, Fetch Metadata): `<Method>` is its
 /// `Access-Control-Request-Method` when sent, else its own method.
-fn refuse_actual(head: &RequestHead<'_>, resource: ResourceType) -> Decision {
-    let method = match CorsFields::of(head).request_method {
+fn refuse_actual(head: &RequestHead<'_>, fields: &CorsFields<'_>, resource: ResourceType) -> Decision {
+    let method = match fields.request_method {
         Some((value, _)) => value.clone(),
         None => HeaderValue::from_str(head.method.as_str()).unwrap_or(HeaderValue::from_static("")),
     };
