@@ -143,7 +143,7 @@ impl PassThrough {
         match (self.vary, self.fetch_metadata) {
             (false, None) => None,
             (true, None) => Some(const { HeaderValue::from_static(VARY_VALUE) }),
-            (cache_safe, Some(verdict)) => Some(HeaderValue::from_static(verdict.vary_value(cache_safe))),
+            (cache_safe, Some(verdict)) => Some(verdict.vary_value(cache_safe)),
         }
     }
 }

@@ -19,7 +19,7 @@
 //! so this file depends on nothing else in the crate); the decision combines its verdict with
 //! the S3 decision for an actual request.
 
-use http::{HeaderMap, HeaderName, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 /// `Sec-Fetch-Site`.
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
@@ -186,20 +186,27 @@ impl SiteVerdict {
 
     /// The `Vary` value for a request this verdict let through: cache-safe `Vary`'s tokens
     /// when `cache_safe`, then what the verdict read: `Sec-Fetch-Site` always (its absence
-    /// too), the mode and destination for a navigation. Static values: no allocation.
-    pub(crate) fn vary_value(self, cache_safe: bool) -> &'static str {
+    /// too), the mode and destination for a navigation. Constants, checked when compiling: no
+    /// allocation and no byte check per request.
+    pub(crate) fn vary_value(self, cache_safe: bool) -> HeaderValue {
         match (cache_safe, self == SiteVerdict::Navigation) {
-            (false, false) => "Sec-Fetch-Site",
-            (false, true) => "Sec-Fetch-Site, Sec-Fetch-Mode, Sec-Fetch-Dest",
-            (true, false) => {
-                "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Sec-Fetch-Site"
-            }
-            (true, true) => {
-                "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Sec-Fetch-Site, Sec-Fetch-Mode, Sec-Fetch-Dest"
-            }
+            (false, false) => VARY_SITE,
+            (false, true) => VARY_NAVIGATION,
+            (true, false) => VARY_CACHE_SAFE_SITE,
+            (true, true) => VARY_CACHE_SAFE_NAVIGATION,
         }
     }
 }
+
+const VARY_SITE: HeaderValue = HeaderValue::from_static("Sec-Fetch-Site");
+const VARY_NAVIGATION: HeaderValue =
+    HeaderValue::from_static("Sec-Fetch-Site, Sec-Fetch-Mode, Sec-Fetch-Dest");
+const VARY_CACHE_SAFE_SITE: HeaderValue = HeaderValue::from_static(
+    "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Sec-Fetch-Site",
+);
+const VARY_CACHE_SAFE_NAVIGATION: HeaderValue = HeaderValue::from_static(
+    "Origin, Access-Control-Request-Headers, Access-Control-Request-Method, Sec-Fetch-Site, Sec-Fetch-Mode, Sec-Fetch-Dest",
+);
 
 #[cfg(test)]
 mod tests {
