@@ -67,11 +67,7 @@ impl<'a> DecisionEvent<'a> {
     /// The matched rule's 0-based index and its `ID`, when a rule matched.
     pub fn rule(&self) -> Option<(usize, Option<&'a str>)> {
         let index = self.decision.rule_index()?;
-        let id = match self.bucket {
-            BucketCors::Configured { policy, .. } => policy.rule(index).and_then(|rule| rule.id()),
-            _ => None,
-        };
-        Some((index, id))
+        Some((index, self.bucket.rule_id(index)))
     }
 
     /// S3's error code when the layer refused the request (`AccessForbidden`, `BadRequest`,

@@ -42,6 +42,16 @@ pub enum BucketCors<'a> {
     },
 }
 
+impl<'a> BucketCors<'a> {
+    /// The `ID` of rule `index` of the configured rules, if it has one.
+    pub(crate) fn rule_id(&self, index: usize) -> Option<&'a str> {
+        match self {
+            BucketCors::Configured { policy, .. } => policy.rule(index).and_then(|rule| rule.id()),
+            _ => None,
+        }
+    }
+}
+
 /// The outcome of looking up a request's rules, owned (what closures and asynchronous sources
 /// return). [`BucketCors`] is the borrowed form the decision reads.
 #[derive(Clone, Debug)]

@@ -144,9 +144,7 @@ where
                 future: ResponseFuture::ready(response),
             },
             Cached::Miss(load) => {
-                // The service that was made ready goes with the request; a clone stays.
-                let clone = self.inner.clone();
-                let inner = std::mem::replace(&mut self.inner, clone);
+                let inner = self.take_ready_inner();
                 CachedState::Load {
                     load,
                     parked: Some(Box::new(Parked {

@@ -29,6 +29,15 @@ impl<S: Clone, Src> Clone for Cors<S, Src> {
     }
 }
 
+impl<S: Clone, Src> Cors<S, Src> {
+    /// The service that was made ready, to go with a request whose answer waits on a lookup;
+    /// a clone stays for the next request (tower's usual way for a service called later).
+    pub(crate) fn take_ready_inner(&mut self) -> S {
+        let clone = self.inner.clone();
+        std::mem::replace(&mut self.inner, clone)
+    }
+}
+
 impl<S: fmt::Debug, Src> fmt::Debug for Cors<S, Src> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cors")
@@ -96,9 +105,7 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let lookup = self.shared.source.0.lookup(&RequestHead::from(&request));
-        // The service that was made ready goes with the request; a clone stays for the next.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+        let inner = self.take_ready_inner();
         AsyncResponseFuture::new(
             lookup,
             Pending {

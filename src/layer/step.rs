@@ -87,12 +87,7 @@ fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
                 outcome,
                 reason,
                 rule_index = index,
-                rule_id = match bucket {
-                    BucketCors::Configured { policy, .. } => {
-                        policy.rule(index).and_then(|r| r.id()).unwrap_or("")
-                    }
-                    _ => "",
-                },
+                rule_id = bucket.rule_id(index).unwrap_or(""),
                 "CORS decision"
             ),
             None => tracing::debug!(target: "tower_s3_cors", outcome, reason, "CORS decision"),
