@@ -126,6 +126,15 @@ impl std::fmt::Display for S3Method {
 }
 
 impl S3Method {
+    /// S3's five methods, in the order S3 lists them (`GET, PUT, HEAD, POST, DELETE`).
+    pub const ALL: [S3Method; 5] = [
+        S3Method::Get,
+        S3Method::Put,
+        S3Method::Head,
+        S3Method::Post,
+        S3Method::Delete,
+    ];
+
     /// Parses a method token exactly (case-sensitive), as S3 does.
     pub fn from_bytes(bytes: &[u8]) -> Option<S3Method> {
         Some(match bytes {

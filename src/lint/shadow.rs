@@ -67,14 +67,6 @@ use crate::request::S3Method;
 /// and UTF-8 never uses `0xFF`).
 pub(crate) const FRESH: u8 = 0xFF;
 
-const METHODS: [S3Method; 5] = [
-    S3Method::Get,
-    S3Method::Put,
-    S3Method::Head,
-    S3Method::Post,
-    S3Method::Delete,
-];
-
 /// The values a request can carry in one place, as the matcher sees them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Domain {
@@ -255,7 +247,7 @@ pub(crate) fn reach(rules: &[RuleLanguage], j: usize) -> Reach {
     // Step 1: `None` where Hdr(j) ⊆ Hdr(i); otherwise a name only rule j accepts.
     let header_gap: Vec<Option<Vec<u8>>> = earlier.iter().map(|i| target.header_beyond(i)).collect();
     let mut by = BTreeSet::new();
-    for method in METHODS.into_iter().filter(|&m| target.allows(m)) {
+    for method in S3Method::ALL.into_iter().filter(|&m| target.allows(m)) {
         // Step 2: the origins of the earlier rules that allow this method and every header set
         // rule j allows.
         let union: Vec<(&Pattern, usize)> = earlier
@@ -300,7 +292,7 @@ pub(crate) fn reaching_request(rules: &[RuleLanguage], j: usize, origin: &[u8]) 
         return None;
     }
     let earlier = rules.get(..j)?;
-    METHODS
+    S3Method::ALL
         .into_iter()
         .filter(|&m| target.allows(m))
         .find_map(|method| {
@@ -543,7 +535,7 @@ mod tests {
             if origins & bit == 0 {
                 continue;
             }
-            for method in METHODS {
+            for method in S3Method::ALL {
                 let methods = policy.method_mask(method);
                 if methods & bit == 0 {
                     continue;

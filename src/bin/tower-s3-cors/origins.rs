@@ -12,15 +12,6 @@ use tower_s3_cors::{CorsConfiguration, CorsPolicy, Decision, S3Method};
 use crate::explain::{failed, request};
 use crate::{ExplainArgs, EXIT_OK};
 
-/// S3's five methods, tried in turn when the arguments name no request.
-const METHODS: [S3Method; 5] = [
-    S3Method::Get,
-    S3Method::Put,
-    S3Method::Head,
-    S3Method::Post,
-    S3Method::Delete,
-];
-
 /// One way an origin gets in: a rule and the AllowedOrigin that accepted it.
 struct Entry {
     rule: usize,
@@ -49,7 +40,7 @@ pub(crate) fn run(args: &ExplainArgs, list: &str, config: CorsConfiguration, jso
     let tries: Vec<Option<&str>> = if args.method.is_some() || args.preflight {
         vec![args.request_method.as_deref()]
     } else {
-        METHODS.iter().map(|m| Some(m.as_str())).collect()
+        S3Method::ALL.iter().map(|m| Some(m.as_str())).collect()
     };
     let mut verdicts = Vec::new();
     for origin in &origins {
