@@ -95,9 +95,7 @@ pub(crate) fn origin_match(
     let mut lines = vec![format!(
         "Origin matches AllowedOrigin {pattern:?}: {why}; {answer}"
     )];
-    if let Some(finding) = findings.iter().find(|w| {
-        w.severity() == Severity::Security && w.rule_index() == check.index && w.value() == Some(pattern)
-    }) {
+    if let Some(finding) = security_finding(findings, check.index, pattern) {
         lines.push(format!(
             "security[{}]: this AllowedOrigin lets other sites in, e.g. {:?} (see `tower-s3-cors lint`)",
             finding.code(),
@@ -415,4 +413,15 @@ fn to_text(view: &View<'_>, answer: &Answer) -> String {
         }
     }
     out
+}
+
+/// The security finding `lint` reports on AllowedOrigin `pattern` of rule `rule`, if any.
+pub(crate) fn security_finding<'a>(
+    findings: &'a [LintWarning],
+    rule: usize,
+    pattern: &str,
+) -> Option<&'a LintWarning> {
+    findings
+        .iter()
+        .find(|w| w.severity() == Severity::Security && w.rule_index() == rule && w.value() == Some(pattern))
 }

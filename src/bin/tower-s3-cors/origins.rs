@@ -5,11 +5,9 @@
 use std::io::Read;
 
 use serde_json::{json, Value};
-use tower_s3_cors::lint::LintWarning;
-use tower_s3_cors::lint::Severity;
 use tower_s3_cors::{CorsConfiguration, CorsPolicy, Decision, S3Method};
 
-use crate::explain::{failed, request};
+use crate::explain::{failed, request, security_finding};
 use crate::{ExplainArgs, EXIT_OK};
 
 /// One way an origin gets in: a rule and the AllowedOrigin that accepted it.
@@ -67,7 +65,15 @@ pub(crate) fn run(args: &ExplainArgs, list: &str, config: CorsConfiguration, jso
                     entries.push(Entry {
                         rule,
                         rule_id: checks.get(rule).and_then(|c| c.id.clone()),
-                        finding: security_finding(&findings, rule, allowed_origin.as_deref()),
+                        finding: allowed_origin
+                            .as_deref()
+                            .and_then(|pattern| security_finding(&findings, rule, pattern))
+                            .map(|w| {
+                                (
+                                    w.code().as_str().to_owned(),
+                                    w.witness().unwrap_or_default().to_owned(),
+                                )
+                            }),
                         allowed_origin,
                         credentials: allowed.headers().allow_credentials(),
                         methods: vec![label],
@@ -115,23 +121,6 @@ fn read_list(list: &str, config_file: &str) -> Result<Vec<String>, String> {
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(str::to_owned)
         .collect())
-}
-
-fn security_finding(
-    findings: &[LintWarning],
-    rule: usize,
-    pattern: Option<&str>,
-) -> Option<(String, String)> {
-    let pattern = pattern?;
-    findings
-        .iter()
-        .find(|w| w.severity() == Severity::Security && w.rule_index() == rule && w.value() == Some(pattern))
-        .map(|w| {
-            (
-                w.code().as_str().to_owned(),
-                w.witness().unwrap_or_default().to_owned(),
-            )
-        })
 }
 
 fn to_json(file: &str, tried: &str, verdicts: &[Verdict]) -> Value {
