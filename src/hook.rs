@@ -34,7 +34,8 @@ impl<'a> DecisionEvent<'a> {
         self.head
     }
 
-    /// The request's `Origin`, when it sent exactly one (the value rules are matched on).
+    /// The request's `Origin`, when it sent exactly one field, as sent (an empty one too,
+    /// which the decision treats as no `Origin`).
     pub fn origin(&self) -> Option<&'a HeaderValue> {
         let mut fields = self.head.headers.get_all(ORIGIN).iter();
         match (fields.next(), fields.next()) {
