@@ -315,6 +315,9 @@ impl RuleAnswer {
     /// holds one allocation for them and a request touches one reference count.
     pub(crate) fn for_rules(rules: &[CorsRule]) -> Box<[RuleAnswer]> {
         let mut text = String::new();
+        // `None` for a field the rule does not have; a field the rule has is sent even when
+        // its joined value is empty (an `<ExposeHeader></ExposeHeader>`), as the spec says:
+        // Expose-Headers "only when the rule has ExposeHeaders".
         let mut push = |values: &[String]| {
             let start = text.len();
             for (i, value) in values.iter().enumerate() {
@@ -323,7 +326,7 @@ impl RuleAnswer {
                 }
                 text.push_str(value);
             }
-            start..text.len()
+            (!values.is_empty()).then_some(start..text.len())
         };
         let ranges: Vec<_> = rules
             .iter()
@@ -336,13 +339,10 @@ impl RuleAnswer {
             })
             .collect();
         let shared = Bytes::from(text);
-        // An empty range is a value the rule does not send (Allow-Methods is never empty
-        // after validation). A value that is not a valid field value cannot pass validation
-        // either; it would be left out.
-        let value = |range: std::ops::Range<usize>| {
-            (!range.is_empty())
-                .then(|| HeaderValue::from_maybe_shared(shared.slice(range)).ok())
-                .flatten()
+        // A value that is not a valid field value cannot pass validation; it would be left
+        // out (Allow-Methods is never missing after validation).
+        let value = |range: Option<std::ops::Range<usize>>| {
+            range.and_then(|range| HeaderValue::from_maybe_shared(shared.slice(range)).ok())
         };
         rules
             .iter()

@@ -4,6 +4,7 @@
 mod common;
 
 use http::StatusCode;
+use tower_s3_cors::CorsConfiguration;
 
 use common::*;
 
@@ -372,4 +373,47 @@ async fn an_inner_answer_to_a_request_without_origin_has_no_vary() {
     let answer = send(&layer(config(RULES)), &Stub::new(), request("GET", "/k", &[])).await;
     answer.assert_no_cors();
     assert_eq!(answer.body_str(), STUB_BODY);
+}
+
+#[tokio::test]
+async fn an_empty_expose_header_is_sent_as_an_empty_field() {
+    // A rule that has ExposeHeaders sends Access-Control-Expose-Headers, even when its only
+    // value is empty (`<ExposeHeader></ExposeHeader>`); two empty values join to ", ".
+    let xml = CorsConfiguration::from_xml(
+        "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>\
+         <AllowedMethod>GET</AllowedMethod><ExposeHeader></ExposeHeader></CORSRule>\
+         </CORSConfiguration>",
+    )
+    .expect("valid");
+    let cases = [
+        (xml, ""),
+        (
+            config(r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "ExposeHeaders": [""]}]"#),
+            "",
+        ),
+        (
+            config(r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "ExposeHeaders": ["", ""]}]"#),
+            ", ",
+        ),
+    ];
+    for (rules, expected) in cases {
+        let layer = layer(rules);
+        let stub = Stub::new();
+        let origin: &[u8] = b"https://a.example";
+        let p = send(
+            &layer,
+            &stub,
+            request(
+                "OPTIONS",
+                "/key",
+                &[("origin", origin), ("access-control-request-method", b"GET")],
+            ),
+        )
+        .await;
+        let a = send(&layer, &stub, request("GET", "/key", &[("origin", origin)])).await;
+        for answer in [&p, &a] {
+            assert_eq!(answer.status, StatusCode::OK);
+            assert_eq!(answer.header("access-control-expose-headers"), expected);
+        }
+    }
 }
