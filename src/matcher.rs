@@ -59,21 +59,6 @@ impl Pattern {
     }
 }
 
-/// Whether the configured `pattern` (verbatim, at most one `*`) accepts `value`: the same
-/// test as [`Pattern`]'s, without parsing the pattern into one (the scanning matcher).
-fn pattern_matches(pattern: &[u8], value: &[u8], case: Case) -> bool {
-    match pattern.iter().position(|&b| b == b'*') {
-        _ if pattern == b"*" => true,
-        Some(star) => affix_matches(
-            pattern.get(..star).unwrap_or_default(),
-            pattern.get(star + 1..).unwrap_or_default(),
-            value,
-            case,
-        ),
-        None => case.eq_either(pattern, value),
-    }
-}
-
 /// `prefix*suffix` against `value`. The length test keeps prefix and suffix from overlapping;
 /// the `*` run may be empty.
 fn affix_matches(prefix: &[u8], suffix: &[u8], value: &[u8], case: Case) -> bool {
@@ -145,50 +130,110 @@ enum Find {
     Index(Box<Indexes>),
 }
 
-/// Patterns other than `*`, packed one after the other: for each, a four-byte little-endian
-/// length, the rule index, whether it is an origin (1) or an allowed header (0), then the
-/// pattern's bytes as configured.
+/// Patterns other than `*`, packed one after the other: first every origin pattern, then
+/// every allowed-header pattern (lowercased, since names compare ASCII-case-insensitively).
+/// Each record is the pattern's length (two bytes, little-endian), where its `*` is (two bytes;
+/// `u16::MAX` for none), the rule index, then the pattern's bytes. A request only compares
+/// bytes: where the `*` is was found when compiling, and a length that cannot match skips the
+/// record.
 #[derive(Clone, Debug)]
-struct Packed(Box<[u8]>);
+struct Packed {
+    bytes: Box<[u8]>,
+    /// Where the allowed-header records begin.
+    headers_at: u32,
+}
+
+/// The size of a record's head: length, `*` position, rule index.
+const RECORD_HEAD: usize = 5;
+const NO_STAR: u16 = u16::MAX;
 
 impl Packed {
     fn new(rules: &[CorsRule]) -> Self {
         let mut bytes = Vec::new();
+        let push = |bytes: &mut Vec<u8>, index: usize, pattern: &str, lowercase: bool| {
+            // A configuration fits in 64 KiB, and so does each of its patterns; its rules are
+            // at most 100.
+            let len = u16::try_from(pattern.len()).unwrap_or(u16::MAX);
+            let star = pattern
+                .find('*')
+                .and_then(|at| u16::try_from(at).ok())
+                .unwrap_or(NO_STAR);
+            bytes.extend_from_slice(&len.to_le_bytes());
+            bytes.extend_from_slice(&star.to_le_bytes());
+            bytes.push(index as u8);
+            let start = bytes.len();
+            bytes.extend_from_slice(pattern.as_bytes().get(..usize::from(len)).unwrap_or_default());
+            if lowercase {
+                if let Some(copied) = bytes.get_mut(start..) {
+                    copied.make_ascii_lowercase();
+                }
+            }
+        };
+        let not_star = |p: &&String| *p != "*";
         for (index, rule) in rules.iter().enumerate().take(128) {
-            let origins = rule.allowed_origins().iter().map(|p| (p, 1));
-            let headers = rule.allowed_headers().iter().map(|p| (p, 0));
-            for (pattern, is_origin) in origins.chain(headers).filter(|(p, _)| *p != "*") {
-                // A configuration fits in 64 KiB, and so does each of its patterns.
-                bytes.extend_from_slice(&(pattern.len() as u32).to_le_bytes());
-                bytes.extend_from_slice(&[index as u8, is_origin]);
-                bytes.extend_from_slice(pattern.as_bytes());
+            for pattern in rule.allowed_origins().iter().filter(not_star) {
+                push(&mut bytes, index, pattern, false);
             }
         }
-        Packed(bytes.into())
+        let headers_at = bytes.len();
+        for (index, rule) in rules.iter().enumerate().take(128) {
+            for pattern in rule.allowed_headers().iter().filter(not_star) {
+                push(&mut bytes, index, pattern, true);
+            }
+        }
+        Packed {
+            bytes: bytes.into(),
+            headers_at: u32::try_from(headers_at).unwrap_or(u32::MAX),
+        }
     }
 
-    /// `mask` plus the rules of `rules` with an origin (or allowed header) pattern that
-    /// accepts `value`.
-    fn matches(&self, value: &[u8], origin: bool, rules: Mask, mut mask: Mask, case: Case) -> Mask {
-        let mut rest = &self.0[..];
-        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
-            let len = u32::from_le_bytes(*len) as usize;
-            let Some((&[index, is_origin], tail)) = tail.split_first_chunk::<2>() else {
+    /// `mask` plus the rules among `wanted` (none of them in `mask`) with an origin pattern,
+    /// or an allowed-header pattern, that accepts `value`.
+    #[inline]
+    fn matches(&self, value: &[u8], origin: bool, mut wanted: Mask, mut mask: Mask) -> Mask {
+        let at = self.headers_at as usize;
+        let (case, mut rest) = match origin {
+            true => (Case::Sensitive, self.bytes.get(..at).unwrap_or_default()),
+            false => (Case::Insensitive, self.bytes.get(at..).unwrap_or_default()),
+        };
+        while wanted != 0 {
+            let Some((head, tail)) = rest.split_first_chunk::<RECORD_HEAD>() else {
                 break;
             };
-            let Some(pattern) = tail.get(..len) else { break };
-            rest = tail.get(len..).unwrap_or_default();
+            let [l0, l1, s0, s1, index] = *head;
+            let len = usize::from(u16::from_le_bytes([l0, l1]));
+            let Some((pattern, after)) = tail.split_at_checked(len) else {
+                break;
+            };
+            rest = after;
             let bit: Mask = 1 << (index & 127);
-            if (is_origin == 1) == origin
-                && rules & bit != 0
-                && mask & bit == 0
-                && pattern_matches(pattern, value, case)
-            {
+            if wanted & bit == 0 {
+                continue;
+            }
+            let star = u16::from_le_bytes([s0, s1]);
+            let accepted = if star == NO_STAR {
+                value.len() == len && case.eq(pattern, value)
+            } else {
+                let (prefix, suffix) = pattern.split_at(usize::from(star).min(len));
+                affix_accepts(prefix, suffix.get(1..).unwrap_or_default(), value, case)
+            };
+            if accepted {
                 mask |= bit;
+                wanted &= !bit;
             }
         }
         mask
     }
+}
+
+/// `prefix*suffix` (lowercased already when `Insensitive`) against `value`.
+#[inline]
+fn affix_accepts(prefix: &[u8], suffix: &[u8], value: &[u8], case: Case) -> bool {
+    value.len() >= prefix.len() + suffix.len()
+        && value.get(..prefix.len()).is_some_and(|p| case.eq(prefix, p))
+        && value
+            .get(value.len() - suffix.len()..)
+            .is_some_and(|s| case.eq(suffix, s))
 }
 
 /// Configured patterns in at most this many places (origins plus allowed headers, `*` aside)
@@ -268,7 +313,7 @@ impl Matcher {
         let mask = self.any_origin & among;
         match &self.find {
             Find::Index(indexes) => indexes.origin_mask(origin, among, mask),
-            Find::Scan(packed) => packed.matches(origin, true, among & !mask, mask, Case::Sensitive),
+            Find::Scan(packed) => packed.matches(origin, true, among & !mask, mask),
         }
     }
 
@@ -286,7 +331,7 @@ impl Matcher {
         }
         match &self.find {
             Find::Index(indexes) => indexes.header_mask(name, among, mask),
-            Find::Scan(packed) => packed.matches(name, false, among & !mask, mask, Case::Insensitive),
+            Find::Scan(packed) => packed.matches(name, false, among & !mask, mask),
         }
     }
 

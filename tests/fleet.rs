@@ -266,6 +266,17 @@ fn a_change_written_right_after_the_connections_are_cut_is_seen() {
         a.put("media", APP).await;
         assert_eq!(b.preflight("media", APP).await.status, StatusCode::OK);
         for round in 0..5 {
+            // The cut below must cut all four connections: wait until the ones cut in the
+            // round before are back (the listeners reconnect by themselves, with a backoff;
+            // the clients were used by the last put and load).
+            until("both nodes' listeners and clients are connected", async || {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let connected = db
+                    .psql("SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'")
+                    .expect("psql");
+                connected.parse::<u32>().expect("a count") >= 4
+            })
+            .await;
             let killed = db
                 .psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'")
                 .expect("psql");
