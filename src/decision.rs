@@ -221,6 +221,7 @@ fn first_match<'a>(
 }
 
 /// The first rule that accepts the request, with the headers to send.
+#[inline]
 fn matched_rule(
     policy: &CorsPolicy,
     headers: &HeaderMap,
@@ -239,9 +240,7 @@ fn matched_rule(
     )?;
     Some(Allowed {
         rule_index: index,
-        headers: policy
-            .answer(index)?
-            .headers(origin, requested.echo(&listed), private_network),
+        headers: policy.headers(index, origin, requested.echo(&listed), private_network)?,
     })
 }
 
@@ -374,13 +373,14 @@ fn preflight_decision(
     if matches!(origin, OriginField::Absent) {
         return Decision::Refuse(Refusal::missing_origin());
     }
-    let method_echo = request_method.map(|(value, _)| value.clone());
+    // The request method as sent, for the refusals that echo it (cloned only for them).
+    let method_echo = || request_method.map(|(value, _)| value.clone());
     // Then the bucket, before the request method is looked at.
     let (policy, resource) = match bucket {
         BucketCors::NoBucket | BucketCors::NoSuchBucket => {
-            return Decision::Refuse(Refusal::no_such_bucket(method_echo))
+            return Decision::Refuse(Refusal::no_such_bucket(method_echo()))
         }
-        BucketCors::NotConfigured => return Decision::Refuse(Refusal::cors_not_enabled(method_echo)),
+        BucketCors::NotConfigured => return Decision::Refuse(Refusal::cors_not_enabled(method_echo())),
         BucketCors::Configured { policy, resource } => (policy, resource),
     };
     // Then exactly one Access-Control-Request-Method, one of the five.

@@ -1,8 +1,12 @@
 //! A configuration compiled once: the matcher and each rule's prebuilt answer.
 
+use std::sync::Arc;
+
+use http::HeaderValue;
+
 use crate::config::{CorsConfiguration, CorsRule};
 use crate::matcher::Matcher;
-use crate::response::RuleAnswer;
+use crate::response::{CorsHeaders, RuleAnswer};
 
 /// A [`CorsConfiguration`] compiled for matching: build it once, evaluate every request with
 /// it. Building cannot fail: the configuration is already valid.
@@ -31,8 +35,9 @@ use crate::response::RuleAnswer;
 pub struct CorsPolicy {
     /// Which rules accept a request; it owns the configuration.
     pub(crate) matcher: Matcher,
-    /// What each rule answers, by rule index.
-    answers: Box<[RuleAnswer]>,
+    /// What each rule answers, by rule index; shared with the headers of the requests they
+    /// allow.
+    answers: Arc<[RuleAnswer]>,
 }
 
 impl From<CorsConfiguration> for CorsPolicy {
@@ -66,9 +71,15 @@ impl CorsPolicy {
         self.configuration().rules().get(index)
     }
 
-    /// The prebuilt answer of the rule at `index`.
+    /// The headers for a request the rule at `index` allows (see [`CorsHeaders::for_rule`]).
     #[inline]
-    pub(crate) fn answer(&self, index: usize) -> Option<&RuleAnswer> {
-        self.answers.get(index)
+    pub(crate) fn headers(
+        &self,
+        index: usize,
+        origin: &HeaderValue,
+        echo: Option<HeaderValue>,
+        private_network: bool,
+    ) -> Option<CorsHeaders> {
+        CorsHeaders::for_rule(&self.answers, index, origin, echo, private_network)
     }
 }

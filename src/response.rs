@@ -1,7 +1,7 @@
 //! Writing the response: the `Access-Control-*` headers of an allowed request (from one
 //! table), the 200 answer to a preflight, and S3's error documents with their id headers.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::header::{
@@ -95,6 +95,10 @@ const VARY_HEADER_PRIVATE_NETWORK: HeaderValue = HeaderValue::from_static(VARY_V
 const STAR: HeaderValue = HeaderValue::from_static("*");
 /// What an accessor of an always-written header returns if it is somehow missing.
 static EMPTY: HeaderValue = HeaderValue::from_static("");
+// The constants again as statics, for the accessors that lend them.
+static TRUE_REF: HeaderValue = TRUE;
+static VARY_REF: HeaderValue = VARY_HEADER;
+static VARY_PRIVATE_NETWORK_REF: HeaderValue = VARY_HEADER_PRIVATE_NETWORK;
 
 /// Whether an inner response's field named `name` is removed by a match.
 fn removed(name: &HeaderName) -> bool {
@@ -104,20 +108,102 @@ fn removed(name: &HeaderName) -> bool {
 }
 
 /// The `Access-Control-*` headers (and `Vary`) of an allowed request, ready to insert.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Small, since a decision carries it through the layer's future: the two values that come
+/// from the request, the matched rule's own values shared with the policy (one pointer, not
+/// three values), and two flags.
+#[derive(Clone)]
 pub struct CorsHeaders {
-    /// One value per row of [`TABLE`]; `None` when the header is not sent.
-    values: [Option<HeaderValue>; ROWS],
+    /// `Access-Control-Allow-Origin`: `*`, or the request's `Origin`.
+    origin: HeaderValue,
+    /// `Access-Control-Allow-Headers`: the echo of the requested names.
+    allow_headers: Option<HeaderValue>,
+    /// Every rule's answer of the policy; `rule` is the matched one.
+    answers: Arc<[RuleAnswer]>,
+    rule: u8,
+    credentials: bool,
+    private_network: bool,
+}
+
+impl PartialEq for CorsHeaders {
+    /// The same headers with the same values, whichever policy they came from.
+    fn eq(&self, other: &Self) -> bool {
+        TABLE
+            .iter()
+            .all(|(field, _, _)| self.get(*field) == other.get(*field))
+    }
+}
+
+impl Eq for CorsHeaders {}
+
+impl std::fmt::Debug for CorsHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                TABLE
+                    .iter()
+                    .filter_map(|(field, name, _)| Some((name, self.get(*field)?))),
+            )
+            .finish()
+    }
 }
 
 impl CorsHeaders {
-    fn get(&self, field: Field) -> Option<&HeaderValue> {
-        self.values.get(field as usize).and_then(Option::as_ref)
+    /// The headers for a request that the rule at `rule` of `answers` allows: the rule's
+    /// values, the request's `Origin` (or `*`), the echoed requested names, and Private
+    /// Network Access when asked.
+    #[inline]
+    pub(crate) fn for_rule(
+        answers: &Arc<[RuleAnswer]>,
+        rule: usize,
+        origin: &HeaderValue,
+        echo: Option<HeaderValue>,
+        private_network: bool,
+    ) -> Option<CorsHeaders> {
+        let answer = answers.get(rule)?;
+        Some(CorsHeaders {
+            origin: if answer.any_origin { STAR } else { origin.clone() },
+            allow_headers: echo,
+            answers: Arc::clone(answers),
+            rule: u8::try_from(rule).ok()?,
+            // Credentials are allowed for a named origin, never for `*`.
+            credentials: !answer.any_origin,
+            private_network,
+        })
     }
 
-    fn set(&mut self, field: Field, value: Option<HeaderValue>) {
-        if let Some(slot) = self.values.get_mut(field as usize) {
-            *slot = value;
+    fn answer(&self) -> Option<&RuleAnswer> {
+        self.answers.get(usize::from(self.rule))
+    }
+
+    fn get(&self, field: Field) -> Option<&HeaderValue> {
+        match field {
+            Field::AllowOrigin => Some(&self.origin),
+            Field::AllowCredentials => self.credentials.then_some(&TRUE_REF),
+            Field::AllowMethods => self.answer().map(|a| &a.allow_methods),
+            Field::AllowHeaders => self.allow_headers.as_ref(),
+            Field::ExposeHeaders => self.answer().and_then(|a| a.expose_headers.as_ref()),
+            Field::MaxAge => self.answer().and_then(|a| a.max_age.as_ref()),
+            Field::AllowPrivateNetwork => self.private_network.then_some(&TRUE_REF),
+            Field::Vary => Some(match self.private_network {
+                true => &VARY_PRIVATE_NETWORK_REF,
+                false => &VARY_REF,
+            }),
+        }
+    }
+
+    /// A field's value to write: the request's values are moved out (a clone of a value just
+    /// parsed from a request may allocate), the rule's are cloned (a reference count).
+    fn take(&mut self, field: Field) -> Option<HeaderValue> {
+        match field {
+            Field::AllowOrigin => Some(std::mem::replace(&mut self.origin, STAR)),
+            Field::AllowHeaders => self.allow_headers.take(),
+            Field::AllowCredentials | Field::AllowPrivateNetwork => self.get(field).map(|_| TRUE),
+            Field::Vary => Some(match self.private_network {
+                true => VARY_HEADER_PRIVATE_NETWORK,
+                false => VARY_HEADER,
+            }),
+            Field::AllowMethods | Field::ExposeHeaders | Field::MaxAge => self.get(field).cloned(),
         }
     }
 
@@ -160,19 +246,21 @@ impl CorsHeaders {
     pub fn iter(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
         TABLE
             .iter()
-            .zip(&self.values)
-            .filter_map(|((_, name, _), value)| Some((name.clone(), value.clone()?)))
+            .filter_map(|(field, name, _)| Some((name.clone(), self.get(*field)?.clone())))
     }
 
     /// How many fields [`write_to`](Self::write_to) writes.
     fn len(&self) -> usize {
-        self.values.iter().filter(|v| v.is_some()).count()
+        TABLE
+            .iter()
+            .filter(|(field, _, _)| self.get(*field).is_some())
+            .count()
     }
 
     /// Writes the headers of a short-circuited preflight into an empty map.
-    fn write_to(self, headers: &mut HeaderMap) {
-        for ((_, name, _), value) in TABLE.iter().zip(self.values) {
-            if let Some(value) = value {
+    fn write_to(mut self, headers: &mut HeaderMap) {
+        for (field, name, _) in &TABLE {
+            if let Some(value) = self.take(*field) {
                 headers.insert(name.clone(), value);
             }
         }
@@ -204,8 +292,9 @@ impl CorsHeaders {
                 }
             }
         }
-        for ((_, name, meets), value) in TABLE.iter().zip(self.values) {
-            match (meets, value) {
+        let mut this = self;
+        for (field, name, meets) in &TABLE {
+            match (meets, this.take(*field)) {
                 (_, None) => {}
                 (Meets::Merges, Some(value)) if has_vary => crate::vary::merge(headers, value),
                 (_, Some(value)) => {
@@ -225,11 +314,11 @@ impl CorsHeaders {
         let mut map = template.clone();
         // The template's fields are rows of `TABLE` in table order (then Content-Length), so
         // one walk down the rows finds each field's value: no search per field.
-        let mut rows = TABLE.iter().zip(self.values.iter_mut());
+        let mut rows = TABLE.iter();
         for (name, slot) in map.iter_mut() {
-            for ((_, row, _), value) in rows.by_ref() {
+            for (field, row, _) in rows.by_ref() {
                 if row == name {
-                    if let Some(value) = value.take() {
+                    if let Some(value) = self.take(*field) {
                         *slot = value;
                     }
                     break;
@@ -284,16 +373,18 @@ impl PreflightShape {
         let PreflightShape(bits) = shape?;
         let cell = PREFLIGHT_TEMPLATES.get(bits)?;
         Some(cell.get_or_init(|| {
-            let mut headers = CorsHeaders {
-                values: Default::default(),
+            // The shape's rows, in table order, with a placeholder value; then Content-Length.
+            let present = |field: Field| match Self::OPTIONAL.iter().position(|f| *f == field) {
+                Some(bit) => bits & 1 << bit != 0,
+                None => field != Field::AllowPrivateNetwork,
             };
-            for field in [Field::AllowOrigin, Field::AllowMethods, Field::Vary] {
-                headers.set(field, Some(STAR));
+            let rows: Vec<_> = TABLE.iter().filter(|(field, _, _)| present(*field)).collect();
+            let mut map = HeaderMap::with_capacity(rows.len() + 1);
+            for (_, name, _) in rows {
+                map.insert(name.clone(), STAR);
             }
-            for (bit, field) in Self::OPTIONAL.iter().enumerate() {
-                headers.set(*field, (bits & 1 << bit != 0).then_some(STAR));
-            }
-            headers.built_map()
+            map.insert(CONTENT_LENGTH, ZERO);
+            map
         }))
     }
 }
@@ -313,7 +404,7 @@ pub(crate) struct RuleAnswer {
 impl RuleAnswer {
     /// Every rule's answer. The values of all the rules are slices of one buffer, so a policy
     /// holds one allocation for them and a request touches one reference count.
-    pub(crate) fn for_rules(rules: &[CorsRule]) -> Box<[RuleAnswer]> {
+    pub(crate) fn for_rules(rules: &[CorsRule]) -> Arc<[RuleAnswer]> {
         let mut text = String::new();
         // `None` for a field the rule does not have; a field the rule has is sent even when
         // its joined value is empty (an `<ExposeHeader></ExposeHeader>`), as the spec says:
@@ -355,39 +446,6 @@ impl RuleAnswer {
             })
             .collect()
     }
-
-    /// The headers for a request this rule allows: the rule's values, the request's `Origin`
-    /// (or `*`), the echoed requested names, and Private Network Access when asked.
-    pub(crate) fn headers(
-        &self,
-        origin: &HeaderValue,
-        echo: Option<HeaderValue>,
-        private_network: bool,
-    ) -> CorsHeaders {
-        let mut headers = CorsHeaders {
-            values: Default::default(),
-        };
-        headers.set(
-            Field::AllowOrigin,
-            Some(if self.any_origin { STAR } else { origin.clone() }),
-        );
-        // Credentials are allowed for a named origin, never for `*`.
-        headers.set(Field::AllowCredentials, (!self.any_origin).then_some(TRUE));
-        headers.set(Field::AllowMethods, Some(self.allow_methods.clone()));
-        headers.set(Field::AllowHeaders, echo);
-        headers.set(Field::ExposeHeaders, self.expose_headers.clone());
-        headers.set(Field::MaxAge, self.max_age.clone());
-        headers.set(Field::AllowPrivateNetwork, private_network.then_some(TRUE));
-        headers.set(
-            Field::Vary,
-            Some(if private_network {
-                VARY_HEADER_PRIVATE_NETWORK
-            } else {
-                VARY_HEADER
-            }),
-        );
-        headers
-    }
 }
 
 /// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`.
@@ -424,33 +482,34 @@ pub(crate) fn error_response(refusal: &Refusal, ids: Option<RequestIds>) -> Resp
     response
 }
 
-/// Cache-safe `Vary` on a response the layer otherwise leaves alone.
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn shared_preflight_templates_give_the_built_map_for_every_shape() {
-        let value = |text: &'static str| Some(HeaderValue::from_static(text));
+        let origin = HeaderValue::from_static("https://a.example");
         for bits in 0..16usize {
-            let mut headers = CorsHeaders {
-                values: Default::default(),
-            };
-            headers.set(Field::AllowOrigin, value("https://a.example"));
-            headers.set(Field::AllowMethods, value("GET, PUT"));
-            headers.set(Field::Vary, value(VARY_VALUE));
-            let optional = [
-                (Field::AllowCredentials, "true"),
-                (Field::AllowHeaders, "x-a, x-b"),
-                (Field::ExposeHeaders, "ETag"),
-                (Field::MaxAge, "3000"),
-            ];
-            for (bit, (field, text)) in optional.into_iter().enumerate() {
-                headers.set(
-                    field,
-                    (bits & 1 << bit != 0).then(|| HeaderValue::from_static(text)),
-                );
+            // Bit 0: credentials (a named origin, not `*`); 1: echoed headers; 2: expose
+            // headers; 3: max-age.
+            let on = |bit: usize| bits & 1 << bit != 0;
+            let mut rule = crate::CorsRule::builder()
+                .allowed_origin(if on(0) { "https://a.example" } else { "*" })
+                .allowed_method("GET")
+                .allowed_method("PUT");
+            if on(2) {
+                rule = rule.expose_header("ETag");
             }
+            if on(3) {
+                rule = rule.max_age_seconds(3000);
+            }
+            let answers = RuleAnswer::for_rules(&[rule.build()]);
+            let echo = on(1).then(|| HeaderValue::from_static("x-a, x-b"));
+            let headers = CorsHeaders::for_rule(&answers, 0, &origin, echo, false).expect("rule 0");
+            assert_eq!(headers.allow_credentials(), on(0));
+            assert_eq!(headers.allow_headers().is_some(), on(1));
+            assert_eq!(headers.expose_headers().is_some(), on(2));
+            assert_eq!(headers.max_age().is_some(), on(3));
             let fields = |map: HeaderMap| -> Vec<(String, HeaderValue)> {
                 map.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
             };
