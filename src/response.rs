@@ -277,7 +277,7 @@ impl CorsHeaders {
         for name in headers.keys() {
             if *name == VARY {
                 has_vary = true;
-            } else if removed(name) {
+            } else if name.as_str().starts_with("access-control-") && removed(name) {
                 stale = true;
             }
         }
