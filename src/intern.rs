@@ -20,8 +20,9 @@ use crate::policy::CorsPolicy;
 /// The interner holds its policies weakly: a policy no bucket (no `Arc`) uses any more is freed
 /// at once, and its entry is swept out as the interner is used ([`intern`](Self::intern),
 /// [`released`](Self::released); amortized: each sweep is paid for by as many calls as half the
-/// entries it looks at). Interning takes a lock; requests never touch the interner, only the
-/// `Arc<CorsPolicy>` it returned.
+/// entries it looks at). Interning takes a lock for a lookup and an insert, never while a
+/// configuration compiles (writers for different buckets do not wait on each other's
+/// compilation); requests never touch the interner, only the `Arc<CorsPolicy>` it returned.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -41,13 +42,13 @@ use crate::policy::CorsPolicy;
 /// ```
 #[derive(Debug, Default)]
 pub struct PolicyInterner {
+    /// Hashes configurations (random keys: a configuration cannot be chosen to collide).
+    hasher: RandomState,
     inner: Mutex<Interned>,
 }
 
 #[derive(Debug, Default)]
 struct Interned {
-    /// Hashes configurations (random keys: a configuration cannot be chosen to collide).
-    hasher: RandomState,
     /// Each configuration's hash to its policy. Two live configurations with one 64-bit hash
     /// are not shared (the second is compiled on its own): still correct, only not shared.
     policies: HashMap<u64, Weak<CorsPolicy>>,
@@ -64,28 +65,44 @@ impl PolicyInterner {
     /// The shared policy compiled from `config`, compiling it if no live policy has the same
     /// configuration.
     pub fn intern(&self, config: CorsConfiguration) -> Arc<CorsPolicy> {
-        // A poisoned lock only means another thread panicked while interning: the map is
-        // still consistent (every step below leaves it so).
-        let mut interned = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        interned.sweep_if_due();
-        let hash = interned.hasher.hash_one(&config);
+        let hash = self.hasher.hash_one(&config);
+        {
+            let mut interned = self.lock();
+            interned.sweep_if_due();
+            match interned.policies.get(&hash).and_then(Weak::upgrade) {
+                Some(live) if *live.configuration() == config => return live,
+                // A hash collision with a live, different configuration: not shared.
+                Some(_) => {
+                    drop(interned);
+                    return Arc::new(CorsPolicy::new(config));
+                }
+                None => {}
+            }
+        }
+        // Compiled without the lock; another writer may intern the same configuration
+        // meanwhile, and then the first to insert is the one every caller shares.
+        let policy = Arc::new(CorsPolicy::new(config));
+        let mut interned = self.lock();
         match interned.policies.entry(hash) {
             Entry::Occupied(mut slot) => match slot.get().upgrade() {
-                Some(live) if *live.configuration() == config => live,
-                // A hash collision with a live, different configuration: not shared.
-                Some(_) => Arc::new(CorsPolicy::new(config)),
+                Some(live) if live.configuration() == policy.configuration() => live,
+                Some(_) => policy,
                 None => {
-                    let policy = Arc::new(CorsPolicy::new(config));
                     slot.insert(Arc::downgrade(&policy));
                     policy
                 }
             },
             Entry::Vacant(slot) => {
-                let policy = Arc::new(CorsPolicy::new(config));
                 slot.insert(Arc::downgrade(&policy));
                 policy
             }
         }
+    }
+
+    /// The map, locked. A poisoned lock only means another thread panicked while interning:
+    /// the map is still consistent (every step leaves it so).
+    fn lock(&self) -> std::sync::MutexGuard<'_, Interned> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Tells the interner that a user let go of a policy (a bucket's configuration deleted or
@@ -95,13 +112,12 @@ impl PolicyInterner {
     /// optional, but a user that mostly releases (deletes more than it puts) keeps the
     /// interner small with it.
     pub fn released(&self) {
-        let mut interned = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        interned.sweep_if_due();
+        self.lock().sweep_if_due();
     }
 
     /// How many distinct configurations are in use (sweeps the ones that are not).
     pub fn len(&self) -> usize {
-        let mut interned = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut interned = self.lock();
         interned.sweep();
         interned.policies.len()
     }
@@ -153,6 +169,24 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
         assert_eq!(interner.len(), 2);
+    }
+
+    #[test]
+    fn writers_interning_one_configuration_at_once_share_one_policy() {
+        let interner = Arc::new(PolicyInterner::new());
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (interner, barrier) = (Arc::clone(&interner), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    interner.intern(config("https://same.example", None))
+                })
+            })
+            .collect();
+        let policies: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert!(policies.iter().all(|p| Arc::ptr_eq(p, &policies[0])));
+        assert_eq!(interner.len(), 1);
     }
 
     #[test]
