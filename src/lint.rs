@@ -26,6 +26,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::config::{CorsConfiguration, CorsRule};
+use crate::matcher::RulePatterns;
 
 /// The longest preflight cache Chromium honours, in seconds: a longer `Access-Control-Max-Age`
 /// is cut to 2 hours (`kMaxTimeout = base::Hours(2)` in Chromium's
@@ -367,7 +368,7 @@ impl CorsConfiguration {
     /// ```
     pub fn lint(&self) -> Vec<LintWarning> {
         let rules = self.rules();
-        let languages: Vec<shadow::RuleLanguage> = rules.iter().map(shadow::RuleLanguage::new).collect();
+        let languages: Vec<RulePatterns> = rules.iter().map(RulePatterns::new).collect();
         let mut warnings = self.security_findings(&languages);
         let mut first_with_id: HashMap<&str, usize> = HashMap::new();
         for (index, rule) in rules.iter().enumerate() {
@@ -477,7 +478,7 @@ impl CorsConfiguration {
 
     /// The security findings alone, in rule order: cheap enough to run whenever rules are
     /// compiled (linear in the number of origins, times the earlier rules for the witness).
-    fn security_findings(&self, languages: &[shadow::RuleLanguage]) -> Vec<LintWarning> {
+    fn security_findings(&self, languages: &[RulePatterns]) -> Vec<LintWarning> {
         let mut findings = Vec::new();
         for (index, rule) in self.rules().iter().enumerate() {
             // A rule listing `*` answers `Access-Control-Allow-Origin: *`, without credentials.
@@ -510,7 +511,7 @@ pub(crate) fn log_security_findings(config: &CorsConfiguration) {
     if !tracing::enabled!(target: "tower_s3_cors", tracing::Level::WARN) {
         return;
     }
-    let languages: Vec<shadow::RuleLanguage> = config.rules().iter().map(shadow::RuleLanguage::new).collect();
+    let languages: Vec<RulePatterns> = config.rules().iter().map(RulePatterns::new).collect();
     for finding in config.security_findings(&languages) {
         tracing::warn!(
             target: "tower_s3_cors",

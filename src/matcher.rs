@@ -71,8 +71,9 @@ fn affix_matches(prefix: &[u8], suffix: &[u8], value: &[u8], case: Case) -> bool
             .is_some_and(|s| case.eq_either(suffix, s))
 }
 
-/// One rule's patterns, parsed (rule-by-rule matching: `explain` and the tests that check the
-/// matcher).
+/// One rule reduced to what matching reads: its origin patterns, its methods and its header
+/// patterns (lowercased, as the matcher compares them). For rule-by-rule reasoning: `explain`,
+/// the lints (`lint/shadow.rs`, `lint/origin.rs`) and the tests that check the matcher.
 #[derive(Clone, Debug)]
 pub(crate) struct RulePatterns {
     pub(crate) origins: Box<[Pattern]>,
@@ -91,7 +92,11 @@ impl RulePatterns {
         RulePatterns {
             origins: rule.allowed_origins().iter().map(|o| Pattern::parse(o)).collect(),
             methods,
-            headers: rule.allowed_headers().iter().map(|h| Pattern::parse(h)).collect(),
+            headers: rule
+                .allowed_headers()
+                .iter()
+                .map(|h| Pattern::parse(&h.to_ascii_lowercase()))
+                .collect(),
         }
     }
 
@@ -367,16 +372,11 @@ impl Indexes {
             for header in rule.headers.iter() {
                 match header {
                     Pattern::Any => {}
-                    Pattern::Exact(exact) => {
-                        *exact_headers
-                            .entry(exact.to_ascii_lowercase().into())
-                            .or_default() |= bit
+                    // Lowercased already (`RulePatterns`).
+                    Pattern::Exact(exact) => *exact_headers.entry(exact.clone()).or_default() |= bit,
+                    Pattern::Wildcard { prefix, suffix } => {
+                        wildcard_headers.push((prefix.clone(), suffix.clone(), bit))
                     }
-                    Pattern::Wildcard { prefix, suffix } => wildcard_headers.push((
-                        prefix.to_ascii_lowercase().into(),
-                        suffix.to_ascii_lowercase().into(),
-                        bit,
-                    )),
                 }
             }
         }

@@ -59,8 +59,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::CorsRule;
-use crate::matcher::Pattern;
+use crate::matcher::{Pattern, RulePatterns};
 use crate::request::S3Method;
 
 /// A byte that is valid in a header value and never occurs in a pattern (patterns are UTF-8,
@@ -162,44 +161,15 @@ where
     Cover::Witness(witness)
 }
 
-/// A rule reduced to what matching reads: its origin patterns, its methods and its header
-/// patterns (lowercased, as the matcher compares them).
-#[derive(Clone, Debug)]
-pub(crate) struct RuleLanguage {
-    origins: Vec<Pattern>,
-    methods: [bool; 5],
-    headers: Vec<Pattern>,
-}
-
-impl RuleLanguage {
-    pub(crate) fn new(rule: &CorsRule) -> Self {
-        let mut methods = [false; 5];
-        for method in rule.allowed_methods() {
-            if let Some(m) = S3Method::from_bytes(method.as_bytes()) {
-                methods[m.index()] = true;
-            }
-        }
-        RuleLanguage {
-            origins: rule.allowed_origins().iter().map(|o| Pattern::parse(o)).collect(),
-            methods,
-            headers: rule
-                .allowed_headers()
-                .iter()
-                .map(|h| Pattern::parse(&h.to_ascii_lowercase()))
-                .collect(),
-        }
-    }
-
-    fn allows(&self, method: S3Method) -> bool {
-        self.methods[method.index()]
-    }
-
+/// What the shadow lint asks of a rule's patterns ([`RulePatterns`], the matcher's reading of
+/// a rule).
+impl RulePatterns {
     fn accepts_origin(&self, origin: &[u8]) -> bool {
         self.origins.iter().any(|p| p.matches(origin))
     }
 
     /// A header name this rule accepts and `other` does not, if there is one.
-    fn header_beyond(&self, other: &RuleLanguage) -> Option<Vec<u8>> {
+    fn header_beyond(&self, other: &RulePatterns) -> Option<Vec<u8>> {
         self.headers.iter().find_map(|p| {
             match cover(p, other.headers.iter().map(|q| (q, 0)), Domain::HeaderName) {
                 Cover::Witness(name) => Some(name),
@@ -232,7 +202,7 @@ pub(crate) enum Reach {
 }
 
 /// Decides exactly whether rule `j` of `rules` can ever apply (see the module documentation).
-pub(crate) fn reach(rules: &[RuleLanguage], j: usize) -> Reach {
+pub(crate) fn reach(rules: &[RulePatterns], j: usize) -> Reach {
     let Some(target) = rules.get(j) else {
         return Reach::Unmatchable;
     };
@@ -286,7 +256,7 @@ pub(crate) fn reach(rules: &[RuleLanguage], j: usize) -> Reach {
 /// A request from `origin` that rule `j` accepts and no earlier rule does, if there is one:
 /// for some method of rule `j`, one requested header per earlier rule that accepts the origin
 /// and method, which that rule refuses and rule `j` allows (as in step 1 above).
-pub(crate) fn reaching_request(rules: &[RuleLanguage], j: usize, origin: &[u8]) -> Option<Witness> {
+pub(crate) fn reaching_request(rules: &[RulePatterns], j: usize, origin: &[u8]) -> Option<Witness> {
     let target = rules.get(j)?;
     if !target.accepts_origin(origin) || !Domain::Origin.contains(origin) {
         return None;
@@ -316,7 +286,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::config::CorsConfiguration;
+    use crate::config::{CorsConfiguration, CorsRule};
     use crate::decision::Decision;
     use crate::matcher::Mask;
     use crate::policy::CorsPolicy;
@@ -329,8 +299,8 @@ mod tests {
             .build()
     }
 
-    fn languages(rules: &[CorsRule]) -> Vec<RuleLanguage> {
-        rules.iter().map(RuleLanguage::new).collect()
+    fn languages(rules: &[CorsRule]) -> Vec<RulePatterns> {
+        rules.iter().map(RulePatterns::new).collect()
     }
 
     fn shadowed_by(rules: &[CorsRule], j: usize) -> Option<Vec<usize>> {
