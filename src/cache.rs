@@ -311,9 +311,15 @@ impl<L: RulesLoader> RulesCache<L> {
     ) -> Cached<R, CacheMiss> {
         if let Some(entry) = self.inner.entries.get(bucket) {
             if now() < entry.fresh_until {
-                if let Some(found) = entry.rules.bucket_cors(resource) {
-                    return Cached::Hit(decide(found));
-                }
+                return match entry.rules.bucket_cors(resource) {
+                    Some(found) => Cached::Hit(decide(found)),
+                    // A failed load with nothing to serve, until it is retried: answered at
+                    // once, not as a miss that would find this entry again.
+                    None => match entry.rules.lookup(resource) {
+                        Err(error) => Cached::Failed(error),
+                        Ok(found) => Cached::Hit(decide(found.as_bucket_cors())),
+                    },
+                };
             }
         }
         let inner = Arc::clone(&self.inner);

@@ -17,6 +17,11 @@ pub enum Cached<R, F> {
     /// The rules must be loaded: the future gives them (or the error that stopped the load).
     /// `decide` was not called.
     Miss(F),
+    /// The source holds a recent failure to load these rules and nothing to serve instead
+    /// (a cache waiting before it asks its store again): the request is answered at once as
+    /// a failed lookup, as if a [`Miss`](Self::Miss) had returned this error. `decide` was
+    /// not called.
+    Failed(BoxError),
 }
 
 /// A source of rules that answers synchronously when it holds them and asynchronously when it
@@ -25,9 +30,10 @@ pub enum Cached<R, F> {
 /// The layer calls [`with_cached_rules`](Self::with_cached_rules) once per request. On
 /// [`Cached::Hit`] the request goes on exactly as with a synchronous source; on
 /// [`Cached::Miss`] the response future polls the returned future first, then decides with
-/// what it gives. A miss that fails answers a preflight with S3's 500 `InternalError`
-/// document and serves an actual request without CORS headers (or refuses it with that
-/// document in enforce mode), as [`AsyncCorsSource`](crate::source::AsyncCorsSource) does.
+/// what it gives. A miss that fails, or a [`Cached::Failed`], answers a preflight with S3's
+/// 500 `InternalError` document and serves an actual request without CORS headers (or
+/// refuses it with that document in enforce mode), as
+/// [`AsyncCorsSource`](crate::source::AsyncCorsSource) does.
 ///
 /// `cache::RulesCache` (feature `cache`) implements it over any
 /// asynchronous loader.

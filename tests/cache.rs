@@ -462,6 +462,51 @@ fn with_nothing_loaded_a_failing_store_gives_internal_error_to_preflights_and_no
 }
 
 #[test]
+fn a_remembered_failure_is_answered_at_once_without_a_load_or_a_parked_request() {
+    let store = Store::default();
+    store.put("media", Some(rules("*")));
+    store.fail(true);
+    let options = CacheOptions::new().retry_after_error(Duration::from_secs(60));
+    let rules_cache = cache(&store, options);
+    let mut cached = tower_s3_cors::CorsLayer::from_cached_source(rules_cache.clone()).layer(Stub);
+    // The reference: a refused preflight of the in-memory store (its S3 document).
+    let memory = Arc::new(BucketStore::new(BucketAddressing::PathStyle));
+    let mut reference = tower_s3_cors::CorsLayer::from_source(memory).layer(Stub);
+    runtime().block_on(async {
+        // The first request loads and fails; the failure is kept for the retry interval.
+        let failed = send(&cached, preflight("media", APP)).await;
+        assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+        send(&reference, preflight("media", APP)).await;
+    });
+    for _ in 0..3 {
+        let request = preflight("media", APP);
+        let twin = clone_request(&request);
+        let before = ALLOCS.with(Cell::get);
+        let response = drive(&mut cached, request).expect("answered at the first poll");
+        let cached_allocs = ALLOCS.with(Cell::get) - before;
+        let before = ALLOCS.with(Cell::get);
+        let refused = drive(&mut reference, twin).expect("ready");
+        let reference_allocs = ALLOCS.with(Cell::get) - before;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        // The error document as the store's refusal, plus the boxed error itself: no bucket
+        // name copied, no load future, no request parked on the heap.
+        assert!(
+            cached_allocs <= reference_allocs + 1,
+            "{cached_allocs} allocations, a refusal takes {reference_allocs}"
+        );
+        let served = drive(&mut cached, get("media", APP)).expect("answered at the first poll");
+        assert_eq!(served.status(), StatusCode::OK);
+        assert!(!served
+            .headers()
+            .keys()
+            .any(|n| n.as_str().starts_with("access-control-")));
+    }
+    assert_eq!(store.loads(), 1);
+    assert_eq!(rules_cache.loads(), 1);
+}
+
+#[test]
 fn a_hit_s_future_is_the_synchronous_path_s_future() {
     type Synchronous = tower_s3_cors::future::ResponseFuture<
         std::future::Ready<Result<Response<String>, Infallible>>,

@@ -101,10 +101,10 @@ where
                         Some(parked) => {
                             let Parked {
                                 request,
-                                inner,
+                                mut inner,
                                 shared,
                             } = *parked;
-                            after_lookup(looked_up, request, inner, &shared)
+                            after_lookup(looked_up, request, &mut inner, &shared)
                         }
                         // The load's state is left as soon as `parked` is taken.
                         None => polled_after_completion(),
@@ -142,6 +142,10 @@ where
             },
             Cached::Hit(Step::Respond(response)) => CachedState::Answer {
                 future: ResponseFuture::ready(response),
+            },
+            // A failure the source already holds: answered now, with no load to wait for.
+            Cached::Failed(error) => CachedState::Answer {
+                future: after_lookup(Err(error), request, &mut self.inner, shared),
             },
             Cached::Miss(load) => {
                 let inner = self.take_ready_inner();

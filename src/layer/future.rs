@@ -182,14 +182,14 @@ where
                     let looked_up = ready!(lookup.poll(cx));
                     let Some(Pending {
                         request,
-                        inner,
+                        mut inner,
                         shared,
                     }) = pending.take()
                     else {
                         // The lookup's state is left as soon as `pending` is taken.
                         polled_after_completion();
                     };
-                    let future = after_lookup(looked_up, request, inner, &shared);
+                    let future = after_lookup(looked_up, request, &mut inner, &shared);
                     this.state.set(AsyncState::Inner { future });
                 }
                 AsyncStateProj::Inner { future } => return future.poll(cx),
@@ -204,7 +204,7 @@ where
 pub(crate) fn after_lookup<S, Src, ReqBody, B>(
     looked_up: Result<Lookup, BoxError>,
     request: Request<ReqBody>,
-    mut inner: S,
+    inner: &mut S,
     shared: &Shared<Src>,
 ) -> ResponseFuture<S::Future, B>
 where
