@@ -12,7 +12,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::future::{after_lookup, polled_after_completion, ResponseFuture};
+use super::future::{after_lookup, polled_after_completion, Parked, ResponseFuture};
 use super::layer::CorsLayer;
 use super::service::Cors;
 use super::step::{Shared, Step};
@@ -30,13 +30,6 @@ impl<C: CachedCorsSource> CorsLayer<CachedSource<C>> {
             shared: Arc::new(Shared::new(CachedSource(source))),
         }
     }
-}
-
-/// The request and the service it goes to, kept while a miss loads.
-struct Parked<S, C, ReqBody> {
-    request: Request<ReqBody>,
-    inner: S,
-    shared: Arc<Shared<CachedSource<C>>>,
 }
 
 pin_project! {
@@ -68,7 +61,7 @@ pin_project! {
             load: C::Miss,
             // Boxed: a miss pays one allocation so that a hit's future is no larger than the
             // synchronous path's.
-            parked: Option<Box<Parked<S, C, ReqBody>>>,
+            parked: Option<Box<Parked<S, CachedSource<C>, ReqBody>>>,
         },
     }
 }
@@ -98,14 +91,7 @@ where
                 CachedStateProj::Load { load, parked } => {
                     let looked_up = ready!(load.poll(cx));
                     let future = match parked.take() {
-                        Some(parked) => {
-                            let Parked {
-                                request,
-                                mut inner,
-                                shared,
-                            } = *parked;
-                            after_lookup(looked_up, request, &mut inner, &shared)
-                        }
+                        Some(parked) => parked.resume(looked_up),
                         // The load's state is left as soon as `parked` is taken.
                         None => polled_after_completion(),
                     };

@@ -104,10 +104,27 @@ where
     }
 }
 
-pub(crate) struct Pending<S, A, ReqBody> {
+/// The request and the service it goes to, kept while the rules load (an asynchronous
+/// source's lookup, a cached source's miss).
+pub(crate) struct Parked<S, Src, ReqBody> {
     pub(crate) request: Request<ReqBody>,
     pub(crate) inner: S,
-    pub(crate) shared: Arc<Shared<AsyncSource<A>>>,
+    pub(crate) shared: Arc<Shared<Src>>,
+}
+
+impl<S, Src, ReqBody> Parked<S, Src, ReqBody> {
+    /// The load is done: decides with what it gave, then calls the service or answers.
+    pub(crate) fn resume<B>(self, looked_up: Result<Lookup, BoxError>) -> ResponseFuture<S::Future, B>
+    where
+        S: Service<Request<ReqBody>, Response = Response<B>>,
+    {
+        let Parked {
+            request,
+            mut inner,
+            shared,
+        } = self;
+        after_lookup(looked_up, request, &mut inner, &shared)
+    }
 }
 
 pin_project! {
@@ -133,7 +150,7 @@ pin_project! {
         Lookup {
             #[pin]
             lookup: A::Future,
-            pending: Option<Pending<S, A, ReqBody>>,
+            pending: Option<Parked<S, AsyncSource<A>, ReqBody>>,
         },
         Inner {
             #[pin]
@@ -147,7 +164,7 @@ where
     S: Service<Request<ReqBody>>,
     A: AsyncCorsSource,
 {
-    pub(crate) fn new(lookup: A::Future, pending: Pending<S, A, ReqBody>) -> Self {
+    pub(crate) fn new(lookup: A::Future, pending: Parked<S, AsyncSource<A>, ReqBody>) -> Self {
         AsyncResponseFuture {
             state: AsyncState::Lookup {
                 lookup,
@@ -180,16 +197,11 @@ where
             match this.state.as_mut().project() {
                 AsyncStateProj::Lookup { lookup, pending } => {
                     let looked_up = ready!(lookup.poll(cx));
-                    let Some(Pending {
-                        request,
-                        mut inner,
-                        shared,
-                    }) = pending.take()
-                    else {
+                    let future = match pending.take() {
+                        Some(parked) => parked.resume(looked_up),
                         // The lookup's state is left as soon as `pending` is taken.
-                        polled_after_completion();
+                        None => polled_after_completion(),
                     };
-                    let future = after_lookup(looked_up, request, &mut inner, &shared);
                     this.state.set(AsyncState::Inner { future });
                 }
                 AsyncStateProj::Inner { future } => return future.poll(cx),

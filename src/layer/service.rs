@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::future::{AsyncResponseFuture, Pending, ResponseFuture};
+use super::future::{AsyncResponseFuture, Parked, ResponseFuture};
 use super::step::{Shared, Step};
 use crate::body::CorsBody;
 use crate::request::RequestHead;
@@ -108,7 +108,7 @@ where
         let inner = self.take_ready_inner();
         AsyncResponseFuture::new(
             lookup,
-            Pending {
+            Parked {
                 request,
                 inner,
                 shared: Arc::clone(&self.shared),
