@@ -458,14 +458,9 @@ pub(crate) fn preflight_response(headers: CorsHeaders) -> Response<Bytes> {
 /// An S3 error document: `Content-Type: application/xml`, ids in headers and body alike.
 /// Without `ids`, fresh ones are made, and the body and both id headers share one buffer.
 pub(crate) fn error_response(refusal: &Refusal, ids: Option<RequestIds>) -> Response<Bytes> {
-    let fresh = match &ids {
+    let (body, ids) = match ids {
         None => refusal.document_with_fresh_ids(),
-        Some(_) => None,
-    };
-    let (body, ids) = match fresh {
-        Some(fresh) => fresh,
-        None => {
-            let ids = ids.unwrap_or_else(RequestIds::generate);
+        Some(ids) => {
             let request_id = String::from_utf8_lossy(ids.request_id.as_bytes());
             let host_id = String::from_utf8_lossy(ids.host_id.as_bytes());
             let body = Bytes::from(refusal.to_xml(&request_id, &host_id));

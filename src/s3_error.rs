@@ -192,12 +192,18 @@ impl Refusal {
         // Sized for the longest message and the ids, so the document is written in one buffer.
         let mut out =
             String::with_capacity(self.head_capacity() + request_id.len() + host_id.len() + ID_TAGS.len());
-        self.write_head(&mut out);
-        push_escaped(&mut out, request_id);
-        out.push_str("</RequestId><HostId>");
-        push_escaped(&mut out, host_id);
-        out.push_str("</HostId></Error>");
+        self.write_document(&mut out, request_id, host_id);
         out
+    }
+
+    /// The whole document, with these ids (escaped), into `out`: the one writer of
+    /// [`to_xml`](Self::to_xml) and of the inline document of fresh ids.
+    fn write_document(&self, out: &mut impl XmlOut, request_id: &str, host_id: &str) {
+        self.write_head(out);
+        push_escaped(out, request_id);
+        out.push_str(ID_TAGS_MIDDLE);
+        push_escaped(out, host_id);
+        out.push_str(ID_TAGS_END);
     }
 
     /// An upper bound of [`write_head`](Self::write_head)'s length (without escaping).
@@ -235,33 +241,42 @@ impl Refusal {
     }
 
     /// The document with fresh ids, written into one fixed-size buffer that the body and both
-    /// id headers share: one allocation for all three. `None` when the document does not fit
-    /// (a long method echoed); the caller then writes it with [`RequestIds::generate`].
-    pub(crate) fn document_with_fresh_ids(&self) -> Option<(Bytes, RequestIds)> {
+    /// id headers share: one allocation for all three. When it does not fit (a long method
+    /// echoed), the document is written into a `String` of its size, with the same ids.
+    pub(crate) fn document_with_fresh_ids(&self) -> (Bytes, RequestIds) {
         let ids = RawIds::generate();
+        // The ids' alphabet is ASCII with no XML metacharacter: escaping leaves them as they
+        // are, so they end where the document's tail says.
+        let request_id = std::str::from_utf8(&ids.request_id).unwrap_or_default();
+        let host_id = std::str::from_utf8(&ids.host_id).unwrap_or_default();
         let mut doc = Document::new();
-        self.write_head(&mut doc);
-        let request_id = doc.push_id(&ids.request_id);
-        doc.push_str("</RequestId><HostId>");
-        let host_id = doc.push_id(&ids.host_id);
-        doc.push_str("</HostId></Error>");
-        if doc.overflow {
-            return None;
+        self.write_document(&mut doc, request_id, host_id);
+        if !doc.overflow {
+            let host_end = doc.len - ID_TAGS_END.len();
+            let host_start = host_end - host_id.len();
+            let request_end = host_start - ID_TAGS_MIDDLE.len();
+            let request_start = request_end - request_id.len();
+            let body = Bytes::from_owner(doc);
+            // Slices of the body: reference counts, no copy. The ids' alphabet is valid in a
+            // header value, so the conversion cannot fail.
+            let header =
+                |range: std::ops::Range<usize>| HeaderValue::from_maybe_shared(body.slice(range)).ok();
+            if let (Some(request_id), Some(host_id)) =
+                (header(request_start..request_end), header(host_start..host_end))
+            {
+                return (body, RequestIds { request_id, host_id });
+            }
         }
-        let body = Bytes::from_owner(doc);
-        // Slices of the body: reference counts, no copy. The ids' alphabet is valid in a
-        // header value, so the conversion cannot fail.
-        let header = |range: std::ops::Range<usize>| HeaderValue::from_maybe_shared(body.slice(range)).ok();
-        let ids = RequestIds {
-            request_id: header(request_id)?,
-            host_id: header(host_id)?,
-        };
-        Some((body, ids))
+        let body = Bytes::from(self.to_xml(request_id, host_id));
+        (body, ids.into_header_values())
     }
 }
 
 /// `<?xml ...?>` and the line break S3 writes after it.
 const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+/// What the document writes between the ids, and after them.
+const ID_TAGS_MIDDLE: &str = "</RequestId><HostId>";
+const ID_TAGS_END: &str = "</HostId></Error>";
 /// What the document adds around the ids.
 const ID_TAGS: &str = "</RequestId><HostId></HostId></Error>";
 
@@ -285,14 +300,6 @@ impl Document {
             overflow: false,
             bytes: [0; DOCUMENT_SIZE],
         }
-    }
-
-    /// Appends an id (no escaping: its alphabet has no XML metacharacter) and returns where
-    /// it is.
-    fn push_id(&mut self, id: &[u8]) -> std::ops::Range<usize> {
-        let start = self.len;
-        self.push_bytes(id);
-        start..self.len
     }
 
     fn push_bytes(&mut self, bytes: &[u8]) {
@@ -406,11 +413,7 @@ impl RequestIds {
     /// upper-case characters for the request id (like S3's), 32 base64 characters for the host
     /// id. A counter and a per-process random key; no lock, no system call.
     pub fn generate() -> RequestIds {
-        let ids = RawIds::generate();
-        RequestIds {
-            request_id: HeaderValue::from_bytes(&ids.request_id).unwrap_or(HeaderValue::from_static("0")),
-            host_id: HeaderValue::from_bytes(&ids.host_id).unwrap_or(HeaderValue::from_static("0")),
-        }
+        RawIds::generate().into_header_values()
     }
 }
 
@@ -421,6 +424,13 @@ struct RawIds {
 }
 
 impl RawIds {
+    fn into_header_values(self) -> RequestIds {
+        RequestIds {
+            request_id: HeaderValue::from_bytes(&self.request_id).unwrap_or(HeaderValue::from_static("0")),
+            host_id: HeaderValue::from_bytes(&self.host_id).unwrap_or(HeaderValue::from_static("0")),
+        }
+    }
+
     fn generate() -> RawIds {
         static KEY: OnceLock<u64> = OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -485,20 +495,16 @@ mod tests {
     }
 
     #[test]
-    fn inline_document_is_the_same_document() {
-        for method in ["PUT", &"M".repeat(109)] {
+    fn the_document_with_fresh_ids_is_to_xml_s_with_the_same_ids_inline_or_not() {
+        // 109 bytes of method fit the inline buffer; 110 and more are written as a String.
+        for method in ["PUT", &"M".repeat(109), &"M".repeat(110), &"M<&".repeat(300)] {
             let refusal = refusal(method);
-            let (body, ids) = refusal.document_with_fresh_ids().unwrap();
+            let (body, ids) = refusal.document_with_fresh_ids();
             let expected = refusal.to_xml(ids.request_id.to_str().unwrap(), ids.host_id.to_str().unwrap());
-            assert_eq!(body, expected.as_bytes());
+            assert_eq!(body, expected.as_bytes(), "{} bytes of method", method.len());
             assert_eq!(ids.request_id.len(), 16);
             assert_eq!(ids.host_id.len(), 32);
         }
-    }
-
-    #[test]
-    fn a_document_too_long_for_the_inline_buffer_is_left_to_the_caller() {
-        assert!(refusal(&"M".repeat(110)).document_with_fresh_ids().is_none());
     }
 
     #[test]
