@@ -40,8 +40,35 @@ pub(crate) fn configuration(rules: Vec<CorsRule>) -> Result<CorsConfiguration, C
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum RawConfiguration {
-    Wrapped(WrappedRules),
+    Wrapped(MapOnly<WrappedRules>),
     Bare(Vec<CorsRule>),
+}
+
+/// `T` read from a map only. A derived struct also reads a sequence of its fields in order,
+/// which is none of S3's forms: `[[rule, ...]]` would read as `{"CORSRules": [rule, ...]}`,
+/// a document `from_json` refuses.
+struct MapOnly<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for MapVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(MapVisitor(std::marker::PhantomData))
+            .map(MapOnly)
+    }
 }
 
 /// The AWS CLI form; like any unknown element, an unknown member is refused.
@@ -58,7 +85,7 @@ struct WrappedRules {
 impl<'de> Deserialize<'de> for CorsConfiguration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         match RawConfiguration::deserialize(deserializer)? {
-            RawConfiguration::Wrapped(WrappedRules { rules }) | RawConfiguration::Bare(rules) => {
+            RawConfiguration::Wrapped(MapOnly(WrappedRules { rules })) | RawConfiguration::Bare(rules) => {
                 CorsConfiguration::new(rules).map_err(serde::de::Error::custom)
             }
         }

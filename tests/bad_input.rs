@@ -1151,6 +1151,24 @@ fn serde_refuses_unknown_members_as_from_json_does() {
     assert!(serde_json::from_str::<CorsConfiguration>(bare).is_err());
 }
 
+#[test]
+fn serde_refuses_the_cli_form_written_as_an_array_as_from_json_does() {
+    // A derived struct also reads a sequence of its fields: `[[rule]]` would read as
+    // `{"CORSRules": [rule]}` through serde, a form S3 does not have and `from_json` refuses
+    // (found by the json_parser fuzz target).
+    let text = r#"[[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]]"#;
+    assert_malformed(&refused_json(text));
+    assert!(serde_json::from_str::<CorsConfiguration>(text).is_err());
+    // The two forms S3 has still read, through both.
+    for text in [
+        r#"{"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]}"#,
+        r#"[{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]"#,
+    ] {
+        assert!(CorsConfiguration::from_json(text).is_ok());
+        assert!(serde_json::from_str::<CorsConfiguration>(text).is_ok());
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The same kinds of input under other configurations (a one-`*` origin pattern, a UTF-8
 // pattern, `null`, a hundred rules), through the shared test helpers.
