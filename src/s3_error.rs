@@ -192,17 +192,21 @@ impl Refusal {
         // Sized for the longest message and the ids, so the document is written in one buffer.
         let mut out =
             String::with_capacity(self.head_capacity() + request_id.len() + host_id.len() + ID_TAGS.len());
-        self.write_document(&mut out, request_id, host_id);
+        self.write_document(&mut out, request_id, host_id, Ids::Escaped);
         out
     }
 
-    /// The whole document, with these ids (escaped), into `out`: the one writer of
+    /// The whole document, with these ids, into `out`: the one writer of
     /// [`to_xml`](Self::to_xml) and of the inline document of fresh ids.
-    fn write_document(&self, out: &mut impl XmlOut, request_id: &str, host_id: &str) {
+    fn write_document<O: XmlOut>(&self, out: &mut O, request_id: &str, host_id: &str, ids: Ids) {
+        let push_id = |out: &mut O, id: &str| match ids {
+            Ids::Escaped => push_escaped(out, id),
+            Ids::Verbatim => out.push_str(id),
+        };
         self.write_head(out);
-        push_escaped(out, request_id);
+        push_id(out, request_id);
         out.push_str(ID_TAGS_MIDDLE);
-        push_escaped(out, host_id);
+        push_id(out, host_id);
         out.push_str(ID_TAGS_END);
     }
 
@@ -245,12 +249,12 @@ impl Refusal {
     /// echoed), the document is written into a `String` of its size, with the same ids.
     pub(crate) fn document_with_fresh_ids(&self) -> (Bytes, RequestIds) {
         let ids = RawIds::generate();
-        // The ids' alphabet is ASCII with no XML metacharacter: escaping leaves them as they
-        // are, so they end where the document's tail says.
+        // The ids' alphabet is ASCII with no XML metacharacter: written as they are, they
+        // end where the document's tail says.
         let request_id = std::str::from_utf8(&ids.request_id).unwrap_or_default();
         let host_id = std::str::from_utf8(&ids.host_id).unwrap_or_default();
         let mut doc = Document::new();
-        self.write_document(&mut doc, request_id, host_id);
+        self.write_document(&mut doc, request_id, host_id, Ids::Verbatim);
         if !doc.overflow {
             let host_end = doc.len - ID_TAGS_END.len();
             let host_start = host_end - host_id.len();
@@ -274,6 +278,14 @@ impl Refusal {
 
 /// `<?xml ...?>` and the line break S3 writes after it.
 const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+/// How [`Refusal::write_document`] writes the ids: escaped (ids given by a hook), or as they
+/// are (fresh ids, whose alphabet has no XML metacharacter).
+#[derive(Clone, Copy)]
+enum Ids {
+    Escaped,
+    Verbatim,
+}
+
 /// What the document writes between the ids, and after them.
 const ID_TAGS_MIDDLE: &str = "</RequestId><HostId>";
 const ID_TAGS_END: &str = "</HostId></Error>";

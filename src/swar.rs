@@ -1,5 +1,6 @@
 //! Eight bytes at a time in a `u64` ("SIMD within a register"): the byte tests shared by the
-//! requested-header scan (`request`) and the case-insensitive key comparison (`matcher`).
+//! requested-header scan (`request`), the case-insensitive key comparison (`matcher`) and the
+//! escaping of error documents (`xml_escape`).
 
 pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
 pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
