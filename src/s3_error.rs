@@ -459,17 +459,30 @@ impl RawIds {
         const UPPER: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
         const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut request_id = [0u8; 16];
-        // 16 × 5 bits: the counter's low bits (unique) mixed with the key's (unpredictable).
-        // `a` is a bijection of the counter, so the low 64 bits never repeat.
-        let bits = u128::from(b) << 64 | u128::from(a);
-        for (i, slot) in request_id.iter_mut().enumerate() {
-            *slot = UPPER[((bits >> (i * 5)) & 31) as usize];
+        // 16 × 5 bits of the 128 bits `b:a`, low first: the counter's low bits (unique) mixed
+        // with the key's (unpredictable). `a` is a bijection of the counter, so the low 64
+        // bits never repeat. The 128-bit value is shifted as two words.
+        let (mut low, mut high) = (a, b);
+        for slot in &mut request_id {
+            *slot = UPPER[(low & 31) as usize];
+            low = low >> 5 | high << 59;
+            high >>= 5;
         }
-        let mut host_id = [0u8; 32];
+        // Which word and which bits each host-id character takes, worked out when compiling.
+        const HOST_BITS: [(u8, u8); 32] = {
+            let mut table = [(0, 0); 32];
+            let mut i = 0;
+            while i < 32 {
+                table[i] = (((i * 6) / 64 % 3) as u8, ((i * 6) % 58) as u8);
+                i += 1;
+            }
+            table
+        };
         let words = [b, c, d];
-        for (i, slot) in host_id.iter_mut().enumerate() {
-            let word = words[(i * 6) / 64 % 3];
-            *slot = B64[((word >> ((i * 6) % 58)) & 63) as usize];
+        let mut host_id = [0u8; 32];
+        for (slot, &(word, shift)) in host_id.iter_mut().zip(&HOST_BITS) {
+            let word = words[usize::from(word)];
+            *slot = B64[((word >> shift) & 63) as usize];
         }
         RawIds { request_id, host_id }
     }
