@@ -11,6 +11,7 @@ use crate::source::{BoxError, BucketCors, Lookup};
 /// What a [`CachedCorsSource`] did with a request: decided at once with rules it held, or
 /// needs to load them first.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Cached<R, F> {
     /// The rules were at hand: `decide` ran and this is what it returned.
     Hit(R),
