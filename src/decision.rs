@@ -178,7 +178,7 @@ fn first_match<'a>(
     matcher: &Matcher,
     origin: &[u8],
     method: S3Method,
-    requested: &RequestedHeaders<'a>,
+    requested: Option<&RequestedHeaders<'a>>,
     listed: &mut Listed<'a>,
 ) -> Option<usize> {
     let mut candidates = matcher.method_mask(method) & matcher.all();
@@ -189,6 +189,9 @@ fn first_match<'a>(
     if candidates == 0 {
         return None;
     }
+    let Some(requested) = requested else {
+        return Some(candidates.trailing_zeros() as usize);
+    };
     let mut fields = requested.fields.iter();
     let Some(first_field) = fields.next() else {
         return Some(candidates.trailing_zeros() as usize);
@@ -225,22 +228,25 @@ fn first_match<'a>(
 fn matched_rule(
     policy: &CorsPolicy,
     headers: &HeaderMap,
+    requested_headers: bool,
     origin: &HeaderValue,
     method: S3Method,
     private_network: bool,
 ) -> Option<Allowed> {
-    let requested = RequestedHeaders::of(headers);
+    // Looked up only when the request may have the field (`CorsFields::requested_headers`).
+    let requested = requested_headers.then(|| RequestedHeaders::of(headers));
     let mut listed = Listed::default();
     let index = first_match(
         &policy.matcher,
         origin.as_bytes(),
         method,
-        &requested,
+        requested.as_ref(),
         &mut listed,
     )?;
+    let echo = requested.and_then(|requested| requested.echo(&listed));
     Some(Allowed {
         rule_index: index,
-        headers: policy.headers(index, origin, requested.echo(&listed), private_network)?,
+        headers: policy.headers(index, origin, echo, private_network)?,
     })
 }
 
@@ -291,7 +297,14 @@ fn actual_decision(
         OriginField::Many => None,
     };
     let matched = match (origin, fields.matched_method()) {
-        (Some(origin), Some(method)) => matched_rule(policy, head.headers, origin, method, false),
+        (Some(origin), Some(method)) => matched_rule(
+            policy,
+            head.headers,
+            fields.requested_headers,
+            origin,
+            method,
+            false,
+        ),
         _ => None,
     };
     match matched {
@@ -367,6 +380,7 @@ fn preflight_decision(
     let CorsFields {
         origin,
         request_method,
+        requested_headers,
         ..
     } = fields;
     // Origin first, before anything is looked up.
@@ -399,7 +413,14 @@ fn preflight_decision(
             .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
             .is_some_and(|v| v == "true");
     let matched = match origin {
-        OriginField::One(origin) => matched_rule(policy, head.headers, origin, method, private_network),
+        OriginField::One(origin) => matched_rule(
+            policy,
+            head.headers,
+            requested_headers,
+            origin,
+            method,
+            private_network,
+        ),
         _ => None,
     };
     match matched {

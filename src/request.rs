@@ -225,15 +225,58 @@ pub(crate) struct CorsFields<'a> {
     pub(crate) method: &'a Method,
     pub(crate) origin: OriginField<'a>,
     pub(crate) request_method: Option<(&'a HeaderValue, bool)>,
+    /// Whether the request may have `Access-Control-Request-Headers` (false only when it
+    /// certainly has none, so that matching need not look it up).
+    pub(crate) requested_headers: bool,
 }
+
+/// Requests with at most this many fields are read in one pass over their fields (a few
+/// comparisons each); larger ones by one lookup per CORS field.
+const ONE_PASS_FIELDS: usize = 16;
 
 impl<'a> CorsFields<'a> {
     #[inline]
     pub(crate) fn of(head: &RequestHead<'a>) -> Self {
+        let headers = head.headers;
+        if headers.len() > ONE_PASS_FIELDS {
+            return CorsFields {
+                method: head.method,
+                origin: origin_field(headers),
+                request_method: request_method_field(headers),
+                requested_headers: true,
+            };
+        }
+        // The same answers as `origin_field` and `request_method_field`, from one pass.
+        let mut origin: Option<(&HeaderValue, bool)> = None;
+        let mut request_method: Option<(&HeaderValue, bool)> = None;
+        let mut requested_headers = false;
+        for (name, value) in headers {
+            let first_or_repeated = |field: &mut Option<(&'a HeaderValue, bool)>| {
+                *field = Some(match *field {
+                    None => (value, false),
+                    Some((first, _)) => (first, true),
+                })
+            };
+            if *name == ORIGIN {
+                first_or_repeated(&mut origin);
+            } else if *name == ACCESS_CONTROL_REQUEST_METHOD {
+                first_or_repeated(&mut request_method);
+            } else if *name == ACCESS_CONTROL_REQUEST_HEADERS {
+                requested_headers = true;
+            }
+        }
+        let origin = match origin {
+            None => OriginField::Absent,
+            // S3 treats an empty Origin as no Origin.
+            Some((value, false)) if value.is_empty() => OriginField::Absent,
+            Some((value, false)) => OriginField::One(value),
+            Some((_, true)) => OriginField::Many,
+        };
         CorsFields {
             method: head.method,
-            origin: origin_field(head.headers),
-            request_method: request_method_field(head.headers),
+            origin,
+            request_method,
+            requested_headers,
         }
     }
 
@@ -429,4 +472,68 @@ fn trim_end_ows(bytes: &[u8]) -> &[u8] {
         .rposition(|&b| b != b' ' && b != b'\t')
         .map_or(0, |i| i + 1);
     bytes.get(..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the fields say, comparable.
+    fn summary(fields: &CorsFields<'_>) -> (String, Option<(Vec<u8>, bool)>, bool) {
+        let origin = match fields.origin {
+            OriginField::Absent => "absent".to_owned(),
+            OriginField::One(value) => format!("one {value:?}"),
+            OriginField::Many => "many".to_owned(),
+        };
+        let method = fields
+            .request_method
+            .map(|(v, repeated)| (v.as_bytes().to_vec(), repeated));
+        (origin, method, fields.requested_headers)
+    }
+
+    #[test]
+    fn one_pass_and_lookups_read_the_fields_alike() {
+        let origins: [&[&str]; 4] = [
+            &[],
+            &[""],
+            &["https://a.example"],
+            &["https://a.example", "https://b.example"],
+        ];
+        let methods: [&[&str]; 3] = [&[], &["PUT"], &["PUT", "GET"]];
+        let requested: [&[&str]; 3] = [&[], &["x-a"], &["x-a", "x-b"]];
+        let (method, uri) = (Method::OPTIONS, Uri::from_static("/k"));
+        for origin in origins {
+            for acrm in methods {
+                for acrh in requested {
+                    let mut small = HeaderMap::new();
+                    for (name, values) in [
+                        (ORIGIN, origin),
+                        (ACCESS_CONTROL_REQUEST_METHOD, acrm),
+                        (ACCESS_CONTROL_REQUEST_HEADERS, acrh),
+                    ] {
+                        for value in values {
+                            small.append(name.clone(), HeaderValue::from_static(value));
+                        }
+                    }
+                    // The same fields among enough others to be read by lookups.
+                    let mut large = small.clone();
+                    for i in 0..=ONE_PASS_FIELDS {
+                        large.append(
+                            HeaderName::from_bytes(format!("x-other-{i}").as_bytes()).unwrap(),
+                            HeaderValue::from_static("v"),
+                        );
+                    }
+                    assert!(small.len() <= ONE_PASS_FIELDS && large.len() > ONE_PASS_FIELDS);
+                    let one_pass = CorsFields::of(&RequestHead::new(&method, &uri, &small));
+                    let lookups = CorsFields::of(&RequestHead::new(&method, &uri, &large));
+                    let (o, m, r) = summary(&one_pass);
+                    let (lo, lm, lr) = summary(&lookups);
+                    assert_eq!((&o, &m), (&lo, &lm), "{origin:?} {acrm:?} {acrh:?}");
+                    // The lookup path always looks the requested headers up; the pass knows.
+                    assert!(lr);
+                    assert_eq!(r, !acrh.is_empty());
+                }
+            }
+        }
+    }
 }
