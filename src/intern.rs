@@ -44,16 +44,91 @@ use crate::policy::CorsPolicy;
 pub struct PolicyInterner {
     /// Hashes configurations (random keys: a configuration cannot be chosen to collide).
     hasher: RandomState,
-    inner: Mutex<Interned>,
+    inner: Mutex<WeakTable<CorsPolicy>>,
 }
 
-#[derive(Debug, Default)]
-struct Interned {
-    /// Each configuration's hash to its policy. Two live configurations with one 64-bit hash
-    /// are not shared (the second is compiled on its own): still correct, only not shared.
-    policies: HashMap<u64, Weak<CorsPolicy>>,
-    /// Interning calls and releases since the last sweep of dead entries.
+/// Shared values by a 64-bit hash of what they were made from, held weakly and swept as the
+/// table is used: the policies of a [`PolicyInterner`], and the rules' header values that
+/// policies share (`response::RuleAnswer`). Two live values with one hash are not shared (the
+/// second is used on its own): still correct, only not shared.
+#[derive(Debug)]
+pub(crate) struct WeakTable<T: ?Sized> {
+    entries: HashMap<u64, Weak<T>>,
+    /// Calls since the last sweep of dead entries.
     since_sweep: usize,
+}
+
+impl<T: ?Sized> Default for WeakTable<T> {
+    fn default() -> Self {
+        WeakTable {
+            entries: HashMap::new(),
+            since_sweep: 0,
+        }
+    }
+}
+
+/// What a [`WeakTable`] holds under a hash.
+pub(crate) enum Found<T: ?Sized> {
+    /// A live value that is the one asked for.
+    Same(Arc<T>),
+    /// A live value made from something else (a hash collision): make one, do not share it.
+    Other,
+    /// Nothing live.
+    Nothing,
+}
+
+impl<T: ?Sized> WeakTable<T> {
+    /// What is held under `hash`; `same` tells whether a live value is the one asked for.
+    /// Counts one call toward the next sweep.
+    pub(crate) fn find(&mut self, hash: u64, same: impl Fn(&T) -> bool) -> Found<T> {
+        self.sweep_if_due();
+        match self.entries.get(&hash).and_then(Weak::upgrade) {
+            Some(live) if same(&live) => Found::Same(live),
+            Some(_) => Found::Other,
+            None => Found::Nothing,
+        }
+    }
+
+    /// Keeps `value` under `hash` unless a live value is there already: the value to use
+    /// (the one there when `same` accepts it, so that the first insert is the one shared).
+    pub(crate) fn insert(&mut self, hash: u64, value: Arc<T>, same: impl Fn(&T) -> bool) -> Arc<T> {
+        match self.entries.entry(hash) {
+            Entry::Occupied(mut slot) => match slot.get().upgrade() {
+                Some(live) if same(&live) => live,
+                Some(_) => value,
+                None => {
+                    slot.insert(Arc::downgrade(&value));
+                    value
+                }
+            },
+            Entry::Vacant(slot) => {
+                slot.insert(Arc::downgrade(&value));
+                value
+            }
+        }
+    }
+
+    /// Counts one call, and sweeps once the calls since the last sweep outnumber half the
+    /// entries: each call pays for a constant share of the sweeps, and dead entries stay fewer
+    /// than the live ones plus the calls since.
+    pub(crate) fn sweep_if_due(&mut self) {
+        self.since_sweep += 1;
+        if self.since_sweep > 64 && self.since_sweep * 2 > self.entries.len() {
+            self.sweep();
+        }
+    }
+
+    fn sweep(&mut self) {
+        self.entries.retain(|_, value| value.strong_count() > 0);
+        self.entries.shrink_to(self.entries.len() * 2);
+        self.since_sweep = 0;
+    }
+
+    /// How many live values are held (sweeps the dead ones).
+    fn live(&mut self) -> usize {
+        self.sweep();
+        self.entries.len()
+    }
 }
 
 impl PolicyInterner {
@@ -66,42 +141,24 @@ impl PolicyInterner {
     /// configuration.
     pub fn intern(&self, config: CorsConfiguration) -> Arc<CorsPolicy> {
         let hash = self.hasher.hash_one(&config);
-        {
-            let mut interned = self.lock();
-            interned.sweep_if_due();
-            match interned.policies.get(&hash).and_then(Weak::upgrade) {
-                Some(live) if *live.configuration() == config => return live,
-                // A hash collision with a live, different configuration: not shared.
-                Some(_) => {
-                    drop(interned);
-                    return Arc::new(CorsPolicy::new(config));
-                }
-                None => {}
-            }
+        let same = |live: &CorsPolicy| *live.configuration() == config;
+        match self.lock().find(hash, same) {
+            Found::Same(live) => return live,
+            // A hash collision with a live, different configuration: not shared.
+            Found::Other => return Arc::new(CorsPolicy::new(config)),
+            Found::Nothing => {}
         }
         // Compiled without the lock; another writer may intern the same configuration
         // meanwhile, and then the first to insert is the one every caller shares.
         let policy = Arc::new(CorsPolicy::new(config));
-        let mut interned = self.lock();
-        match interned.policies.entry(hash) {
-            Entry::Occupied(mut slot) => match slot.get().upgrade() {
-                Some(live) if live.configuration() == policy.configuration() => live,
-                Some(_) => policy,
-                None => {
-                    slot.insert(Arc::downgrade(&policy));
-                    policy
-                }
-            },
-            Entry::Vacant(slot) => {
-                slot.insert(Arc::downgrade(&policy));
-                policy
-            }
-        }
+        let same = |live: &CorsPolicy| live.configuration() == policy.configuration();
+        let shared = self.lock().insert(hash, Arc::clone(&policy), same);
+        shared
     }
 
     /// The map, locked. A poisoned lock only means another thread panicked while interning:
     /// the map is still consistent (every step leaves it so).
-    fn lock(&self) -> std::sync::MutexGuard<'_, Interned> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, WeakTable<CorsPolicy>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -117,32 +174,12 @@ impl PolicyInterner {
 
     /// How many distinct configurations are in use (sweeps the ones that are not).
     pub fn len(&self) -> usize {
-        let mut interned = self.lock();
-        interned.sweep();
-        interned.policies.len()
+        self.lock().live()
     }
 
     /// Whether no configuration is in use.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-impl Interned {
-    /// Counts one call, and sweeps once the calls since the last sweep outnumber half the
-    /// entries: each call pays for a constant share of the sweeps, and dead entries stay fewer
-    /// than the live ones plus the calls since.
-    fn sweep_if_due(&mut self) {
-        self.since_sweep += 1;
-        if self.since_sweep > 64 && self.since_sweep * 2 > self.policies.len() {
-            self.sweep();
-        }
-    }
-
-    fn sweep(&mut self) {
-        self.policies.retain(|_, policy| policy.strong_count() > 0);
-        self.policies.shrink_to(self.policies.len() * 2);
-        self.since_sweep = 0;
     }
 }
 
@@ -215,7 +252,7 @@ mod tests {
         // Many short-lived configurations: the map stays bounded by the live ones.
         for i in 0..1000 {
             drop(interner.intern(config(&format!("https://t{i}.example"), None)));
-            assert!(interner.inner.lock().unwrap().policies.len() <= 64 + 4);
+            assert!(interner.inner.lock().unwrap().entries.len() <= 64 + 4);
         }
         assert_eq!(interner.len(), 1);
         assert!(Arc::ptr_eq(

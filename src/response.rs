@@ -1,7 +1,10 @@
 //! Writing the response: the `Access-Control-*` headers of an allowed request (from one
 //! table), the 200 answer to a preflight, and S3's error documents with their id headers.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use bytes::Bytes;
 use http::header::{
@@ -12,6 +15,7 @@ use http::header::{
 use http::{HeaderMap, HeaderName, HeaderValue, Response};
 
 use crate::config::CorsRule;
+use crate::intern::{Found, WeakTable};
 use crate::s3_error::{Refusal, RequestIds};
 
 /// `Access-Control-Allow-Private-Network` (Private Network Access).
@@ -402,13 +406,52 @@ pub(crate) struct RuleAnswer {
 }
 
 impl RuleAnswer {
-    /// Every rule's answer. The values of all the rules are slices of one buffer, so a policy
-    /// holds one allocation for them and a request touches one reference count.
+    /// Every rule's answer. Policies whose rules answer alike (the same methods, expose
+    /// headers, max-age and `*` origin, whatever their origins and allowed headers) share one
+    /// set of answers: across many buckets that differ only in origins, the values a request
+    /// clones are one block that stays in the cache. The values of all the rules are slices of
+    /// one buffer, so a set holds one allocation for them.
     pub(crate) fn for_rules(rules: &[CorsRule]) -> Arc<[RuleAnswer]> {
+        let text = AnswerText::of(rules);
+        let (hasher, table) = SHARED_ANSWERS.get_or_init(Default::default);
+        let hash = hasher.hash_one(&text);
+        let same = |live: &[RuleAnswer]| text.describes(live);
+        // A poisoned lock only means another thread panicked here: the table is still whole.
+        let mut table = table.lock().unwrap_or_else(PoisonError::into_inner);
+        match table.find(hash, same) {
+            Found::Same(live) => live,
+            Found::Other => text.build(),
+            Found::Nothing => table.insert(hash, text.build(), same),
+        }
+    }
+}
+
+/// The answers every policy shares, by a hash of their text (random keys: a configuration
+/// cannot be chosen to collide).
+static SHARED_ANSWERS: OnceLock<(RandomState, Mutex<WeakTable<[RuleAnswer]>>)> = OnceLock::new();
+
+/// The rules' values joined as Allow-Methods, Expose-Headers and Max-Age send them, in one
+/// text, and where each rule's are: what a set of answers is made from and compared by.
+#[derive(Hash)]
+struct AnswerText {
+    text: String,
+    rules: Vec<RuleText>,
+}
+
+#[derive(Hash)]
+struct RuleText {
+    /// `None` for a field the rule does not have; a field the rule has is sent even when its
+    /// joined value is empty (an `<ExposeHeader></ExposeHeader>`), as the spec says:
+    /// Expose-Headers "only when the rule has ExposeHeaders".
+    methods: Option<Range<usize>>,
+    expose: Option<Range<usize>>,
+    max_age: Option<Range<usize>>,
+    any_origin: bool,
+}
+
+impl AnswerText {
+    fn of(rules: &[CorsRule]) -> Self {
         let mut text = String::new();
-        // `None` for a field the rule does not have; a field the rule has is sent even when
-        // its joined value is empty (an `<ExposeHeader></ExposeHeader>`), as the spec says:
-        // Expose-Headers "only when the rule has ExposeHeaders".
         let mut push = |values: &[String]| {
             let start = text.len();
             for (i, value) in values.iter().enumerate() {
@@ -419,30 +462,55 @@ impl RuleAnswer {
             }
             (!values.is_empty()).then_some(start..text.len())
         };
-        let ranges: Vec<_> = rules
+        let rules = rules
             .iter()
             .map(|rule| {
-                let methods = push(rule.allowed_methods());
-                let expose = push(rule.expose_headers());
                 let seconds = rule.max_age_seconds().map(|s| s.to_string());
-                let max_age = push(seconds.as_slice());
-                (methods, expose, max_age)
+                RuleText {
+                    methods: push(rule.allowed_methods()),
+                    expose: push(rule.expose_headers()),
+                    max_age: push(seconds.as_slice()),
+                    any_origin: rule.allowed_origins().iter().any(|o| o == "*"),
+                }
             })
             .collect();
-        let shared = Bytes::from(text);
+        AnswerText { text, rules }
+    }
+
+    fn slice(&self, range: &Option<Range<usize>>) -> Option<&[u8]> {
+        range.clone().and_then(|range| self.text.as_bytes().get(range))
+    }
+
+    /// Whether `answers` were built from this text.
+    fn describes(&self, answers: &[RuleAnswer]) -> bool {
+        let same = |value: Option<&HeaderValue>, range: &Option<Range<usize>>| {
+            value.map(HeaderValue::as_bytes) == self.slice(range)
+        };
+        answers.len() == self.rules.len()
+            && answers.iter().zip(&self.rules).all(|(answer, rule)| {
+                answer.any_origin == rule.any_origin
+                    && same(Some(&answer.allow_methods), &rule.methods)
+                    && same(answer.expose_headers.as_ref(), &rule.expose)
+                    && same(answer.max_age.as_ref(), &rule.max_age)
+            })
+    }
+
+    fn build(&self) -> Arc<[RuleAnswer]> {
+        let shared = Bytes::from(self.text.clone());
         // A value that is not a valid field value cannot pass validation; it would be left
         // out (Allow-Methods is never missing after validation).
-        let value = |range: Option<std::ops::Range<usize>>| {
-            range.and_then(|range| HeaderValue::from_maybe_shared(shared.slice(range)).ok())
+        let value = |range: &Option<Range<usize>>| {
+            range
+                .clone()
+                .and_then(|range| HeaderValue::from_maybe_shared(shared.slice(range)).ok())
         };
-        rules
+        self.rules
             .iter()
-            .zip(ranges)
-            .map(|(rule, (methods, expose, max_age))| RuleAnswer {
-                any_origin: rule.allowed_origins().iter().any(|o| o == "*"),
-                allow_methods: value(methods).unwrap_or_else(|| HeaderValue::from_static("")),
-                expose_headers: value(expose),
-                max_age: value(max_age),
+            .map(|rule| RuleAnswer {
+                any_origin: rule.any_origin,
+                allow_methods: value(&rule.methods).unwrap_or_else(|| HeaderValue::from_static("")),
+                expose_headers: value(&rule.expose),
+                max_age: value(&rule.max_age),
             })
             .collect()
     }
@@ -517,6 +585,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn policies_whose_rules_answer_alike_share_their_answers() {
+        let rule = |origin: &str, expose: &[&str], max_age: Option<i32>| {
+            let mut rule = crate::CorsRule::builder()
+                .allowed_origin(origin)
+                .allowed_methods(["GET", "PUT"])
+                .allowed_header(format!("x-{origin}"))
+                .expose_headers(expose.iter().copied());
+            if let Some(seconds) = max_age {
+                rule = rule.max_age_seconds(seconds);
+            }
+            rule.build()
+        };
+        let a = RuleAnswer::for_rules(&[rule("https://a.example", &["ETag"], Some(600))]);
+        // Other origins and allowed headers, the same answers: shared.
+        let b = RuleAnswer::for_rules(&[rule("https://b.example", &["ETag"], Some(600))]);
+        assert!(Arc::ptr_eq(&a, &b));
+        // Anything an answer sends differs: not shared.
+        for other in [
+            rule("https://a.example", &["ETag", "x-id"], Some(600)),
+            rule("https://a.example", &["ETag"], Some(601)),
+            rule("https://a.example", &["ETag"], None),
+            rule("https://a.example", &[], Some(600)),
+            rule("https://a.example", &[""], Some(600)),
+            rule("*", &["ETag"], Some(600)),
+        ] {
+            let c = RuleAnswer::for_rules(std::slice::from_ref(&other));
+            assert!(!Arc::ptr_eq(&a, &c), "{other:?}");
+            assert!(AnswerText::of(std::slice::from_ref(&other)).describes(&c));
+            assert!(!AnswerText::of(std::slice::from_ref(&other)).describes(&a));
+        }
+        // No rule `""` and no rule at all are not the same either.
+        let empty = RuleAnswer::for_rules(&[rule("https://a.example", &[""], Some(600))]);
+        let none = RuleAnswer::for_rules(&[rule("https://a.example", &[], Some(600))]);
+        assert!(!Arc::ptr_eq(&empty, &none));
+        assert_eq!(
+            empty[0].expose_headers.as_ref().map(HeaderValue::as_bytes),
+            Some(&b""[..])
+        );
+        assert!(none[0].expose_headers.is_none());
     }
 
     #[test]
