@@ -160,6 +160,17 @@ where
     }
 }
 
+/// [`drive`], and how many allocations the request's journey made (the future must be ready
+/// at the first poll).
+fn drive_counted<S, B>(service: &mut S, request: Request<()>, what: &str) -> (Response<B>, usize)
+where
+    S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
+{
+    let before = ALLOCS.with(Cell::get);
+    let response = drive(service, request).expect(what);
+    (response, ALLOCS.with(Cell::get) - before)
+}
+
 #[test]
 fn a_hit_is_ready_at_once_and_allocates_what_the_bucket_store_allocates() {
     let store = Store::default();
@@ -186,12 +197,9 @@ fn a_hit_is_ready_at_once_and_allocates_what_the_bucket_store_allocates() {
     ] {
         // Built outside the counted part: only the request's journey counts.
         let twin = clone_request(&request);
-        let before = ALLOCS.with(Cell::get);
-        let response = drive(&mut cached, request).expect("a hit is ready at the first poll");
-        let cached_allocs = ALLOCS.with(Cell::get) - before;
-        let before = ALLOCS.with(Cell::get);
-        let expected = drive(&mut reference, twin).expect("ready");
-        let reference_allocs = ALLOCS.with(Cell::get) - before;
+        let (response, cached_allocs) =
+            drive_counted(&mut cached, request, "a hit is ready at the first poll");
+        let (expected, reference_allocs) = drive_counted(&mut reference, twin, "ready");
         assert_eq!(cached_allocs, reference_allocs, "{:?}", response.headers());
         assert_eq!(headers_of(response.headers()), headers_of(expected.headers()));
     }
@@ -423,11 +431,17 @@ fn while_the_store_fails_the_last_rules_serve_within_the_stale_window_then_inter
     });
 }
 
-#[test]
-fn with_nothing_loaded_a_failing_store_gives_internal_error_to_preflights_and_no_cors_to_actual_requests() {
+/// A store that has bucket `media` with a `*` rule, and fails every load.
+fn failing_store() -> Store {
     let store = Store::default();
     store.put("media", Some(rules("*")));
     store.fail(true);
+    store
+}
+
+#[test]
+fn with_nothing_loaded_a_failing_store_gives_internal_error_to_preflights_and_no_cors_to_actual_requests() {
+    let store = failing_store();
     let options = CacheOptions::new().retry_after_error(Duration::from_millis(50));
     let service = tower_s3_cors::CorsLayer::from_cached_source(cache(&store, options)).layer(Stub);
     runtime().block_on(async {
@@ -463,9 +477,7 @@ fn with_nothing_loaded_a_failing_store_gives_internal_error_to_preflights_and_no
 
 #[test]
 fn a_remembered_failure_is_answered_at_once_without_a_load_or_a_parked_request() {
-    let store = Store::default();
-    store.put("media", Some(rules("*")));
-    store.fail(true);
+    let store = failing_store();
     let options = CacheOptions::new().retry_after_error(Duration::from_secs(60));
     let rules_cache = cache(&store, options);
     let mut cached = tower_s3_cors::CorsLayer::from_cached_source(rules_cache.clone()).layer(Stub);
@@ -481,12 +493,8 @@ fn a_remembered_failure_is_answered_at_once_without_a_load_or_a_parked_request()
     for _ in 0..3 {
         let request = preflight("media", APP);
         let twin = clone_request(&request);
-        let before = ALLOCS.with(Cell::get);
-        let response = drive(&mut cached, request).expect("answered at the first poll");
-        let cached_allocs = ALLOCS.with(Cell::get) - before;
-        let before = ALLOCS.with(Cell::get);
-        let refused = drive(&mut reference, twin).expect("ready");
-        let reference_allocs = ALLOCS.with(Cell::get) - before;
+        let (response, cached_allocs) = drive_counted(&mut cached, request, "answered at the first poll");
+        let (refused, reference_allocs) = drive_counted(&mut reference, twin, "ready");
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
         // The error document as the store's refusal, plus the boxed error itself: no bucket
