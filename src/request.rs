@@ -177,22 +177,23 @@ pub(crate) enum OriginField<'a> {
     Many,
 }
 
-#[inline]
-fn origin_field(headers: &HeaderMap) -> OriginField<'_> {
-    let mut fields = headers.get_all(ORIGIN).iter();
-    match (fields.next(), fields.next()) {
-        (None, _) => OriginField::Absent,
-        // S3 treats an empty Origin as no Origin.
-        (Some(v), None) if v.is_empty() => OriginField::Absent,
-        (Some(v), None) => OriginField::One(v),
-        (Some(_), Some(_)) => OriginField::Many,
+impl<'a> OriginField<'a> {
+    /// From the first `Origin` field and whether there were more.
+    fn of(field: Option<(&'a HeaderValue, bool)>) -> Self {
+        match field {
+            None => OriginField::Absent,
+            // S3 treats an empty Origin as no Origin.
+            Some((value, false)) if value.is_empty() => OriginField::Absent,
+            Some((value, false)) => OriginField::One(value),
+            Some((_, true)) => OriginField::Many,
+        }
     }
 }
 
-/// `Access-Control-Request-Method`: absent, or its first value and whether it was repeated.
+/// A field's first value and whether it was repeated; `None` when absent.
 #[inline]
-fn request_method_field(headers: &HeaderMap) -> Option<(&HeaderValue, bool)> {
-    let mut fields = headers.get_all(ACCESS_CONTROL_REQUEST_METHOD).iter();
+fn first_and_repeated<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<(&'a HeaderValue, bool)> {
+    let mut fields = headers.get_all(name).iter();
     let first = fields.next()?;
     Some((first, fields.next().is_some()))
 }
@@ -241,12 +242,12 @@ impl<'a> CorsFields<'a> {
         if headers.len() > ONE_PASS_FIELDS {
             return CorsFields {
                 method: head.method,
-                origin: origin_field(headers),
-                request_method: request_method_field(headers),
+                origin: OriginField::of(first_and_repeated(headers, &ORIGIN)),
+                request_method: first_and_repeated(headers, &ACCESS_CONTROL_REQUEST_METHOD),
                 requested_headers: true,
             };
         }
-        // The same answers as `origin_field` and `request_method_field`, from one pass.
+        // The same answers as `first_and_repeated` for each field, from one pass.
         let mut origin: Option<(&HeaderValue, bool)> = None;
         let mut request_method: Option<(&HeaderValue, bool)> = None;
         let mut requested_headers = false;
@@ -265,16 +266,9 @@ impl<'a> CorsFields<'a> {
                 requested_headers = true;
             }
         }
-        let origin = match origin {
-            None => OriginField::Absent,
-            // S3 treats an empty Origin as no Origin.
-            Some((value, false)) if value.is_empty() => OriginField::Absent,
-            Some((value, false)) => OriginField::One(value),
-            Some((_, true)) => OriginField::Many,
-        };
         CorsFields {
             method: head.method,
-            origin,
+            origin: OriginField::of(origin),
             request_method,
             requested_headers,
         }
