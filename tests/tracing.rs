@@ -62,9 +62,7 @@ fn events_for(requests: Vec<Request<Full<Bytes>>>) -> Vec<String> {
     .expect("valid");
     let layer = CorsLayer::new(config);
     tracing::subscriber::with_default(capture.clone(), || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
+        let runtime = runtime();
         for request in requests {
             let service = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
@@ -74,6 +72,27 @@ fn events_for(requests: Vec<Request<Full<Bytes>>>) -> Vec<String> {
     });
     let events = capture.0.lock().expect("lock").clone();
     events
+}
+
+/// Asserts that a captured `event` has every one of `parts`.
+#[track_caller]
+fn assert_has(event: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(event.contains(part), "{part:?} missing from {event}");
+    }
+}
+
+/// [`assert_has`] for a warning of the crate.
+#[track_caller]
+fn assert_warning(event: &str, parts: &[&str]) {
+    assert!(event.starts_with("tower_s3_cors WARN "), "{event}");
+    assert_has(event, parts);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
 }
 
 fn get(origin: &str, method: &str) -> Request<Full<Bytes>> {
@@ -112,33 +131,24 @@ fn one_debug_event_per_decision_with_rule_or_error() {
         events.iter().all(|e| e.starts_with("tower_s3_cors DEBUG ")),
         "{events:#?}"
     );
-    assert!(
-        events[0].contains("outcome=cors-headers-added")
-            && events[0].contains("rule_index=0")
-            && events[0].contains("rule_id=first"),
-        "{}",
-        events[0]
+    assert_has(
+        &events[0],
+        &["outcome=cors-headers-added", "rule_index=0", "rule_id=first"],
     );
-    assert!(
-        events[1].contains("outcome=preflight-allowed")
-            && events[1].contains("rule_index=1")
-            && events[1].contains("rule_id=second"),
-        "{}",
-        events[1]
+    assert_has(
+        &events[1],
+        &["outcome=preflight-allowed", "rule_index=1", "rule_id=second"],
     );
-    assert!(
-        events[2].contains("outcome=refused")
-            && events[2].contains("status=403")
-            && events[2].contains("code=AccessForbidden")
-            && events[2].contains("This CORS request is not allowed"),
-        "{}",
-        events[2]
+    assert_has(
+        &events[2],
+        &[
+            "outcome=refused",
+            "status=403",
+            "code=AccessForbidden",
+            "This CORS request is not allowed",
+        ],
     );
-    assert!(
-        events[3].contains("outcome=pass-through") && events[3].contains("reason=no rule matches"),
-        "{}",
-        events[3]
-    );
+    assert_has(&events[3], &["outcome=pass-through", "reason=no rule matches"]);
 }
 
 #[test]
@@ -150,9 +160,7 @@ fn a_failed_lookup_is_a_warning_with_its_error() {
         )
     });
     tracing::subscriber::with_default(capture.clone(), || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
+        let runtime = runtime();
         let service = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
         }));
@@ -162,13 +170,13 @@ fn a_failed_lookup_is_a_warning_with_its_error() {
     });
     let events = capture.0.lock().expect("lock").clone();
     assert_eq!(events.len(), 1, "{events:#?}");
-    assert!(
-        events[0].starts_with("tower_s3_cors WARN ")
-            && events[0].contains("outcome=lookup failed")
-            && events[0].contains("error=metadata store unreachable")
-            && events[0].contains("answer=pass-through"),
-        "{}",
-        events[0]
+    assert_warning(
+        &events[0],
+        &[
+            "outcome=lookup failed",
+            "error=metadata store unreachable",
+            "answer=pass-through",
+        ],
     );
 }
 
@@ -202,19 +210,19 @@ fn security_findings_are_logged_once_whenever_rules_are_compiled() {
             ("origin-wildcard-public-suffix", "https://attacker.com"),
             ("origin-null", "null"),
         ]) {
-            assert!(
-                event.contains(&format!("code={code} "))
-                    && event.contains(&format!("witness={witness} "))
-                    && event.contains("rule_index=0 ")
-                    && event.contains("rule_id=loose "),
-                "{event}"
+            assert_has(
+                event,
+                &[
+                    &format!("code={code} "),
+                    &format!("witness={witness} "),
+                    "rule_index=0 ",
+                    "rule_id=loose ",
+                ],
             );
         }
 
         // Requests log no more warnings: the check ran once, at construction.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
+        let runtime = runtime();
         for _ in 0..3 {
             let service = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
@@ -268,9 +276,7 @@ fn a_failing_store_behind_the_cache_is_reported_with_its_error() {
         ));
     });
     tracing::subscriber::with_default(capture.clone(), || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
+        let runtime = runtime();
         let service = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
         }));
@@ -286,21 +292,17 @@ fn a_failing_store_behind_the_cache_is_reported_with_its_error() {
     });
     let events = capture.0.lock().expect("lock").clone();
     assert_eq!(events.len(), 2, "{events:#?}");
-    assert!(
-        events[0].starts_with("tower_s3_cors WARN ")
-            && events[0].contains("bucket=media")
-            && events[0].contains("error=connection refused")
-            && events[0].contains("no rules to serve"),
-        "{}",
-        events[0]
+    assert_warning(
+        &events[0],
+        &["bucket=media", "error=connection refused", "no rules to serve"],
     );
-    assert!(
-        events[1].starts_with("tower_s3_cors WARN ")
-            && events[1].contains("outcome=lookup failed")
-            && events[1].contains("error=loading the CORS rules of bucket media failed: connection refused")
-            && events[1].contains("answer=refused"),
-        "{}",
-        events[1]
+    assert_warning(
+        &events[1],
+        &[
+            "outcome=lookup failed",
+            "error=loading the CORS rules of bucket media failed: connection refused",
+            "answer=refused",
+        ],
     );
     assert_eq!(
         *hooked.lock().expect("lock"),
