@@ -43,7 +43,7 @@ static GLOBAL: Counting = Counting;
 #[path = "common/service.rs"]
 mod service;
 
-use service::{clone_request, get, preflight, send, Stub, APP};
+use service::{clone_request, get, preflight, runtime, send, Stub, APP};
 
 fn rules(origin: &str) -> CorsConfiguration {
     CorsConfiguration::from_json(&format!(
@@ -109,14 +109,6 @@ impl RulesLoader for Store {
 
 fn cache(store: &Store, options: CacheOptions) -> RulesCache<Store> {
     RulesCache::new(store.clone(), BucketAddressing::PathStyle, options)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 #[test]

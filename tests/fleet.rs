@@ -31,7 +31,7 @@ use tower_s3_cors::{Cors, CorsConfiguration, CorsLayer};
 
 use postgres::Postgres;
 use rules_db::{Change, RulesDb};
-use service::{get, preflight, send, Answer, Stub, APP};
+use service::{get, preflight, runtime, send, Answer, Stub, APP};
 
 /// The example server's loader, minus the bucket-exists check: every bucket exists.
 struct DbLoader(Arc<RulesDb>);
@@ -119,14 +119,6 @@ fn database(test: &str) -> Option<Postgres> {
             None
         }
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 /// Waits (at most 10 s) until `check` holds; how long it took.

@@ -11,6 +11,15 @@ use tower::{Service, ServiceExt};
 
 pub const APP: &str = "https://app.example.com";
 
+/// A runtime with two worker threads and timers, for the tests' async parts.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// Answers every request with 200 and a body, at once.
 #[derive(Clone)]
 pub struct Stub;
