@@ -10,8 +10,14 @@
 //! Times are the thread's CPU time (medians of several rounds), so that other work on the
 //! machine does not count; the cache misses of a large store do.
 //!
-//! `cargo bench --bench buckets` (a few minutes, about 2 GB of memory at the largest size);
-//! `cargo bench --bench buckets -- 1000 100000` for chosen sizes only.
+//! Next to each size, the floor: a dependent read from a random place of a buffer as large as
+//! the store (one trip to memory once the store outgrows the cache), and each operation's
+//! growth counted in such trips, beside the room the goals leave in the same unit.
+//!
+//! `cargo bench --bench buckets` (a few minutes, about 3 GB of memory at the largest size);
+//! `cargo bench --bench buckets -- 1000 100000` for chosen sizes only;
+//! `benches/bucket_misses.sh N` counts the cache misses of each operation at N buckets with
+//! valgrind's cache simulator (deterministic, where the times above are not).
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
@@ -171,6 +177,8 @@ fn median(rounds: usize, mut f: impl FnMut() -> (Duration, usize)) -> f64 {
 #[derive(Clone, Copy, Default)]
 struct Row {
     buckets: usize,
+    /// One dependent read from a random place of a buffer as large as the store (ns).
+    floor_ns: f64,
     put_ns: f64,
     delete_cors_ns: f64,
     create_ns: f64,
@@ -179,6 +187,36 @@ struct Row {
     distinct_bytes: f64,
     identical_bytes: f64,
     three_rule_bytes: f64,
+}
+
+/// The floor under every figure here: nanoseconds per read when each read goes to a random
+/// cache line of `bytes` of memory and depends on the read before it, as finding a bucket and
+/// then its policy does. Once `bytes` is larger than the cache, this is one trip to main
+/// memory (with its page-table walk); no structure over that many bytes can find a random
+/// bucket's data in fewer than one.
+fn memory_floor(bytes: usize) -> f64 {
+    const WORDS_PER_LINE: usize = 8;
+    let lines = (bytes / 64).max(2);
+    let mut order: Vec<u32> = (0..lines as u32).collect();
+    let mut spread = Spread(0x2545_f491_4f6c_dd1d);
+    for i in (1..lines).rev() {
+        order.swap(i, spread.below(i + 1));
+    }
+    // Each line holds the index of the next line of one random cycle through all of them.
+    let mut next = vec![0u64; lines * WORDS_PER_LINE];
+    for (k, &line) in order.iter().enumerate() {
+        next[line as usize * WORDS_PER_LINE] = u64::from(order[(k + 1) % lines]);
+    }
+    let steps = 1 << 20;
+    let mut at = u64::from(order[0]);
+    median(5, || {
+        let start = Instant::now();
+        for _ in 0..steps {
+            at = next[at as usize * WORDS_PER_LINE];
+        }
+        black_box(at);
+        (start.elapsed(), steps)
+    })
 }
 
 /// Fills a store with `n` buckets, each with `config(i)`: (store, seconds, bytes per bucket).
@@ -210,6 +248,7 @@ fn measure(n: usize) -> Row {
     let (store, seconds, bytes) = fill(n, |i| one_rule(Some(i)));
     row.fill_s = seconds;
     row.distinct_bytes = bytes;
+    row.floor_ns = memory_floor((bytes * n as f64) as usize);
 
     let mut spread = Spread(0x9e37_79b9_7f4a_7c15);
     const OPS: usize = 1_000;
@@ -279,11 +318,76 @@ fn measure(n: usize) -> Row {
     row
 }
 
-fn main() {
-    let mut sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|arg| arg.parse().ok())
+/// `--misses N`: a store of N distinct buckets, then a batch of each operation in a function
+/// of its own, for `benches/bucket_misses.sh` to count (only those functions are counted).
+fn misses(n: usize) {
+    let (store, _, _) = fill(n, |i| one_rule(Some(i)));
+    let mut spread = Spread(0x9e37_79b9_7f4a_7c15);
+    const OPS: usize = 2_000;
+    let mut cors = CorsLayer::from_source(Arc::clone(&store)).layer(Stub);
+    // Warm-up, not counted: the first request after filling pays once for the allocator
+    // merging the small blocks the fill freed.
+    for i in 0..100 {
+        drive(&mut cors, preflight(&name(i), i));
+    }
+    let mut requests: Vec<Request<()>> = (0..OPS)
+        .map(|_| {
+            let i = spread.below(n);
+            preflight(&name(i), i)
+        })
         .collect();
+    // The batches are freed here, not in the counted functions: freeing a block that large
+    // makes the allocator consolidate its free lists, which no operation asked for.
+    counted_preflights(&mut cors, &mut requests);
+    let work: Vec<usize> = (0..OPS).map(|_| spread.below(n)).collect();
+    let names: Vec<String> = work.iter().map(|&i| name(i)).collect();
+    let mut configs: Vec<CorsConfiguration> = (0..OPS).map(|k| one_rule(Some(n + k))).collect();
+    counted_puts(&store, &names, &mut configs);
+    let names: Vec<String> = (0..OPS).map(|_| name(spread.below(n))).collect();
+    counted_deletes(&store, &names);
+    let names: Vec<String> = (n..n + OPS).map(name).collect();
+    counted_creates(&store, &names);
+}
+
+#[inline(never)]
+fn counted_preflights<S>(cors: &mut S, requests: &mut Vec<Request<()>>)
+where
+    S: Service<Request<()>, Response = Response<tower_s3_cors::CorsBody<()>>, Error = Infallible>,
+{
+    for request in requests.drain(..) {
+        assert_eq!(drive(cors, request), StatusCode::OK);
+    }
+}
+
+#[inline(never)]
+fn counted_puts(store: &BucketStore, names: &[String], configs: &mut Vec<CorsConfiguration>) {
+    for (bucket, config) in names.iter().zip(configs.drain(..)) {
+        store.put_cors(bucket, config).expect("bucket exists");
+    }
+}
+
+#[inline(never)]
+fn counted_deletes(store: &BucketStore, names: &[String]) {
+    for bucket in names {
+        store.delete_cors(bucket).expect("bucket exists");
+    }
+}
+
+#[inline(never)]
+fn counted_creates(store: &BucketStore, names: &[String]) {
+    for bucket in names {
+        black_box(store.create_bucket(bucket));
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--misses") {
+        let n = args.nth(1).and_then(|n| n.parse().ok()).expect("--misses N");
+        misses(n);
+        return;
+    }
+    let mut sizes: Vec<usize> = args.filter_map(|arg| arg.parse().ok()).collect();
     if sizes.is_empty() {
         sizes = vec![1_000, 100_000, 1_000_000];
     }
@@ -291,7 +395,8 @@ fn main() {
     for n in sizes {
         let row = measure(n);
         eprintln!(
-            "{n} buckets: put {:.0} ns, delete-cors {:.0} ns, create {:.0} ns, fill {:.2} s, preflight {:.0} ns, bytes/bucket distinct {:.0}, identical {:.0}, three-rule {:.0}",
+            "{n} buckets: floor {:.0} ns, put {:.0} ns, delete-cors {:.0} ns, create {:.0} ns, fill {:.2} s, preflight {:.0} ns, bytes/bucket distinct {:.0}, identical {:.0}, three-rule {:.0}",
+            row.floor_ns,
             row.put_ns, row.delete_cors_ns, row.create_ns, row.fill_s, row.preflight_ns, row.distinct_bytes, row.identical_bytes, row.three_rule_bytes
         );
         rows.push(row);
@@ -321,6 +426,26 @@ fn main() {
             row.distinct_bytes,
             row.identical_bytes,
             row.three_rule_bytes,
+        );
+    }
+    // Growth in units of the floor: how many dependent trips to memory of the store's size the
+    // extra cost over 1 000 buckets is worth, next to the room the goals leave (a preflight
+    // ≤ 1.5×, a write ≤ 2× its cost at 1 000 buckets), in the same unit.
+    println!();
+    println!("| buckets | one dependent read (floor) | preflight: extra / room, in reads | PutBucketCors | DeleteBucketCors | CreateBucket |");
+    println!("|---|---|---|---|---|---|");
+    for row in &rows {
+        let trips = |x: f64, b: f64, room: f64| {
+            format!("{:.1} / {:.1}", (x - b) / row.floor_ns, room * b / row.floor_ns)
+        };
+        println!(
+            "| {} | {:.0} ns | {} | {} | {} | {} |",
+            row.buckets,
+            row.floor_ns,
+            trips(row.preflight_ns, base.preflight_ns, 0.5),
+            trips(row.put_ns, base.put_ns, 1.0),
+            trips(row.delete_cors_ns, base.delete_cors_ns, 1.0),
+            trips(row.create_ns, base.create_ns, 1.0),
         );
     }
 }

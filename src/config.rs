@@ -240,26 +240,6 @@ impl CorsConfiguration {
         &self.rules
     }
 
-    /// Gives back the spare capacity of every list and string: a compiled policy keeps its
-    /// configuration for as long as it serves, and a million of them should not carry the
-    /// slack of how they were built.
-    pub(crate) fn shrink_to_fit(&mut self) {
-        let strings = |list: &mut Vec<String>| {
-            list.iter_mut().for_each(String::shrink_to_fit);
-            list.shrink_to_fit();
-        };
-        for rule in &mut self.rules {
-            if let Some(id) = &mut rule.id {
-                id.shrink_to_fit();
-            }
-            strings(&mut rule.allowed_headers);
-            strings(&mut rule.allowed_methods);
-            strings(&mut rule.allowed_origins);
-            strings(&mut rule.expose_headers);
-        }
-        self.rules.shrink_to_fit();
-    }
-
     /// Wraps rules that were validated already (the constructors, in `validate`, `xml` and
     /// `json`, validate first).
     pub(crate) fn from_validated(rules: Vec<CorsRule>) -> Self {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::config::CorsConfiguration;
 use crate::policy::CorsPolicy;
+use crate::stored::StoredConfiguration;
 
 /// Hands out one shared [`CorsPolicy`] per distinct configuration, so that a million buckets
 /// with the same rules hold one compiled policy between them.
@@ -140,18 +141,23 @@ impl PolicyInterner {
     /// The shared policy compiled from `config`, compiling it if no live policy has the same
     /// configuration.
     pub fn intern(&self, config: CorsConfiguration) -> Arc<CorsPolicy> {
-        let hash = self.hasher.hash_one(&config);
-        let same = |live: &CorsPolicy| *live.configuration() == config;
-        match self.lock().find(hash, same) {
+        // Compared and hashed in the compact form the policy keeps (equal bytes, equal
+        // configurations), so a live policy's configuration is never read back to compare.
+        let stored = StoredConfiguration::new(&config);
+        let hash = self.hasher.hash_one(&stored);
+        let found = self
+            .lock()
+            .find(hash, |live: &CorsPolicy| *live.stored() == stored);
+        match found {
             Found::Same(live) => return live,
             // A hash collision with a live, different configuration: not shared.
-            Found::Other => return Arc::new(CorsPolicy::new(config)),
+            Found::Other => return Arc::new(CorsPolicy::compile(config, stored)),
             Found::Nothing => {}
         }
         // Compiled without the lock; another writer may intern the same configuration
         // meanwhile, and then the first to insert is the one every caller shares.
-        let policy = Arc::new(CorsPolicy::new(config));
-        let same = |live: &CorsPolicy| live.configuration() == policy.configuration();
+        let policy = Arc::new(CorsPolicy::compile(config, stored));
+        let same = |live: &CorsPolicy| live.stored() == policy.stored();
         let shared = self.lock().insert(hash, Arc::clone(&policy), same);
         shared
     }

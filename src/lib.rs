@@ -154,6 +154,7 @@ mod request;
 mod response;
 mod s3_error;
 pub mod source;
+mod stored;
 mod swar;
 mod validate;
 mod vary;

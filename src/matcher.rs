@@ -110,15 +110,14 @@ impl RulePatterns {
 /// (`lint/shadow.rs`) and the security lint's witnesses (`lint/origin.rs`) reason about the
 /// same patterns and must change with them.
 ///
-/// The matcher owns the configuration and, for a small one (the usual case: a few rules with
-/// a few patterns), scans a packed copy of its patterns: a handful of comparisons cost less
+/// For a small configuration (the usual case: a few rules with a few patterns), the matcher
+/// scans a packed copy of its patterns: a handful of comparisons cost less
 /// than a hash, and the copy is one small allocation, so a compiled policy stays a few hundred
 /// bytes and a request reads it in one or two cache lines.
 /// Larger configurations get indexes, so that the cost of a request does not grow with the
 /// number of rules that cannot match it.
 #[derive(Clone, Debug)]
 pub(crate) struct Matcher {
-    config: CorsConfiguration,
     all: Mask,
     method_masks: [Mask; 5],
     any_origin: Mask,
@@ -258,7 +257,7 @@ struct Indexes {
 
 impl Matcher {
     /// Compiles a validated configuration: indexes only when it is large.
-    pub(crate) fn new(config: CorsConfiguration) -> Self {
+    pub(crate) fn new(config: &CorsConfiguration) -> Self {
         let patterns: usize = config
             .rules()
             .iter()
@@ -270,7 +269,7 @@ impl Matcher {
         Self::build(config, patterns > SCAN_LIMIT)
     }
 
-    fn build(config: CorsConfiguration, indexed: bool) -> Self {
+    fn build(config: &CorsConfiguration, indexed: bool) -> Self {
         let mut all: Mask = 0;
         let mut method_masks = [0; 5];
         let mut any_origin = 0;
@@ -299,18 +298,12 @@ impl Matcher {
             Find::Scan(Packed::new(config.rules()))
         };
         Matcher {
-            config,
             all,
             method_masks,
             any_origin,
             any_header,
             find,
         }
-    }
-
-    /// The configuration the matcher was compiled from.
-    pub(crate) fn configuration(&self) -> &CorsConfiguration {
-        &self.config
     }
 
     /// Rules whose origin patterns accept `origin`, among `among`.
@@ -880,7 +873,7 @@ mod tests {
             let p = policy(&rules);
             // Both forms, whatever the size: scanned and indexed.
             for indexed in [false, true] {
-                let m = &Matcher::build(p.configuration().clone(), indexed);
+                let m = &Matcher::build(p.configuration(), indexed);
                 for value in &values {
                     let v = value.as_bytes();
                     prop_assert_eq!(m.origin_mask(v, m.all()), naive(&p, v, false), "origin {:?} {}", value, indexed);

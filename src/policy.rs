@@ -1,12 +1,13 @@
 //! A configuration compiled once: the matcher and each rule's prebuilt answer.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use http::HeaderValue;
 
 use crate::config::{CorsConfiguration, CorsRule};
 use crate::matcher::Matcher;
 use crate::response::{CorsHeaders, RuleAnswer};
+use crate::stored::StoredConfiguration;
 
 /// A [`CorsConfiguration`] compiled for matching: build it once, evaluate every request with
 /// it. Building cannot fail: the configuration is already valid.
@@ -31,13 +32,19 @@ use crate::response::{CorsHeaders, RuleAnswer};
 /// }
 /// # Ok::<(), tower_s3_cors::ConfigError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CorsPolicy {
-    /// Which rules accept a request; it owns the configuration.
+    /// Which rules accept a request.
     pub(crate) matcher: Matcher,
     /// What each rule answers, by rule index; shared with the headers of the requests they
     /// allow.
     answers: Arc<[RuleAnswer]>,
+    /// The configuration, in one block (a million policies are freed and kept by the block,
+    /// not by the dozen a configuration is made of).
+    stored: StoredConfiguration,
+    /// The configuration read back, the first time [`configuration`](Self::configuration)
+    /// is asked for it.
+    read_back: OnceLock<CorsConfiguration>,
 }
 
 impl From<CorsConfiguration> for CorsPolicy {
@@ -46,29 +53,68 @@ impl From<CorsConfiguration> for CorsPolicy {
     }
 }
 
+impl std::fmt::Debug for CorsPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CorsPolicy")
+            .field("configuration", &self.stored)
+            .finish_non_exhaustive()
+    }
+}
+
 impl CorsPolicy {
     /// Compiles a validated configuration. With the `tracing` feature, each security finding
     /// of [`CorsConfiguration::lint`] (origins that let other sites in) is logged once here as a
     /// `warn` event, so rules loaded at run time are not silent either.
-    pub fn new(mut config: CorsConfiguration) -> Self {
+    pub fn new(config: CorsConfiguration) -> Self {
+        let stored = StoredConfiguration::new(&config);
+        Self::compile(config, stored)
+    }
+
+    /// [`new`](Self::new), with the stored form made already (the interner made it to compare).
+    pub(crate) fn compile(config: CorsConfiguration, stored: StoredConfiguration) -> Self {
         // Construction, not the request path: say so once if these rules let other sites in.
         #[cfg(feature = "tracing")]
         crate::lint::log_security_findings(&config);
-        config.shrink_to_fit();
         CorsPolicy {
             answers: RuleAnswer::for_rules(config.rules()),
-            matcher: Matcher::new(config),
+            matcher: Matcher::new(&config),
+            stored,
+            read_back: OnceLock::new(),
         }
     }
 
-    /// The configuration this policy was compiled from.
+    /// The configuration this policy was compiled from. The policy keeps it in a compact form;
+    /// the first call reads it back and keeps that (see [`configuration_owned`] to read it
+    /// without keeping it).
+    ///
+    /// [`configuration_owned`]: Self::configuration_owned
     pub fn configuration(&self) -> &CorsConfiguration {
-        self.matcher.configuration()
+        self.read_back.get_or_init(|| self.stored.configuration())
+    }
+
+    /// The configuration this policy was compiled from, read back from the policy's compact
+    /// form without keeping a copy in the policy (GetBucketCors for a million buckets).
+    pub fn configuration_owned(&self) -> CorsConfiguration {
+        match self.read_back.get() {
+            Some(config) => config.clone(),
+            None => self.stored.configuration(),
+        }
     }
 
     /// The rule at `index`, as configured.
     pub fn rule(&self, index: usize) -> Option<&CorsRule> {
         self.configuration().rules().get(index)
+    }
+
+    /// The `ID` of the rule at `index`, if it has one (read from the compact form: deciding
+    /// a request never reads the whole configuration back).
+    pub(crate) fn rule_id(&self, index: usize) -> Option<&str> {
+        self.stored.rule_id(index)
+    }
+
+    /// The compact form, for the interner's comparisons.
+    pub(crate) fn stored(&self) -> &StoredConfiguration {
+        &self.stored
     }
 
     /// The headers for a request the rule at `index` allows (see [`CorsHeaders::for_rule`]).

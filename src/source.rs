@@ -46,7 +46,7 @@ impl<'a> BucketCors<'a> {
     /// The `ID` of rule `index` of the configured rules, if it has one.
     pub(crate) fn rule_id(&self, index: usize) -> Option<&'a str> {
         match self {
-            BucketCors::Configured { policy, .. } => policy.rule(index).and_then(|rule| rule.id()),
+            BucketCors::Configured { policy, .. } => policy.rule_id(index),
             _ => None,
         }
     }
@@ -551,7 +551,7 @@ impl BucketStore {
     /// GetBucketCors: the bucket's configuration; `Ok(None)` when it has none (S3 answers
     /// 404 [`NoSuchCorsConfiguration`]).
     pub fn get_cors(&self, bucket: &str) -> Result<Option<CorsConfiguration>, NoSuchBucket> {
-        Ok(self.policy(bucket)?.map(|p| p.configuration().clone()))
+        Ok(self.policy(bucket)?.map(|p| p.configuration_owned()))
     }
 
     /// The bucket's compiled rules, shared (no compilation): `Ok(None)` when it has no
