@@ -117,13 +117,57 @@ impl RulePatterns {
 /// Larger configurations get indexes, so that the cost of a request does not grow with the
 /// number of rules that cannot match it.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub(crate) struct Matcher {
-    all: Mask,
-    method_masks: [Mask; 5],
-    any_origin: Mask,
-    any_header: Mask,
+    /// The rule sets a request starts from.
+    sets: Sets,
     /// How the patterns are found: scanned or indexed.
     find: Find,
+}
+
+/// The rule sets a request starts from (every rule, the rules of each method, the rules with
+/// `AllowedOrigin` `*` and with `AllowedHeader` `*`), as masks of `M`.
+#[derive(Clone, Copy, Debug, Default)]
+struct SetsOf<M> {
+    all: M,
+    methods: [M; 5],
+    any_origin: M,
+    any_header: M,
+}
+
+/// [`SetsOf`] in sixteen bytes for up to 16 rules (nearly every configuration), so a request
+/// reads them from the same cache line as the rest of the matcher; boxed beyond.
+#[derive(Clone, Debug)]
+enum Sets {
+    Small(SetsOf<u16>),
+    Large(Box<SetsOf<Mask>>),
+}
+
+impl Sets {
+    fn new(sets: SetsOf<Mask>) -> Self {
+        let small = |mask: Mask| u16::try_from(mask).ok();
+        let [m0, m1, m2, m3, m4] = sets.methods;
+        match (|| {
+            Some(SetsOf {
+                all: small(sets.all)?,
+                methods: [small(m0)?, small(m1)?, small(m2)?, small(m3)?, small(m4)?],
+                any_origin: small(sets.any_origin)?,
+                any_header: small(sets.any_header)?,
+            })
+        })() {
+            Some(small) => Sets::Small(small),
+            None => Sets::Large(Box::new(sets)),
+        }
+    }
+
+    /// One set, widened to a [`Mask`].
+    #[inline]
+    fn get(&self, field: impl Fn(&SetsOf<u16>) -> u16, wide: impl Fn(&SetsOf<Mask>) -> Mask) -> Mask {
+        match self {
+            Sets::Small(sets) => Mask::from(field(sets)),
+            Sets::Large(sets) => wide(sets),
+        }
+    }
 }
 
 /// A small configuration's patterns are scanned from one buffer (one cache line or two, where
@@ -270,26 +314,23 @@ impl Matcher {
     }
 
     fn build(config: &CorsConfiguration, indexed: bool) -> Self {
-        let mut all: Mask = 0;
-        let mut method_masks = [0; 5];
-        let mut any_origin = 0;
-        let mut any_header = 0;
+        let mut sets = SetsOf::<Mask>::default();
         // A configuration holds at most 100 rules, so every index fits in the mask.
         for (index, rule) in config.rules().iter().enumerate().take(128) {
             let bit: Mask = 1 << index;
-            all |= bit;
+            sets.all |= bit;
             for method in rule.allowed_methods() {
                 if let Some(m) = S3Method::from_bytes(method.as_bytes()) {
-                    if let Some(mask) = method_masks.get_mut(m.index()) {
+                    if let Some(mask) = sets.methods.get_mut(m.index()) {
                         *mask |= bit;
                     }
                 }
             }
             if rule.allowed_origins().iter().any(|o| o == "*") {
-                any_origin |= bit;
+                sets.any_origin |= bit;
             }
             if rule.allowed_headers().iter().any(|h| h == "*") {
-                any_header |= bit;
+                sets.any_header |= bit;
             }
         }
         let find = if indexed {
@@ -298,17 +339,14 @@ impl Matcher {
             Find::Scan(Packed::new(config.rules()))
         };
         Matcher {
-            all,
-            method_masks,
-            any_origin,
-            any_header,
+            sets: Sets::new(sets),
             find,
         }
     }
 
     /// Rules whose origin patterns accept `origin`, among `among`.
     pub(crate) fn origin_mask(&self, origin: &[u8], among: Mask) -> Mask {
-        let mask = self.any_origin & among;
+        let mask = self.sets.get(|s| s.any_origin, |s| s.any_origin) & among;
         match &self.find {
             Find::Index(indexes) => indexes.origin_mask(origin, among, mask),
             Find::Scan(packed) => packed.matches(origin, true, among & !mask, mask),
@@ -317,13 +355,17 @@ impl Matcher {
 
     /// Rules that allow `method`.
     pub(crate) fn method_mask(&self, method: S3Method) -> Mask {
-        self.method_masks.get(method.index()).copied().unwrap_or(0)
+        let i = method.index();
+        self.sets.get(
+            |s| s.methods.get(i).copied().unwrap_or(0),
+            |s| s.methods.get(i).copied().unwrap_or(0),
+        )
     }
 
     /// Rules whose AllowedHeaders accept the (trimmed, non-empty) requested header `name`,
     /// among `among`.
     pub(crate) fn header_mask(&self, name: &[u8], among: Mask) -> Mask {
-        let mask = self.any_header & among;
+        let mask = self.any_header() & among;
         if mask == among {
             return mask;
         }
@@ -335,12 +377,12 @@ impl Matcher {
 
     /// Every rule.
     pub(crate) fn all(&self) -> Mask {
-        self.all
+        self.sets.get(|s| s.all, |s| s.all)
     }
 
     /// Rules that accept any requested header (`AllowedHeader` `*`).
     pub(crate) fn any_header(&self) -> Mask {
-        self.any_header
+        self.sets.get(|s| s.any_header, |s| s.any_header)
     }
 }
 
@@ -709,6 +751,53 @@ mod tests {
         assert!(p.matches_ignore_case(b"x-amz-date"));
         assert!(p.matches_ignore_case(b"X-AMZ-"));
         assert!(!p.matches_ignore_case(b"x-am"));
+    }
+
+    #[test]
+    fn rule_sets_are_the_same_compact_or_boxed() {
+        for rules in [1, 15, 16, 17, 64, 100] {
+            let config = CorsConfiguration::new((0..rules).map(|i| {
+                let mut rule = CorsRule::builder()
+                    .allowed_origin(if i % 3 == 0 { "*" } else { "https://a.example" })
+                    .allowed_method(if i % 2 == 0 { "GET" } else { "PUT" });
+                if i % 5 == 0 {
+                    rule = rule.allowed_header("*");
+                }
+                rule.build()
+            }))
+            .expect("valid");
+            let matcher = Matcher::new(&config);
+            assert_eq!(
+                matches!(matcher.sets, Sets::Small(_)),
+                rules <= 16,
+                "{rules} rules"
+            );
+            let of = |keep: &dyn Fn(usize) -> bool| -> Mask {
+                (0..rules).filter(|&i| keep(i)).fold(0, |mask, i| mask | 1 << i)
+            };
+            assert_eq!(matcher.all(), of(&|_| true));
+            assert_eq!(matcher.method_mask(S3Method::Get), of(&|i| i % 2 == 0));
+            assert_eq!(matcher.method_mask(S3Method::Put), of(&|i| i % 2 == 1));
+            assert_eq!(matcher.method_mask(S3Method::Delete), 0);
+            assert_eq!(matcher.any_header(), of(&|i| i % 5 == 0));
+            assert_eq!(
+                matcher.origin_mask(b"https://b.example", matcher.all()),
+                of(&|i| i % 3 == 0)
+            );
+            assert_eq!(
+                matcher.origin_mask(b"https://a.example", matcher.all()),
+                of(&|_| true)
+            );
+        }
+    }
+
+    #[test]
+    fn what_a_request_reads_of_a_policy_is_its_first_64_bytes() {
+        // The matcher and the rules' answers, right after the reference counts: two cache
+        // lines at most wherever the allocator puts the policy (the rules' masks alone took
+        // 128 bytes when they were not compact).
+        assert!(std::mem::offset_of!(CorsPolicy, stored) <= 64);
+        assert_eq!(std::mem::offset_of!(CorsPolicy, matcher), 0);
     }
 
     // ---- the indexes against rule-by-rule matching ------------------------------------------

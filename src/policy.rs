@@ -33,6 +33,10 @@ use crate::stored::StoredConfiguration;
 /// # Ok::<(), tower_s3_cors::ConfigError>(())
 /// ```
 #[derive(Clone)]
+// In this order: what a request reads (the matcher, then the rules' answers: 64 bytes) first,
+// right after the reference counts, so it takes two cache lines at most; the configuration
+// after.
+#[repr(C)]
 pub struct CorsPolicy {
     /// Which rules accept a request.
     pub(crate) matcher: Matcher,
@@ -41,7 +45,7 @@ pub struct CorsPolicy {
     answers: Arc<[RuleAnswer]>,
     /// The configuration, in one block (a million policies are freed and kept by the block,
     /// not by the dozen a configuration is made of).
-    stored: StoredConfiguration,
+    pub(crate) stored: StoredConfiguration,
     /// The configuration read back, the first time [`configuration`](Self::configuration)
     /// is asked for it.
     read_back: OnceLock<CorsConfiguration>,
