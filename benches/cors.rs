@@ -7,7 +7,8 @@
 //! cargo bench --bench cors -- preflight         # only the cases whose name contains it
 //! cargo bench --bench cors -- --rounds 400      # more rounds (default 300)
 //! cargo bench --bench cors -- --callgrind preflight_allowed/s3_cors 1000
-//!                                               # one variant N times (for benches/callgrind.sh)
+//!                                               # one variant N times (for benches/callgrind.sh;
+//!                                               # `…/s3_cors:build` only makes the requests)
 //! ```
 //!
 //! A case is a few variants, each serving the same kind of request. One round gives every
@@ -842,6 +843,12 @@ fn args() -> Args {
 /// Serves `n` requests with one variant and nothing else, for instruction counts: the
 /// difference between two values of `n` is the cost of the extra requests alone.
 fn callgrind(cases: Vec<Case>, id: &str, n: usize) {
+    // `CASE/VARIANT:build`: only making the variant's requests (what benches/callgrind.sh
+    // subtracts).
+    let (id, build_only) = match id.strip_suffix(":build") {
+        Some(id) => (id, true),
+        None => (id, false),
+    };
     let (case, name) = id.split_once('/').expect("CASE/VARIANT");
     let mut case = cases
         .into_iter()
@@ -849,17 +856,19 @@ fn callgrind(cases: Vec<Case>, id: &str, n: usize) {
         .unwrap_or_else(|| panic!("no case {case}"));
     let i = case.index(name);
     let v = &mut case.variants[i];
+    if build_only {
+        for _ in 0..n {
+            drop(black_box(v.template.request()));
+        }
+        return;
+    }
     // Warm-up: the first clone of a prebuilt value may allocate once.
     (v.serve)(v.template.request());
-    let requests: Vec<Request<()>> = (0..n).map(|_| v.template.request()).collect();
-    serve_all(&mut v.serve, requests);
-}
-
-/// The measured part of `--callgrind` (`valgrind --toggle-collect='*serve_all*'`).
-#[inline(never)]
-fn serve_all(serve: &mut dyn FnMut(Request<()>), requests: Vec<Request<()>>) {
-    for request in requests {
-        serve(request);
+    // Each request made just before it is served, as a server parses one: a batch made
+    // beforehand and freed request by request would have the allocator merge the freed batch
+    // over and over (glibc's malloc_consolidate), which serving never does.
+    for _ in 0..n {
+        (v.serve)(black_box(v.template.request()));
     }
 }
 
