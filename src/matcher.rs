@@ -197,7 +197,15 @@ const NO_STAR: u16 = u16::MAX;
 
 impl Packed {
     fn new(rules: &[CorsRule]) -> Self {
-        let mut bytes = Vec::new();
+        let not_star = |p: &&String| *p != "*";
+        // Sized exactly, so the buffer becomes the boxed slice without being copied.
+        let size: usize = rules
+            .iter()
+            .flat_map(|rule| rule.allowed_origins().iter().chain(rule.allowed_headers()))
+            .filter(not_star)
+            .map(|pattern| RECORD_HEAD + pattern.len().min(usize::from(u16::MAX)))
+            .sum();
+        let mut bytes = Vec::with_capacity(size);
         let push = |bytes: &mut Vec<u8>, index: usize, pattern: &str, lowercase: bool| {
             // A configuration fits in 64 KiB, and so does each of its patterns; its rules are
             // at most 100.
@@ -217,7 +225,6 @@ impl Packed {
                 }
             }
         };
-        let not_star = |p: &&String| *p != "*";
         for (index, rule) in rules.iter().enumerate().take(128) {
             for pattern in rule.allowed_origins().iter().filter(not_star) {
                 push(&mut bytes, index, pattern, false);
