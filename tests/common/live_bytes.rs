@@ -8,15 +8,18 @@ use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static BLOCKS: AtomicIsize = AtomicIsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size() as isize, Relaxed);
+        BLOCKS.fetch_add(1, Relaxed);
         System.alloc(layout)
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size() as isize, Relaxed);
+        BLOCKS.fetch_add(1, Relaxed);
         System.alloc_zeroed(layout)
     }
 
@@ -27,6 +30,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size() as isize, Relaxed);
+        BLOCKS.fetch_sub(1, Relaxed);
         System.dealloc(ptr, layout)
     }
 }
@@ -37,4 +41,10 @@ static GLOBAL: Counting = Counting;
 /// Heap bytes allocated and not yet freed, in this whole process.
 pub fn live() -> isize {
     LIVE.load(Relaxed)
+}
+
+/// Heap blocks allocated and not yet freed, in this whole process.
+#[allow(dead_code)] // Read by the memory test, not by the bench that shares this file.
+pub fn live_blocks() -> isize {
+    BLOCKS.load(Relaxed)
 }
