@@ -13,12 +13,7 @@ cd "$(dirname "$0")/.."
 
 n=${1:-1000000}
 ll=${2:-16777216}
-command -v valgrind >/dev/null || { echo "valgrind not found (Debian: apt-get install valgrind)" >&2; exit 1; }
-bench=$(cargo bench --bench buckets --no-run --message-format=json 2>/dev/null \
-    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-[ -x "$bench" ] || { echo "could not build the buckets bench" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. benches/valgrind_prelude.sh buckets
 # The whole run is simulated; each operation's figures are its function's inclusive costs.
 # (Counting only inside those functions with --toggle-collect missed the allocator's calls.)
 valgrind --tool=callgrind --cache-sim=yes --LL="$ll,16,64" --callgrind-out-file="$tmp/out" \

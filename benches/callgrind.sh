@@ -23,12 +23,7 @@ if [ ${#ids[@]} -eq 0 ]; then
         preflight_refused/tower_http_allowed preflight_refused/tower_http preflight_refused/s3_cors
     )
 fi
-command -v valgrind >/dev/null || { echo "valgrind not found (Debian: apt-get install valgrind)" >&2; exit 1; }
-bench=$(cargo bench --bench cors --no-run --message-format=json 2>/dev/null \
-    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-[ -x "$bench" ] || { echo "could not build the cors bench" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. benches/valgrind_prelude.sh cors
 # Instructions of the whole run of `$1` with `$2` requests.
 total() {
     valgrind --tool=callgrind --callgrind-out-file="$tmp/out" \
