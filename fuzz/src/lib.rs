@@ -23,7 +23,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Status
 use http_body::Body;
 use tower_s3_cors::fetch_metadata::FetchMetadata;
 use tower_s3_cors::header::{ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, X_AMZ_ID_2, X_AMZ_REQUEST_ID};
-use tower_s3_cors::{ConfigError, CorsConfiguration, CorsLayer, CorsOptions, Decision, ErrorCode, RequestIds};
+use tower_s3_cors::{
+    ConfigError, CorsConfiguration, CorsLayer, CorsOptions, CorsPolicy, Decision, ErrorCode, RequestIds,
+};
 use tower_service::Service;
 
 const MALFORMED_XML: &str =
@@ -108,6 +110,10 @@ pub fn check_round_trip(config: &CorsConfiguration) {
     let serde_text = serde_json::to_string(config).expect("a configuration serialises");
     let again: CorsConfiguration = serde_json::from_str(&serde_text).expect("and deserialises");
     assert_eq!(&again, config);
+    // A compiled policy keeps the configuration in its compact form: read back, it is the same.
+    let policy = CorsPolicy::new(config.clone());
+    assert_eq!(&policy.configuration_owned(), config);
+    assert_eq!(policy.configuration(), config);
 }
 
 /// The children of `<Error>` in an S3 error document, in order, with their text; an error
