@@ -145,9 +145,7 @@ impl PolicyInterner {
         // configurations), so a live policy's configuration is never read back to compare.
         let stored = StoredConfiguration::new(&config);
         let hash = self.hasher.hash_one(&stored);
-        let found = self
-            .lock()
-            .find(hash, |live: &CorsPolicy| *live.stored() == stored);
+        let found = self.lock().find(hash, |live: &CorsPolicy| live.stored == stored);
         match found {
             Found::Same(live) => return live,
             // A hash collision with a live, different configuration: not shared.
@@ -157,7 +155,7 @@ impl PolicyInterner {
         // Compiled without the lock; another writer may intern the same configuration
         // meanwhile, and then the first to insert is the one every caller shares.
         let policy = Arc::new(CorsPolicy::compile(config, stored));
-        let same = |live: &CorsPolicy| live.stored() == policy.stored();
+        let same = |live: &CorsPolicy| live.stored == policy.stored;
         let shared = self.lock().insert(hash, Arc::clone(&policy), same);
         shared
     }

@@ -44,7 +44,7 @@ pub struct CorsPolicy {
     /// allow.
     answers: Arc<[RuleAnswer]>,
     /// The configuration, in one block (a million policies are freed and kept by the block,
-    /// not by the dozen a configuration is made of).
+    /// not by the dozen a configuration is made of); the interner compares and hashes it.
     pub(crate) stored: StoredConfiguration,
     /// The configuration read back, the first time [`configuration`](Self::configuration)
     /// is asked for it.
@@ -116,11 +116,6 @@ impl CorsPolicy {
         self.stored.rule_id(index)
     }
 
-    /// The compact form, for the interner's comparisons.
-    pub(crate) fn stored(&self) -> &StoredConfiguration {
-        &self.stored
-    }
-
     /// The headers for a request the rule at `index` allows (see [`CorsHeaders::for_rule`]).
     #[inline]
     pub(crate) fn headers(
@@ -131,5 +126,41 @@ impl CorsPolicy {
         private_network: bool,
     ) -> Option<CorsHeaders> {
         CorsHeaders::for_rule(&self.answers, index, origin, echo, private_network)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::ResourceType;
+    use crate::source::BucketCors;
+
+    #[test]
+    fn rule_ids_are_read_without_reading_the_configuration_back() {
+        let config = CorsConfiguration::new([
+            CorsRule::builder()
+                .allowed_origin("*")
+                .allowed_method("GET")
+                .build(),
+            CorsRule::builder()
+                .id("second")
+                .allowed_origin("*")
+                .allowed_method("PUT")
+                .build(),
+        ])
+        .expect("valid");
+        let policy = CorsPolicy::new(config.clone());
+        let bucket = BucketCors::Configured {
+            policy: &policy,
+            resource: ResourceType::Object,
+        };
+        assert_eq!(bucket.rule_id(0), None);
+        assert_eq!(bucket.rule_id(1), Some("second"));
+        assert_eq!(bucket.rule_id(2), None);
+        assert_eq!(policy.configuration_owned(), config);
+        assert!(policy.read_back.get().is_none(), "read back and kept");
+        // `configuration()` keeps what it read back.
+        assert_eq!(policy.configuration(), &config);
+        assert!(policy.read_back.get().is_some());
     }
 }
