@@ -111,9 +111,9 @@ impl RulePatterns {
 /// same patterns and must change with them.
 ///
 /// For a small configuration (the usual case: a few rules with a few patterns), the matcher
-/// scans a packed copy of its patterns: a handful of comparisons cost less
-/// than a hash, and the copy is one small allocation, so a compiled policy stays a few hundred
-/// bytes and a request reads it in one or two cache lines.
+/// scans a packed copy of its patterns: a handful of comparisons cost less than a hash, and the
+/// copy is one small allocation, so a compiled policy stays a few hundred bytes and a request
+/// reads it in one or two cache lines.
 /// Larger configurations get indexes, so that the cost of a request does not grow with the
 /// number of rules that cannot match it.
 #[derive(Clone, Debug)]
@@ -145,19 +145,22 @@ enum Sets {
 
 impl Sets {
     fn new(sets: SetsOf<Mask>) -> Self {
-        let small = |mask: Mask| u16::try_from(mask).ok();
-        let [m0, m1, m2, m3, m4] = sets.methods;
-        match (|| {
-            Some(SetsOf {
-                all: small(sets.all)?,
-                methods: [small(m0)?, small(m1)?, small(m2)?, small(m3)?, small(m4)?],
-                any_origin: small(sets.any_origin)?,
-                any_header: small(sets.any_header)?,
-            })
-        })() {
+        match Self::narrow(&sets) {
             Some(small) => Sets::Small(small),
             None => Sets::Large(Box::new(sets)),
         }
+    }
+
+    /// The sets as `u16` masks, when every rule index is below 16.
+    fn narrow(sets: &SetsOf<Mask>) -> Option<SetsOf<u16>> {
+        let small = |mask: Mask| u16::try_from(mask).ok();
+        let [m0, m1, m2, m3, m4] = sets.methods;
+        Some(SetsOf {
+            all: small(sets.all)?,
+            methods: [small(m0)?, small(m1)?, small(m2)?, small(m3)?, small(m4)?],
+            any_origin: small(sets.any_origin)?,
+            any_header: small(sets.any_header)?,
+        })
     }
 
     /// One set, widened to a [`Mask`].
