@@ -2,8 +2,9 @@
 //! finding whenever rules are compiled for use.
 #![cfg(feature = "tracing")]
 
+use std::cell::RefCell;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -31,7 +32,32 @@ impl Visit for Fields {
     }
 }
 
-impl Subscriber for Capture {
+impl Capture {
+    fn push(&self, event: &Event<'_>) {
+        let mut fields = Fields(format!(
+            "{} {} ",
+            event.metadata().target(),
+            event.metadata().level()
+        ));
+        event.record(&mut fields);
+        self.0.lock().expect("lock").push(fields.0);
+    }
+}
+
+thread_local! {
+    /// Where this thread's events go while a test captures them.
+    static CAPTURING: RefCell<Option<Capture>> = const { RefCell::new(None) };
+}
+
+/// The one subscriber of this test binary, set once as the global default: it hands each event
+/// to the capture of the thread that emitted it. Scoped subscribers (`with_default`) on parallel
+/// test threads race in tracing's per-callsite interest cache: a callsite first reached by a
+/// thread without a subscriber, while another thread is installing one, can stay disabled for
+/// every thread (seen once: the security warnings of a layer built under `with_default` never
+/// arrived). With a single global subscriber that is always interested there is nothing to race.
+struct Router;
+
+impl Subscriber for Router {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
         true
     }
@@ -41,16 +67,24 @@ impl Subscriber for Capture {
     fn record(&self, _: &Id, _: &Record<'_>) {}
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields(format!(
-            "{} {} ",
-            event.metadata().target(),
-            event.metadata().level()
-        ));
-        event.record(&mut fields);
-        self.0.lock().expect("lock").push(fields.0);
+        CAPTURING.with(|capture| {
+            if let Some(capture) = &*capture.borrow() {
+                capture.push(event);
+            }
+        });
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
+}
+
+/// Runs `f` with this thread's events going to `capture`.
+fn capturing<R>(capture: &Capture, f: impl FnOnce() -> R) -> R {
+    static ROUTER: Once = Once::new();
+    ROUTER.call_once(|| tracing::subscriber::set_global_default(Router).expect("the only subscriber"));
+    CAPTURING.with(|slot| *slot.borrow_mut() = Some(capture.clone()));
+    let result = f();
+    CAPTURING.with(|slot| *slot.borrow_mut() = None);
+    result
 }
 
 fn events_for(requests: Vec<Request<Full<Bytes>>>) -> Vec<String> {
@@ -61,7 +95,7 @@ fn events_for(requests: Vec<Request<Full<Bytes>>>) -> Vec<String> {
     )
     .expect("valid");
     let layer = CorsLayer::new(config);
-    tracing::subscriber::with_default(capture.clone(), || {
+    capturing(&capture, || {
         let runtime = runtime();
         for request in requests {
             let service = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
@@ -159,7 +193,7 @@ fn a_failed_lookup_is_a_warning_with_its_error() {
             "metadata store unreachable".into(),
         )
     });
-    tracing::subscriber::with_default(capture.clone(), || {
+    capturing(&capture, || {
         let runtime = runtime();
         let service = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
@@ -196,7 +230,7 @@ fn security_events(capture: &Capture) -> Vec<String> {
 fn security_findings_are_logged_once_whenever_rules_are_compiled() {
     let capture = Capture::default();
     let loose = || CorsConfiguration::from_json(LOOSE).expect("valid");
-    tracing::subscriber::with_default(capture.clone(), || {
+    capturing(&capture, || {
         let layer = CorsLayer::new(loose());
         let events = security_events(&capture);
         assert_eq!(events.len(), 5, "{events:#?}");
@@ -275,7 +309,7 @@ fn a_failing_store_behind_the_cache_is_reported_with_its_error() {
             event.lookup_error().map(|e| e.to_string())
         ));
     });
-    tracing::subscriber::with_default(capture.clone(), || {
+    capturing(&capture, || {
         let runtime = runtime();
         let service = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
