@@ -54,21 +54,24 @@ impl Pattern {
         match self {
             Pattern::Any => true,
             Pattern::Exact(exact) => case.eq_either(exact, value),
-            Pattern::Wildcard { prefix, suffix } => affix_matches(prefix, suffix, value, case),
+            Pattern::Wildcard { prefix, suffix } => {
+                affix_matches(prefix, suffix, value, |a, b| case.eq_either(a, b))
+            }
         }
     }
 }
 
-/// `prefix*suffix` against `value`. The length test keeps prefix and suffix from overlapping;
-/// the `*` run may be empty.
-fn affix_matches(prefix: &[u8], suffix: &[u8], value: &[u8], case: Case) -> bool {
+/// `prefix*suffix` against `value`, `eq` comparing each side with the bytes of `value` it
+/// lines up with. The length test keeps prefix and suffix from overlapping; the `*` run may be
+/// empty. (Parsed patterns compare with [`Case::eq_either`]; the packed scan, whose header
+/// patterns are lowercased already, with [`Case::eq`].)
+#[inline]
+fn affix_matches(prefix: &[u8], suffix: &[u8], value: &[u8], eq: impl Fn(&[u8], &[u8]) -> bool) -> bool {
     value.len() >= prefix.len() + suffix.len()
-        && value
-            .get(..prefix.len())
-            .is_some_and(|p| case.eq_either(prefix, p))
+        && value.get(..prefix.len()).is_some_and(|p| eq(prefix, p))
         && value
             .get(value.len() - suffix.len()..)
-            .is_some_and(|s| case.eq_either(suffix, s))
+            .is_some_and(|s| eq(suffix, s))
 }
 
 /// One rule reduced to what matching reads: its origin patterns, its methods and its header
@@ -273,7 +276,8 @@ impl Packed {
                 value.len() == len && case.eq(pattern, value)
             } else {
                 let (prefix, suffix) = pattern.split_at(usize::from(star).min(len));
-                affix_accepts(prefix, suffix.get(1..).unwrap_or_default(), value, case)
+                let suffix = suffix.get(1..).unwrap_or_default();
+                affix_matches(prefix, suffix, value, |a, b| case.eq(a, b))
             };
             if accepted {
                 mask |= bit;
@@ -282,16 +286,6 @@ impl Packed {
         }
         mask
     }
-}
-
-/// `prefix*suffix` (lowercased already when `Insensitive`) against `value`.
-#[inline]
-fn affix_accepts(prefix: &[u8], suffix: &[u8], value: &[u8], case: Case) -> bool {
-    value.len() >= prefix.len() + suffix.len()
-        && value.get(..prefix.len()).is_some_and(|p| case.eq(prefix, p))
-        && value
-            .get(value.len() - suffix.len()..)
-            .is_some_and(|s| case.eq(suffix, s))
 }
 
 /// Configured patterns in at most this many places (origins plus allowed headers, `*` aside)
