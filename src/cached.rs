@@ -1,5 +1,5 @@
 //! Sources that answer from memory when they can and wait only when they must: a cache in
-//! front of a database. A hit costs what a synchronous [`CorsSource`](crate::CorsSource)
+//! front of a database. A hit costs what a synchronous [`CorsSource`](crate::source::CorsSource)
 //! costs (the rules are lent to the decision, the response future is the synchronous one); a
 //! miss returns a future that loads the rules, and only that request waits.
 
