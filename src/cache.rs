@@ -179,15 +179,17 @@ enum Rules {
 }
 
 impl Rules {
-    fn bucket_cors(&self, resource: ResourceType) -> Option<BucketCors<'_>> {
+    /// The rules, borrowed for a decision; a failed load's error when there are none.
+    fn bucket_cors(&self, resource: ResourceType) -> Result<BucketCors<'_>, BoxError> {
         match self {
-            Rules::NoSuchBucket => Some(BucketCors::NoSuchBucket),
-            Rules::NotConfigured => Some(BucketCors::NotConfigured),
-            Rules::Configured(policy) => Some(BucketCors::Configured { policy, resource }),
-            Rules::Failed(_) => None,
+            Rules::NoSuchBucket => Ok(BucketCors::NoSuchBucket),
+            Rules::NotConfigured => Ok(BucketCors::NotConfigured),
+            Rules::Configured(policy) => Ok(BucketCors::Configured { policy, resource }),
+            Rules::Failed(message) => Err(LoadFailed::error(message)),
         }
     }
 
+    /// The rules, owned (what a miss's future gives); a failed load's error when there are none.
     fn lookup(&self, resource: ResourceType) -> Result<Lookup, BoxError> {
         match self {
             Rules::NoSuchBucket => Ok(Lookup::NoSuchBucket),
@@ -196,7 +198,7 @@ impl Rules {
                 policy: Arc::clone(policy),
                 resource,
             }),
-            Rules::Failed(message) => Err(Box::new(LoadFailed(Arc::clone(message)))),
+            Rules::Failed(message) => Err(LoadFailed::error(message)),
         }
     }
 }
@@ -212,6 +214,12 @@ impl fmt::Display for LoadFailed {
 }
 
 impl std::error::Error for LoadFailed {}
+
+impl LoadFailed {
+    fn error(message: &Arc<str>) -> BoxError {
+        Box::new(LoadFailed(Arc::clone(message)))
+    }
+}
 
 /// Invalidation counters, one per slot of bucket names: a load that an invalidation of its
 /// bucket overtook is done again, so a notification is never undone by a load that read the
@@ -312,13 +320,10 @@ impl<L: RulesLoader> RulesCache<L> {
         if let Some(entry) = self.inner.entries.get(bucket) {
             if now() < entry.fresh_until {
                 return match entry.rules.bucket_cors(resource) {
-                    Some(found) => Cached::Hit(decide(found)),
+                    Ok(found) => Cached::Hit(decide(found)),
                     // A failed load with nothing to serve, until it is retried: answered at
                     // once, not as a miss that would find this entry again.
-                    None => match entry.rules.lookup(resource) {
-                        Err(error) => Cached::Failed(error),
-                        Ok(found) => Cached::Hit(decide(found.as_bucket_cors())),
-                    },
+                    Err(error) => Cached::Failed(error),
                 };
             }
         }
