@@ -14,6 +14,9 @@ impl XmlOut for String {
     }
 }
 
+/// The bytes [`push_escaped`] replaces, each with a reference.
+const ESCAPED: [u8; 4] = [b'&', b'<', b'>', b'\r'];
+
 /// Appends `text` to `out`, escaped for XML character data (every document the crate writes
 /// puts text in elements only).
 ///
@@ -28,7 +31,7 @@ pub(crate) fn push_escaped(out: &mut impl XmlOut, text: &str) {
         return;
     }
     let mut rest = text;
-    while let Some(i) = rest.find(['&', '<', '>', '\r']) {
+    while let Some(i) = rest.find(ESCAPED.map(char::from)) {
         let (head, tail) = rest.split_at(i);
         out.push_str(head);
         let mut chars = tail.chars();
@@ -44,23 +47,17 @@ pub(crate) fn push_escaped(out: &mut impl XmlOut, text: &str) {
     out.push_str(rest);
 }
 
-/// Whether `bytes` holds a byte [`push_escaped`] replaces: `&`, `<`, `>` or `\r`.
+/// Whether `bytes` holds a byte [`push_escaped`] replaces ([`ESCAPED`]).
 fn needs_escaping(bytes: &[u8]) -> bool {
-    let special = |b: u8| matches!(b, b'&' | b'<' | b'>' | b'\r');
     let mut rest = bytes;
     while let Some((word, tail)) = rest.split_first_chunk::<8>() {
         let word = u64::from_le_bytes(*word);
-        if bytes_equal(word, b'&')
-            | bytes_equal(word, b'<')
-            | bytes_equal(word, b'>')
-            | bytes_equal(word, b'\r')
-            != 0
-        {
+        if ESCAPED.iter().fold(0, |found, &b| found | bytes_equal(word, b)) != 0 {
             return true;
         }
         rest = tail;
     }
-    rest.iter().any(|&b| special(b))
+    rest.iter().any(|b| ESCAPED.contains(b))
 }
 
 /// The length of `text` once [`push_escaped`] has escaped it.
