@@ -91,8 +91,7 @@ impl StoredConfiguration {
 
     /// The configuration, read back.
     pub(crate) fn configuration(&self) -> CorsConfiguration {
-        let count = usize::from(self.bytes.first().copied().unwrap_or(0));
-        let rules = (0..count)
+        let rules = (0..self.rule_count())
             .map(|index| {
                 let mut reader = self.rule(index);
                 let flags = reader.u8();
@@ -122,12 +121,16 @@ impl StoredConfiguration {
 
     /// The `ID` of rule `index`, if it has one.
     pub(crate) fn rule_id(&self, index: usize) -> Option<&str> {
-        let count = usize::from(self.bytes.first().copied().unwrap_or(0));
-        if index >= count {
+        if index >= self.rule_count() {
             return None;
         }
         let mut reader = self.rule(index);
         (reader.u8() & HAS_ID != 0).then(|| reader.str())
+    }
+
+    /// How many rules the block holds (its first byte).
+    fn rule_count(&self) -> usize {
+        usize::from(self.bytes.first().copied().unwrap_or(0))
     }
 
     /// A reader at the start of rule `index`.
