@@ -4,11 +4,12 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response};
 
 use crate::fetch_metadata::{FetchMetadata, SiteVerdict};
-use crate::matcher::Matcher;
+use crate::matcher::{Mask, Matcher};
 use crate::options::CorsOptions;
 use crate::policy::CorsPolicy;
+use crate::memo::{self, Echo, Outcome};
 use crate::request::{
-    CorsFields, Listed, OriginField, RequestHead, RequestedHeaders, ResourceType, S3Method,
+    CorsFields, Listed, OriginField, RequestHead, Requested, RequestedHeaders, ResourceType, S3Method,
     ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK,
 };
 use crate::response::{error_response, preflight_response, CorsHeaders, VARY_VALUE};
@@ -178,25 +179,10 @@ fn first_match<'a>(
     matcher: &Matcher,
     origin: &[u8],
     method: S3Method,
-    requested: Option<&RequestedHeaders<'a>>,
+    requested: &RequestedHeaders<'a>,
     listed: &mut Listed<'a>,
 ) -> Option<usize> {
-    let mut candidates = matcher.method_mask(method) & matcher.all();
-    if candidates == 0 {
-        return None;
-    }
-    candidates = matcher.origin_mask(origin, candidates);
-    if candidates == 0 {
-        return None;
-    }
-    let Some(requested) = requested else {
-        return Some(candidates.trailing_zeros() as usize);
-    };
-    let mut fields = requested.fields.iter();
-    let Some(first_field) = fields.next() else {
-        return Some(candidates.trailing_zeros() as usize);
-    };
-    let one_field = fields.next().is_none();
+    let mut candidates = accepting(matcher, origin, method)?;
     for name in requested.names() {
         // Rules with AllowedHeader `*` accept any name; only look a name up while another
         // rule is in the running.
@@ -213,40 +199,84 @@ fn first_match<'a>(
         listed.bytes += name.len();
     }
     let [first_name, ..] = listed.first;
-    if one_field
-        && listed.count == 1
-        && first_name.len() == first_field.len()
-        && !first_name.iter().any(u8::is_ascii_uppercase)
-    {
-        listed.verbatim = Some(first_field);
-    }
+    listed.verbatim = listed.count == 1
+        && requested
+            .single()
+            .is_some_and(|field| field.len() == first_name.len())
+        && !first_name.iter().any(u8::is_ascii_uppercase);
     Some(candidates.trailing_zeros() as usize)
 }
 
-/// The first rule that accepts the request, with the headers to send.
+/// The rules that accept `origin` and `method`; `None` when none does.
+#[inline]
+fn accepting(matcher: &Matcher, origin: &[u8], method: S3Method) -> Option<Mask> {
+    let candidates = matcher.method_mask(method) & matcher.all();
+    if candidates == 0 {
+        return None;
+    }
+    let candidates = matcher.origin_mask(origin, candidates);
+    (candidates != 0).then_some(candidates)
+}
+
+/// What matching decides for a request: the first rule that accepts it and the echo of its
+/// requested names, or [`Outcome::Refused`].
+fn outcome(matcher: &Matcher, origin: &[u8], method: S3Method, requested: &RequestedHeaders<'_>) -> Outcome {
+    let mut listed = Listed::default();
+    match first_match(matcher, origin, method, requested, &mut listed) {
+        None => Outcome::Refused,
+        Some(rule) => Outcome::Allowed {
+            rule,
+            echo: requested.echo(&listed),
+        },
+    }
+}
+
+/// The first rule that accepts the request, with the headers to send. A request with one
+/// `Access-Control-Request-Headers` field (a browser's preflight) is decided once per thread
+/// while it keeps coming ([`memo`](crate::memo)).
 #[inline]
 fn matched_rule(
     policy: &CorsPolicy,
     headers: &HeaderMap,
-    requested_headers: bool,
+    requested: Requested<'_>,
     origin: &HeaderValue,
     method: S3Method,
     private_network: bool,
 ) -> Option<Allowed> {
-    // Looked up only when the request may have the field (`CorsFields::requested_headers`).
-    let requested = requested_headers.then(|| RequestedHeaders::of(headers));
-    let mut listed = Listed::default();
-    let index = first_match(
-        &policy.matcher,
-        origin.as_bytes(),
-        method,
-        requested.as_ref(),
-        &mut listed,
-    )?;
-    let echo = requested.and_then(|requested| requested.echo(&listed));
+    let Some(requested) = RequestedHeaders::from_fields(requested, headers) else {
+        // No requested headers (most actual requests): the origin and the method decide.
+        let candidates = accepting(&policy.matcher, origin.as_bytes(), method)?;
+        let rule = candidates.trailing_zeros() as usize;
+        return Some(Allowed {
+            rule_index: rule,
+            headers: policy.headers(rule, origin, None, private_network)?,
+        });
+    };
+    let field = requested.single();
+    let decide = || outcome(&policy.matcher, origin.as_bytes(), method, &requested);
+    let decided = match field {
+        Some(field) => memo::decided(
+            &memo::Key {
+                policy: policy.id,
+                method,
+                origin: origin.as_bytes(),
+                requested: field.as_bytes(),
+            },
+            decide,
+        ),
+        None => decide(),
+    };
+    let Outcome::Allowed { rule, echo } = decided else {
+        return None;
+    };
+    let echo = match echo {
+        Echo::Nothing => None,
+        Echo::TheField => field.cloned(),
+        Echo::Built(value) => Some(value),
+    };
     Some(Allowed {
-        rule_index: index,
-        headers: policy.headers(index, origin, echo, private_network)?,
+        rule_index: rule,
+        headers: policy.headers(rule, origin, echo, private_network)?,
     })
 }
 
@@ -300,7 +330,7 @@ fn actual_decision(
         (Some(origin), Some(method)) => matched_rule(
             policy,
             head.headers,
-            fields.requested_headers,
+            fields.requested,
             origin,
             method,
             false,
@@ -380,7 +410,7 @@ fn preflight_decision(
     let CorsFields {
         origin,
         request_method,
-        requested_headers,
+        requested,
         ..
     } = fields;
     // Origin first, before anything is looked up.
@@ -416,7 +446,7 @@ fn preflight_decision(
         OriginField::One(origin) => matched_rule(
             policy,
             head.headers,
-            requested_headers,
+            requested,
             origin,
             method,
             private_network,

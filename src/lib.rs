@@ -148,6 +148,7 @@ mod json;
 mod layer;
 pub mod lint;
 mod matcher;
+mod memo;
 mod options;
 mod policy;
 mod request;

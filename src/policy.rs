@@ -33,9 +33,9 @@ use crate::stored::StoredConfiguration;
 /// # Ok::<(), tower_s3_cors::ConfigError>(())
 /// ```
 #[derive(Clone)]
-// In this order: what a request reads (the matcher, then the rules' answers: 64 bytes) first,
-// right after the reference counts, so it takes two cache lines at most; the configuration
-// after.
+// In this order: what a request reads (the matcher, the rules' answers and the id: 72 bytes)
+// first, right after the reference counts, so it takes two cache lines at most; the
+// configuration after.
 #[repr(C)]
 pub struct CorsPolicy {
     /// Which rules accept a request.
@@ -43,6 +43,8 @@ pub struct CorsPolicy {
     /// What each rule answers, by rule index; shared with the headers of the requests they
     /// allow.
     answers: Arc<[RuleAnswer]>,
+    /// Names the policy in each thread's memo of recent decisions (never reused).
+    pub(crate) id: u64,
     /// The configuration, in one block (a million policies are freed and kept by the block,
     /// not by the dozen a configuration is made of); the interner compares and hashes it.
     pub(crate) stored: StoredConfiguration,
@@ -82,6 +84,7 @@ impl CorsPolicy {
         CorsPolicy {
             answers: RuleAnswer::for_rules(config.rules()),
             matcher: Matcher::new(&config),
+            id: crate::memo::policy_id(),
             stored,
             read_back: OnceLock::new(),
         }

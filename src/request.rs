@@ -6,6 +6,7 @@ use http::header::{GetAll, ValueIter};
 use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
+use crate::memo::Echo;
 use crate::options::CorsOptions;
 use crate::swar::{bytes_equal, HIGH};
 
@@ -226,9 +227,27 @@ pub(crate) struct CorsFields<'a> {
     pub(crate) method: &'a Method,
     pub(crate) origin: OriginField<'a>,
     pub(crate) request_method: Option<(&'a HeaderValue, bool)>,
-    /// Whether the request may have `Access-Control-Request-Headers` (false only when it
-    /// certainly has none, so that matching need not look it up).
-    pub(crate) requested_headers: bool,
+    /// `Access-Control-Request-Headers` as the request sent it.
+    pub(crate) requested: Requested<'a>,
+}
+
+/// `Access-Control-Request-Headers` as the request sent it: absent, one field (as browsers
+/// send it), or several (their names are read from every field in turn).
+#[derive(Clone, Copy)]
+pub(crate) enum Requested<'a> {
+    Absent,
+    One(&'a HeaderValue),
+    Many,
+}
+
+impl<'a> Requested<'a> {
+    fn of(field: Option<(&'a HeaderValue, bool)>) -> Self {
+        match field {
+            None => Requested::Absent,
+            Some((value, false)) => Requested::One(value),
+            Some((_, true)) => Requested::Many,
+        }
+    }
 }
 
 /// Requests with at most this many fields are read in one pass over their fields (a few
@@ -244,13 +263,13 @@ impl<'a> CorsFields<'a> {
                 method: head.method,
                 origin: OriginField::of(first_and_repeated(headers, &ORIGIN)),
                 request_method: first_and_repeated(headers, &ACCESS_CONTROL_REQUEST_METHOD),
-                requested_headers: true,
+                requested: Requested::of(first_and_repeated(headers, &ACCESS_CONTROL_REQUEST_HEADERS)),
             };
         }
         // The same answers as `first_and_repeated` for each field, from one pass.
         let mut origin: Option<(&HeaderValue, bool)> = None;
         let mut request_method: Option<(&HeaderValue, bool)> = None;
-        let mut requested_headers = false;
+        let mut requested: Option<(&HeaderValue, bool)> = None;
         for (name, value) in headers {
             let first_or_repeated = |field: &mut Option<(&'a HeaderValue, bool)>| {
                 *field = Some(match *field {
@@ -263,14 +282,14 @@ impl<'a> CorsFields<'a> {
             } else if *name == ACCESS_CONTROL_REQUEST_METHOD {
                 first_or_repeated(&mut request_method);
             } else if *name == ACCESS_CONTROL_REQUEST_HEADERS {
-                requested_headers = true;
+                first_or_repeated(&mut requested);
             }
         }
         CorsFields {
             method: head.method,
             origin: OriginField::of(origin),
             request_method,
-            requested_headers,
+            requested: Requested::of(requested),
         }
     }
 
@@ -306,36 +325,65 @@ pub(crate) fn requested_headers(headers: &HeaderMap) -> Names<'_> {
     RequestedHeaders::of(headers).names()
 }
 
-/// The `Access-Control-Request-Headers` fields of a request, looked up once.
-pub(crate) struct RequestedHeaders<'a> {
-    pub(crate) fields: GetAll<'a, HeaderValue>,
+/// The `Access-Control-Request-Headers` fields of a request: the one the request sent (read
+/// with its other CORS fields), or every field, looked up once.
+pub(crate) enum RequestedHeaders<'a> {
+    One(&'a HeaderValue),
+    Many(GetAll<'a, HeaderValue>),
 }
 
 impl<'a> RequestedHeaders<'a> {
     #[inline]
     pub(crate) fn of(headers: &'a HeaderMap) -> Self {
-        RequestedHeaders {
-            fields: headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS),
+        RequestedHeaders::Many(headers.get_all(ACCESS_CONTROL_REQUEST_HEADERS))
+    }
+
+    /// The request's fields as [`CorsFields`] read them; `None` when it has none.
+    #[inline]
+    pub(crate) fn from_fields(requested: Requested<'a>, headers: &'a HeaderMap) -> Option<Self> {
+        match requested {
+            Requested::Absent => None,
+            Requested::One(value) => Some(RequestedHeaders::One(value)),
+            Requested::Many => Some(Self::of(headers)),
+        }
+    }
+
+    /// The request's only field, when it sent one.
+    #[inline]
+    pub(crate) fn single(&self) -> Option<&'a HeaderValue> {
+        match self {
+            RequestedHeaders::One(value) => Some(value),
+            RequestedHeaders::Many(fields) => {
+                let mut fields = fields.iter();
+                let first = fields.next()?;
+                fields.next().is_none().then_some(first)
+            }
         }
     }
 
     #[inline]
     pub(crate) fn names(&self) -> Names<'a> {
-        Names {
-            fields: self.fields.iter(),
-            rest: b"",
+        match self {
+            RequestedHeaders::One(value) => Names {
+                fields: None,
+                rest: value.as_bytes(),
+            },
+            RequestedHeaders::Many(fields) => Names {
+                fields: Some(fields.iter()),
+                rest: b"",
+            },
         }
     }
 
     /// The `Access-Control-Allow-Headers` echo of names `listed` counted: lowercased, joined
     /// by `, `. One allocation of the exact size, or none when the request's single field is
     /// already that value (one lowercase name, as browsers send it).
-    pub(crate) fn echo(&self, listed: &Listed) -> Option<HeaderValue> {
+    pub(crate) fn echo(&self, listed: &Listed) -> Echo {
         if listed.count == 0 {
-            return None;
+            return Echo::Nothing;
         }
-        if let Some(field) = listed.verbatim {
-            return Some(field.clone());
+        if listed.verbatim {
+            return Echo::TheField;
         }
         let mut out = Vec::with_capacity(listed.bytes + 2 * (listed.count - 1));
         let mut push = |name: &[u8]| {
@@ -355,7 +403,10 @@ impl<'a> RequestedHeaders<'a> {
         }
         // Exact capacity, so `Bytes` takes the buffer over without a second allocation. The
         // bytes come from header values, so they are valid in one.
-        HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
+        match HeaderValue::from_maybe_shared(bytes::Bytes::from(out)) {
+            Ok(value) => Echo::Built(value),
+            Err(_) => Echo::Nothing,
+        }
     }
 }
 
@@ -367,8 +418,8 @@ pub(crate) struct Listed<'a> {
     pub(crate) bytes: usize,
     /// The first names (all of them when `count` is at most their number).
     pub(crate) first: [&'a [u8]; KEPT_NAMES],
-    /// The request's one field, when it is exactly the echo.
-    pub(crate) verbatim: Option<&'a HeaderValue>,
+    /// Whether the request's one field is exactly the echo.
+    pub(crate) verbatim: bool,
 }
 
 /// How many requested names the matching pass keeps for the echo (browsers send a few).
@@ -376,7 +427,8 @@ const KEPT_NAMES: usize = 8;
 
 /// Iterator over requested header names (see [`requested_headers`]).
 pub(crate) struct Names<'a> {
-    fields: ValueIter<'a, HeaderValue>,
+    /// The fields not read yet (none when the request's one field is `rest`).
+    fields: Option<ValueIter<'a, HeaderValue>>,
     /// What is left of the current field.
     rest: &'a [u8],
 }
@@ -388,7 +440,7 @@ impl<'a> Iterator for Names<'a> {
         loop {
             let rest = skip_separators(self.rest);
             if rest.is_empty() {
-                self.rest = self.fields.next()?.as_bytes();
+                self.rest = self.fields.as_mut()?.next()?.as_bytes();
                 continue;
             }
             // `rest` starts with a name byte, so the trimmed item is not empty.
@@ -473,7 +525,7 @@ mod tests {
     use super::*;
 
     /// What the fields say, comparable.
-    fn summary(fields: &CorsFields<'_>) -> (String, Option<(Vec<u8>, bool)>, bool) {
+    fn summary(fields: &CorsFields<'_>) -> (String, Option<(Vec<u8>, bool)>, String) {
         let origin = match fields.origin {
             OriginField::Absent => "absent".to_owned(),
             OriginField::One(value) => format!("one {value:?}"),
@@ -482,7 +534,12 @@ mod tests {
         let method = fields
             .request_method
             .map(|(v, repeated)| (v.as_bytes().to_vec(), repeated));
-        (origin, method, fields.requested_headers)
+        let requested = match fields.requested {
+            Requested::Absent => "absent".to_owned(),
+            Requested::One(value) => format!("one {value:?}"),
+            Requested::Many => "many".to_owned(),
+        };
+        (origin, method, requested)
     }
 
     #[test]
@@ -520,12 +577,11 @@ mod tests {
                     assert!(small.len() <= ONE_PASS_FIELDS && large.len() > ONE_PASS_FIELDS);
                     let one_pass = CorsFields::of(&RequestHead::new(&method, &uri, &small));
                     let lookups = CorsFields::of(&RequestHead::new(&method, &uri, &large));
-                    let (o, m, r) = summary(&one_pass);
-                    let (lo, lm, lr) = summary(&lookups);
-                    assert_eq!((&o, &m), (&lo, &lm), "{origin:?} {acrm:?} {acrh:?}");
-                    // The lookup path always looks the requested headers up; the pass knows.
-                    assert!(lr);
-                    assert_eq!(r, !acrh.is_empty());
+                    assert_eq!(
+                        summary(&one_pass),
+                        summary(&lookups),
+                        "{origin:?} {acrm:?} {acrh:?}"
+                    );
                 }
             }
         }

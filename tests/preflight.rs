@@ -488,3 +488,80 @@ async fn a_preflight_never_calls_the_inner_service() {
     send(&layer, &stub, request("GET", "/k", &[])).await;
     assert_eq!(stub.calls(), 3);
 }
+
+// ---- repeated preflights --------------------------------------------------------------------
+//
+// Each thread keeps its last few preflight decisions (the same preflight comes again for every
+// URL a page fetches). These tests pin what that may not change.
+
+/// A preflight whose `Origin` and `Access-Control-Request-Headers` are slices of `buffer`, as
+/// hyper hands them over (slices of its read buffer).
+fn preflight_from(buffer: &bytes::Bytes, origin: std::ops::Range<usize>, acrh: std::ops::Range<usize>) -> http::Request<()> {
+    let mut request = http::Request::new(());
+    *request.method_mut() = http::Method::OPTIONS;
+    *request.uri_mut() = http::Uri::from_static("/key");
+    let headers = request.headers_mut();
+    let value = |range| HeaderValue::from_maybe_shared(buffer.slice(range)).expect("value");
+    headers.insert("origin", value(origin));
+    headers.insert("access-control-request-method", HeaderValue::from_static("PUT"));
+    headers.insert("access-control-request-headers", value(acrh));
+    request
+}
+
+#[test]
+fn a_repeated_preflight_gets_the_same_answer_and_nothing_of_the_request_is_kept() {
+    let policy = tower_s3_cors::CorsPolicy::new(config(RULES));
+    // One lowercase name (sent back as the request's own field) and two names in capitals
+    // (an echo built for them).
+    for acrh in ["x-amz-date", "X-Amz-Date, x-amz-meta-a"] {
+        let text = format!("https://app.example{acrh}");
+        let buffer = bytes::Bytes::from(text.into_bytes());
+        let at = "https://app.example".len();
+        let answers: Vec<_> = (0..3)
+            .map(|_| {
+                let request = preflight_from(&buffer, 0..at, at..buffer.len());
+                match policy.evaluate(&request) {
+                    Decision::Preflight(allowed) => allowed.headers().clone(),
+                    other => panic!("{acrh}: {other:?}"),
+                }
+            })
+            .collect();
+        let echo = acrh.to_ascii_lowercase();
+        for headers in &answers {
+            assert_eq!(headers.allow_headers(), Some(&HeaderValue::from_str(&echo).unwrap()), "{acrh}");
+            assert_eq!(headers.allow_origin(), "https://app.example");
+        }
+        drop(answers);
+        // The decisions are kept; the request's values (and the buffer they are slices of,
+        // a server's whole read buffer) are not.
+        assert!(buffer.is_unique(), "{acrh}: the request's buffer is still referenced");
+    }
+}
+
+#[test]
+fn a_repeated_preflight_is_decided_by_the_policy_it_comes_to() {
+    // Two policies that answer the same preflight differently, asked in turn, and a policy
+    // compiled again from a changed configuration (as PutBucketCors does).
+    let allowing = tower_s3_cors::CorsPolicy::new(config(RULES));
+    let refusing = tower_s3_cors::CorsPolicy::new(config(
+        r#"[{"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET", "PUT"],
+             "AllowedHeaders": ["content-type"]}]"#,
+    ));
+    let headers: &[(&str, &[u8])] = &[
+        ("origin", b"https://app.example"),
+        ("access-control-request-method", b"PUT"),
+        ("access-control-request-headers", b"x-amz-date"),
+    ];
+    let request = request("OPTIONS", "/key", headers);
+    for _ in 0..3 {
+        assert!(matches!(allowing.evaluate(&request), Decision::Preflight(_)));
+        assert!(matches!(refusing.evaluate(&request), Decision::Refuse(r) if r.kind() == RefusalKind::NotAllowed));
+    }
+    for round in 0..3 {
+        let policy = tower_s3_cors::CorsPolicy::new(config(if round % 2 == 0 { RULES } else {
+            r#"[{"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET"], "AllowedHeaders": ["*"]}]"#
+        }));
+        let decision = policy.evaluate(&request);
+        assert_eq!(matches!(decision, Decision::Preflight(_)), round % 2 == 0, "round {round}: {decision:?}");
+    }
+}

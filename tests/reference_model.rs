@@ -34,7 +34,8 @@ use http_body_util::{BodyExt, Full};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tower::{service_fn, Layer, ServiceExt};
-use tower_s3_cors::{CorsConfiguration, CorsLayer, CorsRule, RequestIds};
+use tower::Service;
+use tower_s3_cors::{CorsBody, CorsConfiguration, CorsLayer, CorsRule, RequestIds};
 
 // ---------------------------------------------------------------------------------------
 // The model.
@@ -411,6 +412,20 @@ fn layer_answer(
         }
         async move { Ok::<_, Infallible>(response) }
     }));
+    // The same request twice through the same layer: the second preflight is answered from
+    // this thread's memo of recent decisions, and must be the same answer, byte for byte.
+    let first = send(runtime, service.clone(), request, &calls);
+    let second = send(runtime, service, request, &calls);
+    assert_eq!(first, second, "the same request answered twice");
+    first
+}
+
+/// One request through `service`, as an [`Answer`].
+fn send<S>(runtime: &tokio::runtime::Runtime, service: S, request: &ModelRequest, calls: &AtomicUsize) -> Answer
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<CorsBody<Full<Bytes>>>, Error = Infallible>,
+{
+    calls.store(0, Ordering::SeqCst);
     let mut http_request = Request::new(Full::new(Bytes::new()));
     *http_request.method_mut() = Method::from_bytes(request.method.as_bytes()).expect("method");
     *http_request.uri_mut() = request.path.parse().expect("path");
@@ -421,7 +436,7 @@ fn layer_answer(
         );
     }
     let (parts, body) = runtime
-        .block_on(async { service.oneshot(http_request).await })
+        .block_on(service.oneshot(http_request))
         .expect("infallible")
         .into_parts();
     let body = runtime.block_on(body.collect()).expect("body").to_bytes();
@@ -1010,7 +1025,9 @@ mod matcher {
         fn compiled_matcher_agrees_with_the_model((rules, requests) in case()) {
             let config = configuration(&rules);
             let policy = CorsPolicy::new(config.clone());
-            for req in &requests {
+            // The requests twice over: the second time, the last few preflights are answered
+            // from this thread's memo of recent decisions, and must agree all the same.
+            for req in requests.iter().chain(&requests) {
                 let headers: Vec<(&str, &[u8])> = req.headers.iter().map(|(n, v)| (*n, &v[..])).collect();
                 let request = common::request(&req.method, "/k", &headers);
                 let (want, want_rule) = model_outcome(&config, &req.model_request());
