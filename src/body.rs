@@ -45,6 +45,13 @@ impl<B> CorsBody<B> {
         }
     }
 
+    /// The layer's empty body (a preflight's).
+    pub(crate) fn empty() -> Self {
+        CorsBody {
+            kind: Kind::Own { data: None },
+        }
+    }
+
     /// The inner service's body, if this is one.
     pub fn into_inner(self) -> Option<B> {
         match self.kind {

@@ -5,9 +5,9 @@ use http::{HeaderMap, HeaderValue, Method, Response};
 
 use crate::fetch_metadata::{FetchMetadata, SiteVerdict};
 use crate::matcher::{Mask, Matcher};
+use crate::memo::{self, Matched, Outcome};
 use crate::options::CorsOptions;
 use crate::policy::CorsPolicy;
-use crate::memo::{self, Echo, Outcome};
 use crate::request::{
     CorsFields, Listed, OriginField, RequestHead, Requested, RequestedHeaders, ResourceType, S3Method,
     ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK,
@@ -219,21 +219,20 @@ fn accepting(matcher: &Matcher, origin: &[u8], method: S3Method) -> Option<Mask>
 }
 
 /// What matching decides for a request: the first rule that accepts it and the echo of its
-/// requested names, or [`Outcome::Refused`].
+/// requested names; `None` when no rule does.
 fn outcome(matcher: &Matcher, origin: &[u8], method: S3Method, requested: &RequestedHeaders<'_>) -> Outcome {
     let mut listed = Listed::default();
-    match first_match(matcher, origin, method, requested, &mut listed) {
-        None => Outcome::Refused,
-        Some(rule) => Outcome::Allowed {
-            rule,
-            echo: requested.echo(&listed),
-        },
-    }
+    let rule = first_match(matcher, origin, method, requested, &mut listed)?;
+    Some(Matched {
+        rule,
+        echo: requested.echo(&listed),
+        echo_is_field: listed.verbatim,
+    })
 }
 
-/// The first rule that accepts the request, with the headers to send. A request with one
-/// `Access-Control-Request-Headers` field (a browser's preflight) is decided once per thread
-/// while it keeps coming ([`memo`](crate::memo)).
+/// The first rule that accepts the request, with the headers to send. A preflight with one
+/// `Access-Control-Request-Headers` field (as browsers send them) is matched once per thread
+/// while it keeps coming ([`memo`](crate::memo)); actual requests rarely carry the field.
 #[inline]
 fn matched_rule(
     policy: &CorsPolicy,
@@ -242,6 +241,7 @@ fn matched_rule(
     origin: &HeaderValue,
     method: S3Method,
     private_network: bool,
+    preflight: bool,
 ) -> Option<Allowed> {
     let Some(requested) = RequestedHeaders::from_fields(requested, headers) else {
         // No requested headers (most actual requests): the origin and the method decide.
@@ -255,25 +255,26 @@ fn matched_rule(
     let field = requested.single();
     let decide = || outcome(&policy.matcher, origin.as_bytes(), method, &requested);
     let decided = match field {
-        Some(field) => memo::decided(
+        Some(field) if preflight => memo::decided(
             &memo::Key {
                 policy: policy.id,
                 method,
                 origin: origin.as_bytes(),
-                requested: field.as_bytes(),
+                requested: Some(field.as_bytes()),
+                // Matching depends on neither.
+                options: CorsOptions::NONE,
+                private_network: false,
             },
             decide,
         ),
-        None => decide(),
+        _ => decide(),
     };
-    let Outcome::Allowed { rule, echo } = decided else {
-        return None;
-    };
-    let echo = match echo {
-        Echo::Nothing => None,
-        Echo::TheField => field.cloned(),
-        Echo::Built(value) => Some(value),
-    };
+    let Matched {
+        rule,
+        echo,
+        echo_is_field,
+    } = decided?;
+    let echo = if echo_is_field { field.cloned() } else { echo };
     Some(Allowed {
         rule_index: rule,
         headers: policy.headers(rule, origin, echo, private_network)?,
@@ -291,7 +292,17 @@ fn matched_rule(
 /// assert!(matches!(decision, Decision::PassThrough(p) if p.reason() == PassReason::NotConfigured));
 /// ```
 pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptions) -> Decision {
-    let fields = CorsFields::of(&head);
+    decide_on(head, CorsFields::of(&head), bucket, options)
+}
+
+/// [`decide`], on the request's CORS fields read already.
+#[inline]
+pub(crate) fn decide_on<'a>(
+    head: RequestHead<'a>,
+    fields: CorsFields<'a>,
+    bucket: BucketCors<'_>,
+    options: &CorsOptions,
+) -> Decision {
     if fields.is_preflight(options) {
         return preflight_decision(head, bucket, options, fields);
     }
@@ -333,6 +344,7 @@ fn actual_decision(
             fields.requested,
             origin,
             method,
+            false,
             false,
         ),
         _ => None,
@@ -450,6 +462,7 @@ fn preflight_decision(
             origin,
             method,
             private_network,
+            true,
         ),
         _ => None,
     };
@@ -511,7 +524,7 @@ impl Decision {
     /// ```
     pub fn to_response(&self, ids: &RequestIds) -> Option<Response<Bytes>> {
         match self {
-            Decision::Preflight(allowed) => Some(preflight_response(allowed.headers().clone())),
+            Decision::Preflight(allowed) => Some(preflight_response(allowed.headers().clone(), Bytes::new())),
             Decision::Refuse(refusal) => Some(error_response(refusal, Some(ids.clone()))),
             Decision::PassThrough(_) | Decision::Actual(_) => None,
         }

@@ -1,30 +1,40 @@
-//! The last few preflight decisions of each thread. One web application's pages send the same
+//! The last few preflights of each thread. One web application's pages send the same
 //! preflight (`Origin`, method, requested headers) for every URL they fetch, and a browser
-//! caches a preflight per URL, so a server deciding preflights mostly decides the same few
-//! again; each thread keeps its last [`WAYS`] and answers a repeat without splitting the
-//! requested names, matching them or building their echo again.
+//! caches a preflight per URL, so a server mostly answers the same few preflights again. Each
+//! thread keeps its last [`WAYS`] of them twice over:
 //!
-//! A decision depends on the policy, the requested method, the `Origin` and the one
-//! `Access-Control-Request-Headers` field, and on nothing else: the memo keys on the four,
-//! byte for byte, with the policy named by an id that is never reused (an address is, once
-//! a policy is freed), so a replaced policy's decisions are never given for its successor.
-//! What it keeps is the matched rule and the echo it built, never a value of the request
-//! (one would hold the server's whole read buffer): an echo equal to the request's field is
-//! kept as "the field", and the field of the request at hand is sent.
+//! - what matching decided (the rule and the echo of the requested names), for [`decide`]
+//!   and every caller of it: a repeat is not split, matched and echoed again;
+//! - the layer's whole answer to an allowed preflight (its header map), for a layer with no
+//!   decision hook and no `tracing` subscriber for its decisions: a repeat is answered by
+//!   cloning the map, as a server would send a prebuilt answer, with no decision made.
 //!
-//! Bounded: [`WAYS`] entries of at most [`KEY_BYTES`] key bytes per thread; longer keys are
-//! decided each time. A thread whose memo is busy or gone (its exit) decides without it.
+//! An answer depends on the policy, the requested method, the `Origin`, the one
+//! `Access-Control-Request-Headers` field (or its absence) and, for the layer's answer, its
+//! options and whether Private Network Access was asked for; on nothing else. The memo keys
+//! on all of them, byte for byte, with the policy named by an id that is never reused (an
+//! address is, once a policy is freed), so a replaced policy's answers are never given for
+//! its successor. It keeps nothing that belongs to the request (a value of it would hold the
+//! server's whole read buffer): an echo equal to the request's field is kept as "the field",
+//! and the kept answers hold copies.
+//!
+//! Bounded: [`WAYS`] entries of at most [`KEY_BYTES`] key bytes per thread and table; longer
+//! keys are decided each time. A thread whose memo is busy or gone (its exit) decides
+//! without it.
+//!
+//! [`decide`]: crate::decide
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 
+use crate::options::CorsOptions;
 use crate::request::S3Method;
 
-/// Decisions kept per thread.
+/// Answers kept per thread and table.
 const WAYS: usize = 4;
-/// The longest `Origin` and requested-headers field, together, whose decision is kept.
+/// The longest `Origin` and requested-headers field, together, whose answer is kept.
 const KEY_BYTES: usize = 192;
 
 /// A new policy's id: unique for the life of the process (ids start at 1; 0 marks an empty
@@ -34,126 +44,225 @@ pub(crate) fn policy_id() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// What a preflight's matching depends on.
+/// What a preflight's answer depends on.
+#[derive(Clone, Copy)]
 pub(crate) struct Key<'a> {
     pub(crate) policy: u64,
     pub(crate) method: S3Method,
     pub(crate) origin: &'a [u8],
-    pub(crate) requested: &'a [u8],
+    /// The one `Access-Control-Request-Headers` field; `None` when there is none.
+    pub(crate) requested: Option<&'a [u8]>,
+    /// The layer's options and whether Private Network Access was asked for (the layer's
+    /// answers only; matching depends on neither).
+    pub(crate) options: CorsOptions,
+    pub(crate) private_network: bool,
 }
 
-/// What a preflight's matching decided.
+impl Key<'_> {
+    fn requested_bytes(&self) -> &[u8] {
+        self.requested.unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.origin.len() + self.requested_bytes().len()
+    }
+}
+
+/// What a preflight's matching decided: the first rule that accepts it and what to echo;
+/// `None` when no rule does.
+pub(crate) type Outcome = Option<Matched>;
+
+/// A rule accepts the request.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// No rule accepts the request.
-    Refused,
-    /// The first rule that does, and the `Access-Control-Allow-Headers` to send.
-    Allowed { rule: usize, echo: Echo },
+pub(crate) struct Matched {
+    pub(crate) rule: usize,
+    /// `Access-Control-Allow-Headers`, when it is not the request's field itself.
+    pub(crate) echo: Option<HeaderValue>,
+    /// `Access-Control-Allow-Headers` is the request's one field as it is (one lowercase name,
+    /// as browsers send it): the request's own value is sent, and none is kept here.
+    pub(crate) echo_is_field: bool,
 }
 
-/// The `Access-Control-Allow-Headers` of an allowed request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Echo {
-    /// None (no names requested).
-    Nothing,
-    /// The request's one field, as it is (one lowercase name, as browsers send it).
-    TheField,
-    /// The names lowercased and `, `-joined.
-    Built(HeaderValue),
-}
-
-struct Entry {
+struct Entry<T> {
     /// 0 when empty.
     policy: u64,
     method: S3Method,
+    has_requested: bool,
+    options: CorsOptions,
+    private_network: bool,
     /// `key[..origin]` is the `Origin`, `key[origin..len]` the requested headers.
     origin: usize,
     len: usize,
     key: [u8; KEY_BYTES],
-    outcome: Outcome,
+    value: Option<T>,
+    /// The table's clock when it was last asked for (0: never).
+    used: u64,
 }
 
-impl Entry {
-    const EMPTY: Entry = Entry {
+impl<T> Entry<T> {
+    const EMPTY: Self = Entry {
         policy: 0,
         method: S3Method::Get,
+        has_requested: false,
+        options: CorsOptions::NONE,
+        private_network: false,
         origin: 0,
         len: 0,
         key: [0; KEY_BYTES],
-        outcome: Outcome::Refused,
+        value: None,
+        used: 0,
     };
 
     #[inline]
     fn is(&self, key: &Key<'_>) -> bool {
         self.policy == key.policy
             && self.method == key.method
+            && self.has_requested == key.requested.is_some()
+            && self.private_network == key.private_network
+            && self.options == key.options
             && self.origin == key.origin.len()
-            && self.len == key.origin.len() + key.requested.len()
+            && self.len == key.len()
             && self.key.get(..self.origin) == Some(key.origin)
-            && self.key.get(self.origin..self.len) == Some(key.requested)
+            && self.key.get(self.origin..self.len) == Some(key.requested_bytes())
     }
 }
 
-struct Memo {
-    entries: [Entry; WAYS],
-    /// The entry the next decision replaces (round robin).
-    next: usize,
+struct Table<T> {
+    entries: [Entry<T>; WAYS],
+    /// Counts uses: a new key takes the place of the entry used longest ago, so a stream of
+    /// keys that come once does not push out the answers that keep being asked for.
+    clock: u64,
 }
 
-impl Memo {
-    fn find(&self, key: &Key<'_>) -> Option<Outcome> {
-        let entry = self.entries.iter().find(|entry| entry.is(key))?;
-        Some(entry.outcome.clone())
+/// What a table knows of a key.
+enum Found<T> {
+    /// Its answer.
+    Answer(T),
+    /// That it was asked lately, once: its answer is to be kept ([`Table::fill`]).
+    Seen,
+    /// Nothing: it is now marked seen.
+    New,
+}
+
+impl<T: Clone> Table<T> {
+    const EMPTY: Self = Table {
+        entries: [const { Entry::EMPTY }; WAYS],
+        clock: 0,
+    };
+
+    /// What the table knows of `key`; a new key is marked seen, so that its answer is kept
+    /// the second time it comes (a key that never comes twice costs a copy of its bytes, no
+    /// allocation).
+    #[inline]
+    fn look(&mut self, key: &Key<'_>) -> Found<T> {
+        self.clock += 1;
+        match self.entries.iter_mut().find(|entry| entry.is(key)) {
+            Some(entry) => {
+                entry.used = self.clock;
+                match &entry.value {
+                    Some(value) => Found::Answer(value.clone()),
+                    None => Found::Seen,
+                }
+            }
+            None => {
+                self.keep(key, None);
+                Found::New
+            }
+        }
     }
 
-    fn keep(&mut self, key: &Key<'_>, outcome: &Outcome) {
-        let len = key.origin.len() + key.requested.len();
-        let Some(entry) = self.entries.get_mut(self.next) else {
+    /// Keeps `value` as `key`'s answer.
+    fn fill(&mut self, key: &Key<'_>, value: T) {
+        match self.entries.iter_mut().find(|entry| entry.is(key)) {
+            Some(entry) => entry.value = Some(value),
+            None => self.keep(key, Some(value)),
+        }
+    }
+
+    /// A new entry for `key`, in place of the one used longest ago.
+    fn keep(&mut self, key: &Key<'_>, value: Option<T>) {
+        let Some(entry) = self.entries.iter_mut().min_by_key(|entry| entry.used) else {
             return;
         };
-        let Some(bytes) = entry.key.get_mut(..len) else {
+        let Some(bytes) = entry.key.get_mut(..key.len()) else {
             return;
         };
         let (origin, requested) = bytes.split_at_mut(key.origin.len());
         origin.copy_from_slice(key.origin);
-        requested.copy_from_slice(key.requested);
+        requested.copy_from_slice(key.requested_bytes());
         entry.policy = key.policy;
         entry.method = key.method;
+        entry.has_requested = key.requested.is_some();
+        entry.options = key.options;
+        entry.private_network = key.private_network;
         entry.origin = key.origin.len();
-        entry.len = len;
-        entry.outcome = outcome.clone();
-        self.next = (self.next + 1) % WAYS;
+        entry.len = key.len();
+        entry.value = value;
+        entry.used = self.clock;
     }
 }
 
 thread_local! {
-    static MEMO: RefCell<Memo> = const {
-        RefCell::new(Memo {
-            entries: [const { Entry::EMPTY }; WAYS],
-            next: 0,
-        })
-    };
+    static OUTCOMES: RefCell<Table<Outcome>> = const { RefCell::new(Table::EMPTY) };
+    static PREFLIGHTS: RefCell<Table<HeaderMap>> = const { RefCell::new(Table::EMPTY) };
 }
 
-/// `f` on this thread's memo; `None` when it is in use or gone (the thread is exiting).
-fn with_memo<T>(f: impl FnOnce(&mut Memo) -> T) -> Option<T> {
-    MEMO.try_with(|memo| memo.try_borrow_mut().ok().map(|mut memo| f(&mut memo)))
+/// `f` on this thread's `table`; `None` when it is in use or gone (the thread is exiting).
+#[inline]
+fn with<T: 'static, R>(
+    table: &'static std::thread::LocalKey<RefCell<Table<T>>>,
+    f: impl FnOnce(&mut Table<T>) -> R,
+) -> Option<R> {
+    table
+        .try_with(|table| table.try_borrow_mut().ok().map(|mut table| f(&mut table)))
         .ok()
         .flatten()
 }
 
-/// The outcome this thread decided for `key` lately, or `decide()`'s, then kept.
+/// The outcome this thread decided for `key` lately, or `decide()`'s (kept when the key came
+/// before).
 #[inline]
 pub(crate) fn decided(key: &Key<'_>, decide: impl FnOnce() -> Outcome) -> Outcome {
-    if key.origin.len() + key.requested.len() > KEY_BYTES {
+    if key.len() > KEY_BYTES {
         return decide();
     }
-    if let Some(outcome) = with_memo(|memo| memo.find(key)).flatten() {
-        return outcome;
+    match with(&OUTCOMES, |table| table.look(key)) {
+        Some(Found::Answer(outcome)) => outcome,
+        Some(Found::Seen) => {
+            let outcome = decide();
+            with(&OUTCOMES, |table| table.fill(key, outcome.clone()));
+            outcome
+        }
+        Some(Found::New) | None => decide(),
     }
-    let outcome = decide();
-    with_memo(|memo| memo.keep(key, &outcome));
-    outcome
+}
+
+/// What this thread knows of the layer's answer to a preflight.
+pub(crate) enum Preflight {
+    /// The answer it gave lately.
+    Answer(HeaderMap),
+    /// The preflight came lately, once: its answer is to be kept ([`keep_preflight`]).
+    Seen,
+    /// Nothing (it is now marked seen), or it cannot be kept.
+    New,
+}
+
+/// What this thread knows of the layer's answer to the preflight `key`.
+#[inline]
+pub(crate) fn preflight(key: &Key<'_>) -> Preflight {
+    if key.len() > KEY_BYTES {
+        return Preflight::New;
+    }
+    match with(&PREFLIGHTS, |table| table.look(key)) {
+        Some(Found::Answer(answer)) => Preflight::Answer(answer),
+        Some(Found::Seen) => Preflight::Seen,
+        Some(Found::New) | None => Preflight::New,
+    }
+}
+
+/// Keeps the layer's answer to the preflight `key`.
+pub(crate) fn keep_preflight(key: &Key<'_>, answer: &HeaderMap) {
+    with(&PREFLIGHTS, |table| table.fill(key, answer.clone()));
 }
 
 #[cfg(test)]
@@ -165,27 +274,40 @@ mod tests {
             policy,
             method: S3Method::Put,
             origin: origin.as_bytes(),
-            requested: requested.as_bytes(),
+            requested: Some(requested.as_bytes()),
+            options: CorsOptions::NONE,
+            private_network: false,
         }
     }
 
     fn allowed(rule: usize) -> Outcome {
-        Outcome::Allowed {
+        Some(Matched {
             rule,
-            echo: Echo::Nothing,
-        }
+            echo: None,
+            echo_is_field: false,
+        })
+    }
+
+    /// `decided`, and whether it decided (rather than answered from the memo).
+    fn decide(key: &Key<'_>, answer: Outcome) -> (Outcome, bool) {
+        let mut ran = false;
+        let outcome = decided(key, || {
+            ran = true;
+            answer
+        });
+        (outcome, ran)
     }
 
     #[test]
-    fn a_repeat_is_answered_from_the_memo_and_anything_else_is_decided() {
+    fn a_decision_is_kept_the_second_time_and_given_from_the_third() {
         let policy = policy_id();
-        assert_eq!(decided(&key(policy, "https://a", "x-a"), || allowed(1)), allowed(1));
-        // The same key: not decided again.
-        assert_eq!(
-            decided(&key(policy, "https://a", "x-a"), || unreachable!("decided again")),
-            allowed(1)
-        );
-        // Any part different: decided.
+        let k = key(policy, "https://a", "x-a");
+        assert_eq!(decide(&k, allowed(1)), (allowed(1), true));
+        assert_eq!(decide(&k, allowed(1)), (allowed(1), true));
+        for _ in 0..3 {
+            assert_eq!(decide(&k, allowed(2)), (allowed(1), false));
+        }
+        // Any part different: decided, every time.
         let other = policy_id();
         let differs = [
             key(other, "https://a", "x-a"),
@@ -198,17 +320,26 @@ mod tests {
                 method: S3Method::Get,
                 ..key(policy, "https://a", "x-a")
             },
+            Key {
+                requested: None,
+                ..key(policy, "https://ax-a", "")
+            },
+            Key {
+                private_network: true,
+                ..key(policy, "https://a", "x-a")
+            },
+            Key {
+                options: CorsOptions::new().fetch_mode(true),
+                ..key(policy, "https://a", "x-a")
+            },
         ];
         for (i, k) in differs.iter().enumerate() {
-            let mut ran = false;
+            // Each after the kept one, so that it is still there to be confused with.
             assert_eq!(
-                decided(k, || {
-                    ran = true;
-                    allowed(i + 10)
-                }),
-                allowed(i + 10)
+                decide(&key(policy, "https://a", "x-a"), None),
+                (allowed(1), false)
             );
-            assert!(ran, "key {i} answered from the memo");
+            assert_eq!(decide(k, allowed(i + 10)), (allowed(i + 10), true), "key {i}");
         }
     }
 
@@ -216,28 +347,52 @@ mod tests {
     fn the_memo_keeps_a_few_decisions_and_long_keys_none() {
         let policy = policy_id();
         let origins: Vec<String> = (0..=WAYS).map(|i| format!("https://{i}.example")).collect();
-        for (i, origin) in origins.iter().enumerate() {
-            decided(&key(policy, origin, ""), || allowed(i));
+        let keys: Vec<Key<'_>> = origins.iter().map(|o| key(policy, o, "")).collect();
+        for (i, k) in keys.iter().take(WAYS).enumerate() {
+            decide(k, allowed(i));
+            decide(k, allowed(i));
         }
-        // The first was replaced by the last; the others are kept.
-        let mut ran = false;
-        decided(&key(policy, &origins[0], ""), || {
-            ran = true;
-            allowed(0)
-        });
-        assert!(ran);
-        for (i, origin) in origins.iter().enumerate().skip(2) {
-            assert_eq!(decided(&key(policy, origin, ""), || unreachable!()), allowed(i));
+        for (i, k) in keys.iter().take(WAYS).enumerate() {
+            assert_eq!(decide(k, None), (allowed(i), false));
+        }
+        // A new key takes the oldest entry's place.
+        decide(&keys[WAYS], allowed(WAYS));
+        assert_eq!(decide(&keys[0], None), (None, true));
+        for (i, k) in keys.iter().enumerate().take(WAYS).skip(2) {
+            assert_eq!(decide(k, None), (allowed(i), false));
         }
         // Too long to keep: decided every time.
         let long = "x".repeat(KEY_BYTES);
-        for _ in 0..2 {
-            let mut ran = false;
-            decided(&key(policy, "https://a", &long), || {
-                ran = true;
-                Outcome::Refused
-            });
-            assert!(ran);
+        for _ in 0..3 {
+            assert_eq!(decide(&key(policy, "https://a", &long), None), (None, true));
+        }
+    }
+
+    #[test]
+    fn an_answer_is_kept_when_a_preflight_comes_the_second_time() {
+        let k = key(policy_id(), "https://a", "x-a");
+        let mut answer = HeaderMap::new();
+        answer.insert(
+            "access-control-allow-origin",
+            HeaderValue::from_static("https://a"),
+        );
+        assert!(matches!(preflight(&k), Preflight::New));
+        assert!(matches!(preflight(&k), Preflight::Seen));
+        keep_preflight(&k, &answer);
+        for _ in 0..3 {
+            assert!(matches!(preflight(&k), Preflight::Answer(kept) if kept == answer));
+        }
+        let other = Key {
+            private_network: true,
+            ..k
+        };
+        assert!(matches!(preflight(&other), Preflight::New));
+        let long = "x".repeat(KEY_BYTES);
+        for _ in 0..3 {
+            assert!(matches!(
+                preflight(&key(k.policy, "https://a", &long)),
+                Preflight::New
+            ));
         }
     }
 }

@@ -16,6 +16,15 @@ pub struct CorsOptions {
 }
 
 impl CorsOptions {
+    /// Every option off ([`Default`], as a constant).
+    pub(crate) const NONE: CorsOptions = CorsOptions {
+        cache_safe_vary: false,
+        fetch_mode: false,
+        enforce: false,
+        private_network: false,
+        fetch_metadata: None,
+    };
+
     /// S3's behaviour: every option off.
     pub fn new() -> Self {
         Self::default()

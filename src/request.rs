@@ -6,7 +6,6 @@ use http::header::{GetAll, ValueIter};
 use http::header::{ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
-use crate::memo::Echo;
 use crate::options::CorsOptions;
 use crate::swar::{bytes_equal, HIGH};
 
@@ -171,6 +170,7 @@ impl S3Method {
 }
 
 /// `Origin` as the request sent it.
+#[derive(Clone, Copy)]
 pub(crate) enum OriginField<'a> {
     Absent,
     One(&'a HeaderValue),
@@ -223,6 +223,7 @@ fn actual_method(method: &Method, request_method: Option<(&HeaderValue, bool)>) 
 
 /// What the request's CORS fields say, read once: the decision, the per-rule explanation and
 /// the answer to a failed lookup all read them through this, so they read them alike.
+#[derive(Clone, Copy)]
 pub(crate) struct CorsFields<'a> {
     pub(crate) method: &'a Method,
     pub(crate) origin: OriginField<'a>,
@@ -376,14 +377,12 @@ impl<'a> RequestedHeaders<'a> {
     }
 
     /// The `Access-Control-Allow-Headers` echo of names `listed` counted: lowercased, joined
-    /// by `, `. One allocation of the exact size, or none when the request's single field is
-    /// already that value (one lowercase name, as browsers send it).
-    pub(crate) fn echo(&self, listed: &Listed) -> Echo {
-        if listed.count == 0 {
-            return Echo::Nothing;
-        }
-        if listed.verbatim {
-            return Echo::TheField;
+    /// by `, `, in one allocation of the exact size. `None` when no name was listed, or when
+    /// the request's single field is already that value (one lowercase name, as browsers send
+    /// it: [`Listed::verbatim`], and the field itself is sent).
+    pub(crate) fn echo(&self, listed: &Listed) -> Option<HeaderValue> {
+        if listed.count == 0 || listed.verbatim {
+            return None;
         }
         let mut out = Vec::with_capacity(listed.bytes + 2 * (listed.count - 1));
         let mut push = |name: &[u8]| {
@@ -403,10 +402,7 @@ impl<'a> RequestedHeaders<'a> {
         }
         // Exact capacity, so `Bytes` takes the buffer over without a second allocation. The
         // bytes come from header values, so they are valid in one.
-        match HeaderValue::from_maybe_shared(bytes::Bytes::from(out)) {
-            Ok(value) => Echo::Built(value),
-            Err(_) => Echo::Nothing,
-        }
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
     }
 }
 

@@ -311,7 +311,7 @@ impl CorsHeaders {
     /// The headers of a 200 preflight answer: these, then `Content-Length: 0`. The map is a
     /// clone of a prebuilt one with the same fields (two allocations, no hashing) with these
     /// values put in place.
-    fn preflight_map(mut self) -> HeaderMap {
+    pub(crate) fn preflight_map(mut self) -> HeaderMap {
         let Some(template) = PreflightShape::template(PreflightShape::of(&self)) else {
             return self.built_map();
         };
@@ -517,9 +517,14 @@ impl AnswerText {
 }
 
 /// A 200 preflight answer: empty body, `Content-Length: 0`, no `Content-Type`.
-pub(crate) fn preflight_response(headers: CorsHeaders) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::new());
-    *response.headers_mut() = headers.preflight_map();
+pub(crate) fn preflight_response<B>(headers: CorsHeaders, empty: B) -> Response<B> {
+    preflight_answer(headers.preflight_map(), empty)
+}
+
+/// A 200 preflight answer with these headers (see [`CorsHeaders::preflight_map`]).
+pub(crate) fn preflight_answer<B>(headers: HeaderMap, empty: B) -> Response<B> {
+    let mut response = Response::new(empty);
+    *response.headers_mut() = headers;
     response
 }
 

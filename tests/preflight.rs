@@ -496,7 +496,11 @@ async fn a_preflight_never_calls_the_inner_service() {
 
 /// A preflight whose `Origin` and `Access-Control-Request-Headers` are slices of `buffer`, as
 /// hyper hands them over (slices of its read buffer).
-fn preflight_from(buffer: &bytes::Bytes, origin: std::ops::Range<usize>, acrh: std::ops::Range<usize>) -> http::Request<()> {
+fn preflight_from(
+    buffer: &bytes::Bytes,
+    origin: std::ops::Range<usize>,
+    acrh: std::ops::Range<usize>,
+) -> http::Request<()> {
     let mut request = http::Request::new(());
     *request.method_mut() = http::Method::OPTIONS;
     *request.uri_mut() = http::Uri::from_static("/key");
@@ -528,13 +532,20 @@ fn a_repeated_preflight_gets_the_same_answer_and_nothing_of_the_request_is_kept(
             .collect();
         let echo = acrh.to_ascii_lowercase();
         for headers in &answers {
-            assert_eq!(headers.allow_headers(), Some(&HeaderValue::from_str(&echo).unwrap()), "{acrh}");
+            assert_eq!(
+                headers.allow_headers(),
+                Some(&HeaderValue::from_str(&echo).unwrap()),
+                "{acrh}"
+            );
             assert_eq!(headers.allow_origin(), "https://app.example");
         }
         drop(answers);
         // The decisions are kept; the request's values (and the buffer they are slices of,
         // a server's whole read buffer) are not.
-        assert!(buffer.is_unique(), "{acrh}: the request's buffer is still referenced");
+        assert!(
+            buffer.is_unique(),
+            "{acrh}: the request's buffer is still referenced"
+        );
     }
 }
 
@@ -555,13 +566,115 @@ fn a_repeated_preflight_is_decided_by_the_policy_it_comes_to() {
     let request = request("OPTIONS", "/key", headers);
     for _ in 0..3 {
         assert!(matches!(allowing.evaluate(&request), Decision::Preflight(_)));
-        assert!(matches!(refusing.evaluate(&request), Decision::Refuse(r) if r.kind() == RefusalKind::NotAllowed));
+        assert!(
+            matches!(refusing.evaluate(&request), Decision::Refuse(r) if r.kind() == RefusalKind::NotAllowed)
+        );
     }
     for round in 0..3 {
-        let policy = tower_s3_cors::CorsPolicy::new(config(if round % 2 == 0 { RULES } else {
+        let policy = tower_s3_cors::CorsPolicy::new(config(if round % 2 == 0 {
+            RULES
+        } else {
             r#"[{"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET"], "AllowedHeaders": ["*"]}]"#
         }));
         let decision = policy.evaluate(&request);
-        assert_eq!(matches!(decision, Decision::Preflight(_)), round % 2 == 0, "round {round}: {decision:?}");
+        assert_eq!(
+            matches!(decision, Decision::Preflight(_)),
+            round % 2 == 0,
+            "round {round}: {decision:?}"
+        );
     }
+}
+
+/// Preflights that differ in one part each (origin, method, requested headers, Private
+/// Network Access), sent through one layer in an order where each comes again soon (so its
+/// answer is kept and then given again), must get what a layer that never saw them gives.
+#[tokio::test]
+async fn repeated_preflights_through_one_layer_get_a_fresh_layers_answers() {
+    let rules = r#"[{"AllowedOrigins": ["https://*.example"], "AllowedMethods": ["GET", "PUT"],
+                     "AllowedHeaders": ["x-amz-*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 60},
+                    {"AllowedOrigins": ["https://b.example"], "AllowedMethods": ["DELETE"],
+                     "AllowedHeaders": ["*"]}]"#;
+    let options = CorsOptions::new().private_network(true);
+    let kept = layer(config(rules)).options(options);
+    let stub = Stub::new();
+    let origins: [&[u8]; 3] = [b"https://a.example", b"https://b.example", b"https://c.other"];
+    let methods: [&[u8]; 3] = [b"PUT", b"DELETE", b"GET"];
+    let requested: [Option<&[u8]>; 4] = [
+        None,
+        Some(b"x-amz-date"),
+        Some(b"X-Amz-Date, x-amz-meta-a"),
+        Some(b"content-type"),
+    ];
+    let mut pool = Vec::new();
+    for origin in origins {
+        for method in methods {
+            for acrh in requested {
+                for pna in [false, true] {
+                    let mut fields: Vec<(&str, &[u8])> =
+                        vec![("origin", origin), ("access-control-request-method", method)];
+                    fields.extend(acrh.map(|v| ("access-control-request-headers", v)));
+                    if pna {
+                        fields.push(("access-control-request-private-network", b"true"));
+                    }
+                    pool.push(fields);
+                }
+            }
+        }
+    }
+    // A fixed walk over the pool: mostly one of the last few again, sometimes a new one.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut recent: Vec<usize> = vec![0];
+    let mut allowed = 0;
+    for _ in 0..600 {
+        let pick = if next(4) == 0 {
+            next(pool.len())
+        } else {
+            recent[next(recent.len())]
+        };
+        recent.push(pick);
+        if recent.len() > 3 {
+            recent.remove(0);
+        }
+        let fields = &pool[pick];
+        let got = send(&kept, &stub, request("OPTIONS", "/key", fields)).await;
+        let fresh = layer(config(rules)).options(options);
+        let want = send(&fresh, &stub, request("OPTIONS", "/key", fields)).await;
+        assert_eq!(
+            (got.status, &got.headers, &got.body),
+            (want.status, &want.headers, &want.body),
+            "{fields:?}"
+        );
+        allowed += usize::from(got.status == StatusCode::OK);
+    }
+    // Both kinds of answer were compared, many times.
+    assert!((100..500).contains(&allowed), "{allowed} allowed of 600");
+}
+
+#[tokio::test]
+async fn a_decision_hook_sees_every_repeated_preflight() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    let hooked = layer(config(RULES)).on_decision(move |event| {
+        assert_eq!(event.decision().outcome(), "preflight-allowed");
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    let fields: &[(&str, &[u8])] = &[
+        ("origin", b"https://app.example"),
+        ("access-control-request-method", b"PUT"),
+        ("access-control-request-headers", b"x-amz-date"),
+    ];
+    for _ in 0..5 {
+        let answer = send(&hooked, &Stub::new(), request("OPTIONS", "/key", fields)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    assert_eq!(seen.load(Ordering::Relaxed), 5);
 }

@@ -118,10 +118,11 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let shared = &*self.shared;
         let head = RequestHead::from(&request);
-        let state = match shared.source.0.with_cached_rules(&head, |bucket| {
-            let decision = shared.decide(&head, bucket);
-            Step::from_decision(decision, shared, &head)
-        }) {
+        let state = match shared
+            .source
+            .0
+            .with_cached_rules(&head, |bucket| shared.step(&head, bucket))
+        {
             // The synchronous path, as in `Cors<S, impl CorsSource>`.
             Cached::Hit(Step::Call(action)) => CachedState::Answer {
                 future: ResponseFuture::inner(self.inner.call(request), action),

@@ -223,11 +223,11 @@ where
     S: Service<Request<ReqBody>, Response = Response<B>>,
 {
     let head = RequestHead::from(&request);
-    let decision = match &looked_up {
-        Ok(found) => shared.decide(&head, found.as_bucket_cors()),
-        Err(error) => shared.decide_lookup_failed(&head, error.as_ref()),
+    let step = match &looked_up {
+        Ok(found) => shared.step(&head, found.as_bucket_cors()),
+        Err(error) => Step::from_decision(shared.decide_lookup_failed(&head, error.as_ref()), shared, &head),
     };
-    match Step::from_decision(decision, shared, &head) {
+    match step {
         Step::Call(action) => ResponseFuture::inner(inner.call(request), action),
         Step::Respond(response) => ResponseFuture::ready(response),
     }

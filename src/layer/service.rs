@@ -79,10 +79,9 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let shared = &*self.shared;
         let head = RequestHead::from(&request);
-        let step = shared.source.with_rules(&head, |bucket| {
-            let decision = shared.decide(&head, bucket);
-            Step::from_decision(decision, shared, &head)
-        });
+        let step = shared
+            .source
+            .with_rules(&head, |bucket| shared.step(&head, bucket));
         match step {
             Step::Call(action) => ResponseFuture::inner(self.inner.call(request), action),
             Step::Respond(response) => ResponseFuture::ready(response),

@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
-use http::{HeaderValue, Response};
+use http::{HeaderValue, Method, Response};
 
 use crate::body::CorsBody;
-use crate::decision::{decide, lookup_failed, Decision};
+use crate::decision::{decide_on, lookup_failed, Decision};
 use crate::hook::{DecisionEvent, DecisionHook};
+use crate::memo;
 use crate::options::CorsOptions;
-use crate::request::RequestHead;
-use crate::response::{error_response, preflight_response, CorsHeaders};
+use crate::request::{CorsFields, RequestHead, Requested, S3Method, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK};
+use crate::response::{error_response, preflight_answer, preflight_response, CorsHeaders};
 use crate::s3_error::RequestIds;
 use crate::source::BucketCors;
 
@@ -100,9 +101,15 @@ fn trace(decision: &Decision, bucket: &BucketCors<'_>) {
 fn trace(_decision: &Decision, _bucket: &BucketCors<'_>) {}
 
 impl<Src> Shared<Src> {
-    /// Decides, then reports the decision to `tracing` (feature) and to the hook.
-    pub(crate) fn decide(&self, head: &RequestHead<'_>, bucket: BucketCors<'_>) -> Decision {
-        let decision = decide(*head, bucket, &self.options);
+    /// Decides on the request's CORS fields, then reports the decision to `tracing` (feature)
+    /// and to the hook.
+    fn decide_on<'a>(
+        &self,
+        head: &RequestHead<'a>,
+        fields: CorsFields<'a>,
+        bucket: BucketCors<'_>,
+    ) -> Decision {
+        let decision = decide_on(*head, fields, bucket, &self.options);
         trace(&decision, &bucket);
         self.report(head, bucket, &decision, None);
         decision
@@ -146,6 +153,85 @@ impl<Src> Shared<Src> {
     }
 }
 
+impl<Src> Shared<Src> {
+    /// The service's next step for a request whose rules are `bucket`: decided, reported and
+    /// turned into a step. An allowed preflight that came to this thread twice lately, with
+    /// nobody to report the decision to, is answered from then on with a clone of the answer
+    /// kept the second time ([`memo`]): the same bytes, with no decision made.
+    pub(crate) fn step<B>(&self, head: &RequestHead<'_>, bucket: BucketCors<'_>) -> Step<B> {
+        let fields = CorsFields::of(head);
+        let repeat = self.repeatable_preflight(head, &fields, &bucket);
+        let seen = match repeat.as_ref().map(memo::preflight) {
+            Some(memo::Preflight::Answer(answer)) => {
+                return Step::Respond(preflight_answer(answer, CorsBody::empty()))
+            }
+            Some(memo::Preflight::Seen) => repeat,
+            Some(memo::Preflight::New) | None => None,
+        };
+        match (self.decide_on(head, fields, bucket), seen) {
+            (Decision::Preflight(allowed), Some(key)) => {
+                let answer = allowed.into_headers().preflight_map();
+                memo::keep_preflight(&key, &answer);
+                Step::Respond(preflight_answer(answer, CorsBody::empty()))
+            }
+            (decision, _) => Step::from_decision(decision, self, head),
+        }
+    }
+
+    /// What an allowed answer to this request depends on, when the request is a preflight
+    /// whose answer may be kept and given again: one `Origin`, one valid
+    /// `Access-Control-Request-Method`, at most one `Access-Control-Request-Headers` field, a
+    /// configured bucket, and no hook or `tracing` subscriber that must see each decision.
+    fn repeatable_preflight<'a>(
+        &self,
+        head: &RequestHead<'a>,
+        fields: &CorsFields<'a>,
+        bucket: &BucketCors<'_>,
+    ) -> Option<memo::Key<'a>> {
+        if *head.method != Method::OPTIONS || self.hook.is_some() || decisions_traced() {
+            return None;
+        }
+        let BucketCors::Configured { policy, .. } = bucket else {
+            return None;
+        };
+        let origin = fields.single_origin()?;
+        let method = match fields.request_method? {
+            (value, false) => S3Method::from_bytes(value.as_bytes())?,
+            (_, true) => return None,
+        };
+        let requested = match fields.requested {
+            Requested::Absent => None,
+            Requested::One(value) => Some(value.as_bytes()),
+            Requested::Many => return None,
+        };
+        let private_network = self.options.private_network
+            && head
+                .headers
+                .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
+                .is_some_and(|v| v == "true");
+        Some(memo::Key {
+            policy: policy.id,
+            method,
+            origin: origin.as_bytes(),
+            requested,
+            options: self.options,
+            private_network,
+        })
+    }
+}
+
+/// Whether a `tracing` subscriber records the layer's decisions (feature `tracing`).
+#[cfg(feature = "tracing")]
+fn decisions_traced() -> bool {
+    tracing::enabled!(target: "tower_s3_cors", tracing::Level::DEBUG)
+}
+
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+fn decisions_traced() -> bool {
+    false
+}
+
 /// What the service does next with a decision.
 pub(crate) enum Step<B> {
     Call(Action),
@@ -166,7 +252,7 @@ impl<B> Step<B> {
                 None => Action::Nothing,
             }),
             Decision::Preflight(allowed) => {
-                Step::Respond(preflight_response(allowed.into_headers()).map(CorsBody::own))
+                Step::Respond(preflight_response(allowed.into_headers(), CorsBody::empty()))
             }
             Decision::Refuse(refusal) => {
                 Step::Respond(error_response(&refusal, shared.request_ids(head)).map(CorsBody::own))
