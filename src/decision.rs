@@ -241,7 +241,7 @@ fn matched_rule(
     origin: &HeaderValue,
     method: S3Method,
     private_network: bool,
-    preflight: bool,
+    remember: bool,
 ) -> Option<Allowed> {
     let Some(requested) = RequestedHeaders::from_fields(requested, headers) else {
         // No requested headers (most actual requests): the origin and the method decide.
@@ -255,16 +255,16 @@ fn matched_rule(
     let field = requested.single();
     let decide = || outcome(&policy.matcher, origin.as_bytes(), method, &requested);
     let decided = match field {
-        Some(field) if preflight => memo::decided(
-            &memo::Key {
-                policy: policy.id,
+        Some(field) if remember => memo::decided(
+            // Matching depends on neither the options nor Private Network Access.
+            &memo::Key::new(
+                policy.id,
                 method,
-                origin: origin.as_bytes(),
-                requested: Some(field.as_bytes()),
-                // Matching depends on neither.
-                options: CorsOptions::NONE,
-                private_network: false,
-            },
+                origin.as_bytes(),
+                Some(field.as_bytes()),
+                CorsOptions::NONE,
+                false,
+            ),
             decide,
         ),
         _ => decide(),
@@ -292,19 +292,22 @@ fn matched_rule(
 /// assert!(matches!(decision, Decision::PassThrough(p) if p.reason() == PassReason::NotConfigured));
 /// ```
 pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptions) -> Decision {
-    decide_on(head, CorsFields::of(&head), bucket, options)
+    decide_on(head, CorsFields::of(&head), bucket, options, true)
 }
 
-/// [`decide`], on the request's CORS fields read already.
+/// [`decide`], on the request's CORS fields read already; `remember`: whether a preflight's
+/// matching may be kept and given again ([`memo`](crate::memo)), which a caller that keeps
+/// whole answers does not need.
 #[inline]
 pub(crate) fn decide_on<'a>(
     head: RequestHead<'a>,
     fields: CorsFields<'a>,
     bucket: BucketCors<'_>,
     options: &CorsOptions,
+    remember: bool,
 ) -> Decision {
     if fields.is_preflight(options) {
-        return preflight_decision(head, bucket, options, fields);
+        return preflight_decision(head, bucket, options, fields, remember);
     }
     let (policy, resource) = match bucket {
         BucketCors::NoBucket => return pass(PassReason::NoBucket, false),
@@ -418,6 +421,7 @@ fn preflight_decision(
     bucket: BucketCors<'_>,
     options: &CorsOptions,
     fields: CorsFields<'_>,
+    remember: bool,
 ) -> Decision {
     let CorsFields {
         origin,
@@ -462,7 +466,7 @@ fn preflight_decision(
             origin,
             method,
             private_network,
-            true,
+            remember,
         ),
         _ => None,
     };

@@ -102,14 +102,15 @@ fn trace(_decision: &Decision, _bucket: &BucketCors<'_>) {}
 
 impl<Src> Shared<Src> {
     /// Decides on the request's CORS fields, then reports the decision to `tracing` (feature)
-    /// and to the hook.
+    /// and to the hook (`remember`: see [`decide_on`]).
     fn decide_on<'a>(
         &self,
         head: &RequestHead<'a>,
         fields: CorsFields<'a>,
         bucket: BucketCors<'_>,
+        remember: bool,
     ) -> Decision {
-        let decision = decide_on(*head, fields, bucket, &self.options);
+        let decision = decide_on(*head, fields, bucket, &self.options, remember);
         trace(&decision, &bucket);
         self.report(head, bucket, &decision, None);
         decision
@@ -168,7 +169,8 @@ impl<Src> Shared<Src> {
             Some(memo::Preflight::Seen) => repeat,
             Some(memo::Preflight::New) | None => None,
         };
-        match (self.decide_on(head, fields, bucket), seen) {
+        // A preflight whose whole answer may be kept needs no kept matching besides.
+        match (self.decide_on(head, fields, bucket, repeat.is_none()), seen) {
             (Decision::Preflight(allowed), Some(key)) => {
                 let answer = allowed.into_headers().preflight_map();
                 memo::keep_preflight(&key, &answer);
@@ -209,14 +211,14 @@ impl<Src> Shared<Src> {
                 .headers
                 .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
                 .is_some_and(|v| v == "true");
-        Some(memo::Key {
-            policy: policy.id,
+        Some(memo::Key::new(
+            policy.id,
             method,
-            origin: origin.as_bytes(),
+            origin.as_bytes(),
             requested,
-            options: self.options,
+            self.options,
             private_network,
-        })
+        ))
     }
 }
 
