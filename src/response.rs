@@ -296,15 +296,48 @@ impl CorsHeaders {
                 }
             }
         }
-        let mut this = self;
-        for (field, name, meets) in &TABLE {
-            match (meets, this.take(*field)) {
-                (_, None) => {}
-                (Meets::Merges, Some(value)) if has_vary => crate::vary::merge(headers, value),
-                (_, Some(value)) => {
-                    headers.insert(name.clone(), value);
-                }
-            }
+        // The rows of `TABLE`, in its order, written out: a loop over the rows that takes
+        // each value through `take` costs a tenth of an actual request's overhead more (the
+        // values move through a match per row). `apply_to_writes_the_table_in_order` checks
+        // that this writes what `iter` lists, in the same order.
+        let CorsHeaders {
+            origin,
+            allow_headers,
+            answers,
+            rule,
+            credentials,
+            private_network,
+        } = self;
+        let answer = answers.get(usize::from(rule));
+        let mut insert = |name: HeaderName, value: HeaderValue| {
+            headers.insert(name, value);
+        };
+        insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        if credentials {
+            insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE);
+        }
+        if let Some(answer) = answer {
+            insert(ACCESS_CONTROL_ALLOW_METHODS, answer.allow_methods.clone());
+        }
+        if let Some(value) = allow_headers {
+            insert(ACCESS_CONTROL_ALLOW_HEADERS, value);
+        }
+        if let Some(value) = answer.and_then(|a| a.expose_headers.clone()) {
+            insert(ACCESS_CONTROL_EXPOSE_HEADERS, value);
+        }
+        if let Some(value) = answer.and_then(|a| a.max_age.clone()) {
+            insert(ACCESS_CONTROL_MAX_AGE, value);
+        }
+        if private_network {
+            insert(ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, TRUE);
+        }
+        let vary = match private_network {
+            true => VARY_HEADER_PRIVATE_NETWORK,
+            false => VARY_HEADER,
+        };
+        match has_vary {
+            true => crate::vary::merge(headers, vary),
+            false => insert(VARY, vary),
         }
     }
 
@@ -589,6 +622,35 @@ mod tests {
                     "shape {bits:04b}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn apply_to_writes_the_table_in_order() {
+        let origin = HeaderValue::from_static("https://a.example");
+        for bits in 0..32usize {
+            // Bit 0: credentials; 1: echoed headers; 2: expose headers; 3: max-age;
+            // 4: Private Network Access.
+            let on = |bit: usize| bits & 1 << bit != 0;
+            let mut rule = crate::CorsRule::builder()
+                .allowed_origin(if on(0) { "https://a.example" } else { "*" })
+                .allowed_method("GET");
+            if on(2) {
+                rule = rule.expose_header("ETag");
+            }
+            if on(3) {
+                rule = rule.max_age_seconds(3000);
+            }
+            let answers = RuleAnswer::for_rules(&[rule.build()]);
+            let echo = on(1).then(|| HeaderValue::from_static("x-a"));
+            let headers = CorsHeaders::for_rule(&answers, 0, &origin, echo, on(4)).expect("rule 0");
+            let listed: Vec<(HeaderName, HeaderValue)> = headers.iter().collect();
+            assert_eq!(listed.len(), 3 + (0..5).filter(|&bit| on(bit)).count());
+            let mut map = HeaderMap::new();
+            headers.apply_to(&mut map);
+            let written: Vec<(HeaderName, HeaderValue)> =
+                map.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+            assert_eq!(written, listed, "shape {bits:05b}");
         }
     }
 
