@@ -275,13 +275,12 @@ pub(crate) enum Action {
 }
 
 impl Action {
-    pub(crate) fn apply<B>(self, response: Response<B>) -> Response<CorsBody<B>> {
-        let (mut parts, body) = response.into_parts();
+    pub(crate) fn apply<B>(self, mut response: Response<B>) -> Response<CorsBody<B>> {
         match self {
-            Action::Cors(headers) => headers.apply_to(&mut parts.headers),
-            Action::Vary(vary) => crate::vary::merge(&mut parts.headers, vary),
+            Action::Cors(headers) => headers.apply_to(response.headers_mut()),
+            Action::Vary(vary) => crate::vary::merge(response.headers_mut(), vary),
             Action::Nothing => {}
         }
-        Response::from_parts(parts, CorsBody::inner(body))
+        response.map(CorsBody::inner)
     }
 }
