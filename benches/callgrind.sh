@@ -16,9 +16,11 @@ shift || true
 ids=("$@")
 if [ ${#ids[@]} -eq 0 ]; then
     ids=(
-        actual_allowed/none actual_allowed/insert_only actual_allowed/tower_http actual_allowed/s3_cors
+        actual_allowed/none actual_allowed/insert_only actual_allowed/minimal_layer
+        actual_allowed/tower_http actual_allowed/s3_cors
         actual_not_matching/s3_cors
         preflight_allowed/prebuilt preflight_allowed/tower_http preflight_allowed/s3_cors
+        preflight_allowed_unseen/prebuilt preflight_allowed_unseen/tower_http preflight_allowed_unseen/s3_cors
         preflight_allowed_one_header/prebuilt preflight_allowed_one_header/s3_cors
         preflight_refused/tower_http_allowed preflight_refused/tower_http preflight_refused/s3_cors
     )

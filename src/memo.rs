@@ -331,6 +331,11 @@ mod tests {
     }
 
     #[test]
+    fn no_options_is_the_default() {
+        assert_eq!(CorsOptions::NONE, CorsOptions::default());
+    }
+
+    #[test]
     fn fingerprints_tell_the_fields_apart() {
         let pairs: [(&[u8], &[u8]); 6] = [
             (b"https://a", b"x-a"),
