@@ -211,14 +211,14 @@ impl<Src> Shared<Src> {
                 .headers
                 .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
                 .is_some_and(|v| v == "true");
-        Some(memo::Key::new(
+        memo::Key::new(
             policy.id,
             method,
             origin.as_bytes(),
             requested,
             self.options,
             private_network,
-        ))
+        )
     }
 }
 
