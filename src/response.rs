@@ -344,24 +344,46 @@ impl CorsHeaders {
     /// The headers of a 200 preflight answer: these, then `Content-Length: 0`. The map is a
     /// clone of a prebuilt one with the same fields (two allocations, no hashing) with these
     /// values put in place.
-    pub(crate) fn preflight_map(mut self) -> HeaderMap {
+    pub(crate) fn preflight_map(self) -> HeaderMap {
         let Some(template) = PreflightShape::template(PreflightShape::of(&self)) else {
             return self.built_map();
         };
+        let Some(answer) = self.answer().cloned() else {
+            return self.built_map();
+        };
         let mut map = template.clone();
-        // The template's fields are rows of `TABLE` in table order (then Content-Length), so
-        // one walk down the rows finds each field's value: no search per field.
-        let mut rows = TABLE.iter();
-        for (name, slot) in map.iter_mut() {
-            for (field, row, _) in rows.by_ref() {
-                if row == name {
-                    if let Some(value) = self.take(*field) {
-                        *slot = value;
-                    }
-                    break;
-                }
+        // The template's fields are the shape's rows of `TABLE` in table order (then
+        // Content-Length): each value goes into the next field, written out as `apply_to`
+        // writes them (`shared_preflight_templates_give_the_built_map_for_every_shape`
+        // checks every shape against the map built field by field).
+        let CorsHeaders {
+            origin,
+            allow_headers,
+            credentials,
+            ..
+        } = self;
+        let mut slots = map.values_mut();
+        let mut put = |value: HeaderValue| {
+            if let Some(slot) = slots.next() {
+                *slot = value;
             }
+        };
+        put(origin);
+        if credentials {
+            put(TRUE);
         }
+        put(answer.allow_methods);
+        if let Some(value) = allow_headers {
+            put(value);
+        }
+        if let Some(value) = answer.expose_headers {
+            put(value);
+        }
+        if let Some(value) = answer.max_age {
+            put(value);
+        }
+        // Private Network Access has no shape (built field by field above).
+        put(VARY_HEADER);
         map
     }
 
