@@ -1,6 +1,7 @@
 //! Side-by-side cost of a CORS layer, interleaved so that a shared machine's drift hits every
 //! variant alike: no middleware, tower-http's `CorsLayer` configured equivalently, two floors
-//! (what any layer sending S3's bytes pays with no decision at all), and this crate.
+//! (what any layer sending S3's bytes pays with no decision at all), a minimal layer, and this
+//! crate.
 //!
 //! ```text
 //! cargo bench --bench cors                      # every case, then the table of ratios
@@ -30,6 +31,15 @@
 //! - *prebuilt preflight*: the layer's answer map, prebuilt and cloned, with the request's
 //!   `Origin` and its `Access-Control-Request-Headers` in S3's form (lowercased, `, `-joined)
 //!   put in place, with no decision.
+//!
+//! And the *minimal layer* (actual requests): the least a layer sending S3's headers must do,
+//! written for one exact origin: look `Origin` up, compare it, keep it and the rule's values
+//! across the inner call, insert the six headers.
+//!
+//! A case whose template holds one request serves it again and again, as a browser's
+//! preflight comes again for every URL a page fetches: the layer answers such a preflight
+//! from the answer it kept (see `src/memo.rs`). `preflight_allowed_unseen` cycles through 64
+//! origins instead, none seen lately, so that every preflight is decided.
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};

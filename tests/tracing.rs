@@ -186,6 +186,25 @@ fn one_debug_event_per_decision_with_rule_or_error() {
 }
 
 #[test]
+fn a_repeated_preflight_is_decided_and_logged_every_time() {
+    // Without a subscriber the layer would answer it from the answer kept the second time.
+    let preflight = || {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/k")
+            .header("origin", "https://b.example")
+            .header("access-control-request-method", "PUT")
+            .body(Full::new(Bytes::new()))
+            .expect("valid")
+    };
+    let events = events_for((0..5).map(|_| preflight()).collect());
+    assert_eq!(events.len(), 5, "{events:#?}");
+    for event in &events {
+        assert_has(event, &["outcome=preflight-allowed", "rule_index=1"]);
+    }
+}
+
+#[test]
 fn a_failed_lookup_is_a_warning_with_its_error() {
     let capture = Capture::default();
     let layer = CorsLayer::from_async_source(|_: &tower_s3_cors::RequestHead<'_>| async {

@@ -126,7 +126,9 @@ impl<Src> CorsLayer<Src> {
     /// bucket's lookup, the decision (the matched rule's index and ID, or S3's error code),
     /// and the error of a failed asynchronous lookup. It runs on the request path, before the
     /// answer is sent: keep it short (count, log, sample). Without a hook the layer pays one
-    /// branch per request.
+    /// branch per request. With one, the layer decides every request: it does not answer a
+    /// repeated preflight from the answer it kept (as it does without a hook, or a `tracing`
+    /// subscriber that records its decisions), so the hook sees every decision.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
