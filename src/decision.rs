@@ -254,20 +254,20 @@ fn matched_rule(
     };
     let field = requested.single();
     let decide = || outcome(&policy.matcher, origin.as_bytes(), method, &requested);
-    // Matching depends on neither the options nor Private Network Access.
-    let key = field.filter(|_| remember).and_then(|field| {
-        memo::Key::new(
-            policy.id,
-            method,
-            origin.as_bytes(),
-            Some(field.as_bytes()),
-            CorsOptions::NONE,
-            false,
-        )
-    });
-    let decided = match key {
-        Some(key) => memo::decided(&key, decide),
-        None => decide(),
+    let decided = match field {
+        Some(field) if remember => memo::decided(
+            &memo::Key {
+                policy: policy.id,
+                method,
+                origin: origin.as_bytes(),
+                requested: Some(field.as_bytes()),
+                // Matching depends on neither.
+                options: CorsOptions::NONE,
+                private_network: false,
+            },
+            decide,
+        ),
+        _ => decide(),
     };
     let Matched {
         rule,

@@ -47,43 +47,33 @@ pub(crate) fn policy_id() -> u64 {
 /// What a preflight's answer depends on.
 #[derive(Clone, Copy)]
 pub(crate) struct Key<'a> {
-    policy: u64,
-    method: S3Method,
-    origin: &'a [u8],
+    pub(crate) policy: u64,
+    pub(crate) method: S3Method,
+    pub(crate) origin: &'a [u8],
     /// The one `Access-Control-Request-Headers` field; `None` when there is none.
-    requested: Option<&'a [u8]>,
+    pub(crate) requested: Option<&'a [u8]>,
     /// The layer's options and whether Private Network Access was asked for (the layer's
     /// answers only; matching depends on neither).
-    options: CorsOptions,
-    private_network: bool,
-    /// Of the two fields' bytes: a table compares it first, so a key that is not there
-    /// costs one comparison per entry (entries are then compared in full).
+    pub(crate) options: CorsOptions,
+    pub(crate) private_network: bool,
+}
+
+/// A key short enough to keep, with the fingerprint of its two fields: a table compares the
+/// fingerprint first, so a key that is not there costs one comparison per entry (entries are
+/// then compared in full).
+struct Keyed<'k, 'a> {
+    key: &'k Key<'a>,
     fingerprint: u64,
 }
 
-impl<'a> Key<'a> {
+impl<'k, 'a> Keyed<'k, 'a> {
     /// `None` when the two fields are longer than [`KEY_BYTES`] together: such a preflight is
     /// decided each time (and its bytes are not even read here: hostile lists are long).
-    pub(crate) fn new(
-        policy: u64,
-        method: S3Method,
-        origin: &'a [u8],
-        requested: Option<&'a [u8]>,
-        options: CorsOptions,
-        private_network: bool,
-    ) -> Option<Self> {
-        let requested_bytes = requested.unwrap_or_default();
-        if origin.len() + requested_bytes.len() > KEY_BYTES {
-            return None;
-        }
-        Some(Key {
-            policy,
-            method,
-            origin,
-            requested,
-            options,
-            private_network,
-            fingerprint: fingerprint(origin, requested_bytes),
+    #[inline]
+    fn of(key: &'k Key<'a>) -> Option<Self> {
+        (key.len() <= KEY_BYTES).then(|| Keyed {
+            key,
+            fingerprint: fingerprint(key.origin, key.requested_bytes()),
         })
     }
 }
@@ -168,8 +158,9 @@ impl<T> Entry<T> {
     };
 
     #[inline]
-    fn is(&self, key: &Key<'_>) -> bool {
-        self.fingerprint == key.fingerprint
+    fn is(&self, keyed: &Keyed<'_, '_>) -> bool {
+        let key = keyed.key;
+        self.fingerprint == keyed.fingerprint
             && self.policy == key.policy
             && self.method == key.method
             && self.has_requested == key.requested.is_some()
@@ -233,7 +224,7 @@ impl<T: Clone> Table<T> {
     /// the second time it comes (a key that never comes twice costs a copy of its bytes, no
     /// allocation).
     #[inline]
-    fn look(&mut self, key: &Key<'_>) -> Found<T> {
+    fn look(&mut self, key: &Keyed<'_, '_>) -> Found<T> {
         self.clock += 1;
         match self.entries.iter_mut().find(|entry| entry.is(key)) {
             Some(entry) => {
@@ -251,7 +242,7 @@ impl<T: Clone> Table<T> {
     }
 
     /// Keeps `value` as `key`'s answer.
-    fn fill(&mut self, key: &Key<'_>, value: T) {
+    fn fill(&mut self, key: &Keyed<'_, '_>, value: T) {
         match self.entries.iter_mut().find(|entry| entry.is(key)) {
             Some(entry) => entry.value = Some(value),
             None => self.keep(key, Some(value)),
@@ -259,7 +250,8 @@ impl<T: Clone> Table<T> {
     }
 
     /// A new entry for `key`, in place of the one used longest ago.
-    fn keep(&mut self, key: &Key<'_>, value: Option<T>) {
+    fn keep(&mut self, keyed: &Keyed<'_, '_>, value: Option<T>) {
+        let key = keyed.key;
         let Some(entry) = self.entries.iter_mut().min_by_key(|entry| entry.used) else {
             return;
         };
@@ -270,7 +262,7 @@ impl<T: Clone> Table<T> {
         origin.copy_from_slice(key.origin);
         requested.copy_from_slice(key.requested_bytes());
         entry.policy = key.policy;
-        entry.fingerprint = key.fingerprint;
+        entry.fingerprint = keyed.fingerprint;
         entry.method = key.method;
         entry.has_requested = key.requested.is_some();
         entry.options = key.options;
@@ -303,11 +295,14 @@ fn with<T: 'static, R>(
 /// before).
 #[inline]
 pub(crate) fn decided(key: &Key<'_>, decide: impl FnOnce() -> Outcome) -> Outcome {
-    match with(&OUTCOMES, |table| table.look(key)) {
+    let Some(key) = Keyed::of(key) else {
+        return decide();
+    };
+    match with(&OUTCOMES, |table| table.look(&key)) {
         Some(Found::Answer(outcome)) => outcome,
         Some(Found::Seen) => {
             let outcome = decide();
-            with(&OUTCOMES, |table| table.fill(key, outcome.clone()));
+            with(&OUTCOMES, |table| table.fill(&key, outcome.clone()));
             outcome
         }
         Some(Found::New) | None => decide(),
@@ -320,14 +315,17 @@ pub(crate) enum Preflight {
     Answer(HeaderMap),
     /// The preflight came lately, once: its answer is to be kept ([`keep_preflight`]).
     Seen,
-    /// Nothing (it is now marked seen).
+    /// Nothing (it is now marked seen), or the key is too long to keep.
     New,
 }
 
 /// What this thread knows of the layer's answer to the preflight `key`.
 #[inline]
 pub(crate) fn preflight(key: &Key<'_>) -> Preflight {
-    match with(&PREFLIGHTS, |table| table.look(key)) {
+    let Some(key) = Keyed::of(key) else {
+        return Preflight::New;
+    };
+    match with(&PREFLIGHTS, |table| table.look(&key)) {
         Some(Found::Answer(answer)) => Preflight::Answer(answer),
         Some(Found::Seen) => Preflight::Seen,
         Some(Found::New) | None => Preflight::New,
@@ -336,7 +334,9 @@ pub(crate) fn preflight(key: &Key<'_>) -> Preflight {
 
 /// Keeps the layer's answer to the preflight `key`.
 pub(crate) fn keep_preflight(key: &Key<'_>, answer: &HeaderMap) {
-    with(&PREFLIGHTS, |table| table.fill(key, answer.clone()));
+    if let Some(key) = Keyed::of(key) {
+        with(&PREFLIGHTS, |table| table.fill(&key, answer.clone()));
+    }
 }
 
 #[cfg(test)]
@@ -344,15 +344,14 @@ mod tests {
     use super::*;
 
     fn key<'a>(policy: u64, origin: &'a str, requested: &'a str) -> Key<'a> {
-        Key::new(
+        Key {
             policy,
-            S3Method::Put,
-            origin.as_bytes(),
-            Some(requested.as_bytes()),
-            CorsOptions::NONE,
-            false,
-        )
-        .expect("short enough to keep")
+            method: S3Method::Put,
+            origin: origin.as_bytes(),
+            requested: Some(requested.as_bytes()),
+            options: CorsOptions::NONE,
+            private_network: false,
+        }
     }
 
     #[test]
@@ -473,13 +472,12 @@ mod tests {
         for (i, k) in keys.iter().enumerate().take(WAYS).skip(2) {
             assert_eq!(decide(k, None), (allowed(i), false));
         }
-        // Too long to keep: no key.
+        // Too long to keep: decided every time.
         let long = "x".repeat(KEY_BYTES);
-        let none = CorsOptions::NONE;
-        let requested = Some(long.as_bytes());
-        assert!(Key::new(policy, S3Method::Put, b"https://a", requested, none, false).is_none());
-        let origin = long.as_bytes().get(1..).unwrap_or_default();
-        assert!(Key::new(policy, S3Method::Put, origin, None, none, false).is_some());
+        for _ in 0..3 {
+            assert_eq!(decide(&key(policy, "https://a", &long), None), (None, true));
+        }
+        assert!(Keyed::of(&key(policy, "", &long[1..])).is_some());
     }
 
     #[test]
@@ -501,5 +499,11 @@ mod tests {
             ..k
         };
         assert!(matches!(preflight(&other), Preflight::New));
+        let long = "x".repeat(KEY_BYTES);
+        let long = key(k.policy, "https://a", &long);
+        keep_preflight(&long, &answer);
+        for _ in 0..3 {
+            assert!(matches!(preflight(&long), Preflight::New));
+        }
     }
 }

@@ -169,25 +169,34 @@ impl S3Method {
     }
 }
 
-/// `Origin` as the request sent it.
+/// A field as the request sent it: absent, once, or more than once.
 #[derive(Clone, Copy)]
-pub(crate) enum OriginField<'a> {
+pub(crate) enum Sent<'a> {
     Absent,
     One(&'a HeaderValue),
-    /// More than one `Origin` field: matches nothing.
     Many,
 }
 
-impl<'a> OriginField<'a> {
-    /// From the first `Origin` field and whether there were more.
+impl<'a> Sent<'a> {
+    /// From the field's first value and whether there were more.
     fn of(field: Option<(&'a HeaderValue, bool)>) -> Self {
         match field {
-            None => OriginField::Absent,
-            // S3 treats an empty Origin as no Origin.
-            Some((value, false)) if value.is_empty() => OriginField::Absent,
-            Some((value, false)) => OriginField::One(value),
-            Some((_, true)) => OriginField::Many,
+            None => Sent::Absent,
+            Some((value, false)) => Sent::One(value),
+            Some((_, true)) => Sent::Many,
         }
+    }
+}
+
+/// `Origin` as the request sent it; several `Origin` fields match nothing.
+pub(crate) type OriginField<'a> = Sent<'a>;
+
+/// `Origin` from its first field and whether there were more: S3 treats an empty `Origin` as
+/// no `Origin`.
+fn origin_field(field: Option<(&HeaderValue, bool)>) -> OriginField<'_> {
+    match Sent::of(field) {
+        Sent::One(value) if value.is_empty() => Sent::Absent,
+        sent => sent,
     }
 }
 
@@ -234,22 +243,7 @@ pub(crate) struct CorsFields<'a> {
 
 /// `Access-Control-Request-Headers` as the request sent it: absent, one field (as browsers
 /// send it), or several (their names are read from every field in turn).
-#[derive(Clone, Copy)]
-pub(crate) enum Requested<'a> {
-    Absent,
-    One(&'a HeaderValue),
-    Many,
-}
-
-impl<'a> Requested<'a> {
-    fn of(field: Option<(&'a HeaderValue, bool)>) -> Self {
-        match field {
-            None => Requested::Absent,
-            Some((value, false)) => Requested::One(value),
-            Some((_, true)) => Requested::Many,
-        }
-    }
-}
+pub(crate) type Requested<'a> = Sent<'a>;
 
 /// Requests with at most this many fields are read in one pass over their fields (a few
 /// comparisons each); larger ones by one lookup per CORS field.
@@ -262,9 +256,9 @@ impl<'a> CorsFields<'a> {
         if headers.len() > ONE_PASS_FIELDS {
             return CorsFields {
                 method: head.method,
-                origin: OriginField::of(first_and_repeated(headers, &ORIGIN)),
+                origin: origin_field(first_and_repeated(headers, &ORIGIN)),
                 request_method: first_and_repeated(headers, &ACCESS_CONTROL_REQUEST_METHOD),
-                requested: Requested::of(first_and_repeated(headers, &ACCESS_CONTROL_REQUEST_HEADERS)),
+                requested: Sent::of(first_and_repeated(headers, &ACCESS_CONTROL_REQUEST_HEADERS)),
             };
         }
         // The same answers as `first_and_repeated` for each field, from one pass.
@@ -288,9 +282,9 @@ impl<'a> CorsFields<'a> {
         }
         CorsFields {
             method: head.method,
-            origin: OriginField::of(origin),
+            origin: origin_field(origin),
             request_method,
-            requested: Requested::of(requested),
+            requested: Sent::of(requested),
         }
     }
 

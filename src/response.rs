@@ -609,30 +609,35 @@ pub(crate) fn error_response(refusal: &Refusal, ids: Option<RequestIds>) -> Resp
 mod tests {
     use super::*;
 
+    /// The headers a one-rule policy sends when the bits of `shape` say which optional fields
+    /// it has: bit 0 credentials (a named origin, not `*`), 1 echoed headers, 2 expose
+    /// headers, 3 max-age, 4 Private Network Access.
+    fn shaped(shape: usize) -> CorsHeaders {
+        let on = |bit: usize| shape & 1 << bit != 0;
+        let mut rule = crate::CorsRule::builder()
+            .allowed_origin(if on(0) { "https://a.example" } else { "*" })
+            .allowed_methods(["GET", "PUT"]);
+        if on(2) {
+            rule = rule.expose_header("ETag");
+        }
+        if on(3) {
+            rule = rule.max_age_seconds(3000);
+        }
+        let answers = RuleAnswer::for_rules(&[rule.build()]);
+        let echo = on(1).then(|| HeaderValue::from_static("x-a, x-b"));
+        let origin = HeaderValue::from_static("https://a.example");
+        let headers = CorsHeaders::for_rule(&answers, 0, &origin, echo, on(4)).expect("rule 0");
+        assert_eq!(headers.allow_credentials(), on(0));
+        assert_eq!(headers.allow_headers().is_some(), on(1));
+        assert_eq!(headers.expose_headers().is_some(), on(2));
+        assert_eq!(headers.max_age().is_some(), on(3));
+        headers
+    }
+
     #[test]
     fn shared_preflight_templates_give_the_built_map_for_every_shape() {
-        let origin = HeaderValue::from_static("https://a.example");
-        for bits in 0..16usize {
-            // Bit 0: credentials (a named origin, not `*`); 1: echoed headers; 2: expose
-            // headers; 3: max-age.
-            let on = |bit: usize| bits & 1 << bit != 0;
-            let mut rule = crate::CorsRule::builder()
-                .allowed_origin(if on(0) { "https://a.example" } else { "*" })
-                .allowed_method("GET")
-                .allowed_method("PUT");
-            if on(2) {
-                rule = rule.expose_header("ETag");
-            }
-            if on(3) {
-                rule = rule.max_age_seconds(3000);
-            }
-            let answers = RuleAnswer::for_rules(&[rule.build()]);
-            let echo = on(1).then(|| HeaderValue::from_static("x-a, x-b"));
-            let headers = CorsHeaders::for_rule(&answers, 0, &origin, echo, false).expect("rule 0");
-            assert_eq!(headers.allow_credentials(), on(0));
-            assert_eq!(headers.allow_headers().is_some(), on(1));
-            assert_eq!(headers.expose_headers().is_some(), on(2));
-            assert_eq!(headers.max_age().is_some(), on(3));
+        for shape in 0..16usize {
+            let headers = shaped(shape);
             let fields = |map: HeaderMap| -> Vec<(String, HeaderValue)> {
                 map.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
             };
@@ -641,7 +646,7 @@ mod tests {
                 assert_eq!(
                     fields(headers.clone().preflight_map()),
                     fields(headers.clone().built_map()),
-                    "shape {bits:04b}"
+                    "shape {shape:04b}"
                 );
             }
         }
@@ -649,30 +654,15 @@ mod tests {
 
     #[test]
     fn apply_to_writes_the_table_in_order() {
-        let origin = HeaderValue::from_static("https://a.example");
-        for bits in 0..32usize {
-            // Bit 0: credentials; 1: echoed headers; 2: expose headers; 3: max-age;
-            // 4: Private Network Access.
-            let on = |bit: usize| bits & 1 << bit != 0;
-            let mut rule = crate::CorsRule::builder()
-                .allowed_origin(if on(0) { "https://a.example" } else { "*" })
-                .allowed_method("GET");
-            if on(2) {
-                rule = rule.expose_header("ETag");
-            }
-            if on(3) {
-                rule = rule.max_age_seconds(3000);
-            }
-            let answers = RuleAnswer::for_rules(&[rule.build()]);
-            let echo = on(1).then(|| HeaderValue::from_static("x-a"));
-            let headers = CorsHeaders::for_rule(&answers, 0, &origin, echo, on(4)).expect("rule 0");
+        for shape in 0..32usize {
+            let headers = shaped(shape);
             let listed: Vec<(HeaderName, HeaderValue)> = headers.iter().collect();
-            assert_eq!(listed.len(), 3 + (0..5).filter(|&bit| on(bit)).count());
+            assert_eq!(listed.len(), 3 + shape.count_ones() as usize);
             let mut map = HeaderMap::new();
             headers.apply_to(&mut map);
             let written: Vec<(HeaderName, HeaderValue)> =
                 map.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
-            assert_eq!(written, listed, "shape {bits:05b}");
+            assert_eq!(written, listed, "shape {shape:05b}");
         }
     }
 

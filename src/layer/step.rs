@@ -211,14 +211,14 @@ impl<Src> Shared<Src> {
                 .headers
                 .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
                 .is_some_and(|v| v == "true");
-        memo::Key::new(
-            policy.id,
+        Some(memo::Key {
+            policy: policy.id,
             method,
-            origin.as_bytes(),
+            origin: origin.as_bytes(),
             requested,
-            self.options,
+            options: self.options,
             private_network,
-        )
+        })
     }
 }
 
