@@ -31,6 +31,7 @@ use http::{HeaderMap, HeaderValue};
 
 use crate::options::CorsOptions;
 use crate::request::S3Method;
+use crate::swar::same_bytes;
 
 /// Answers kept per thread and table.
 const WAYS: usize = 4;
@@ -171,30 +172,12 @@ impl<T> Entry<T> {
             && self
                 .key
                 .get(..self.origin)
-                .is_some_and(|kept| same(kept, key.origin))
+                .is_some_and(|kept| same_bytes(kept, key.origin))
             && self
                 .key
                 .get(self.origin..self.len)
-                .is_some_and(|kept| same(kept, key.requested_bytes()))
+                .is_some_and(|kept| same_bytes(kept, key.requested_bytes()))
     }
-}
-
-/// `a == b`, eight bytes a step, for the short fields of a key (inline: a library call per
-/// field cost more than the comparison).
-#[inline]
-fn same(mut a: &[u8], mut b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    while let (Some((x, rest_a)), Some((y, rest_b))) =
-        (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
-    {
-        if x != y {
-            return false;
-        }
-        (a, b) = (rest_a, rest_b);
-    }
-    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 struct Table<T> {
@@ -355,16 +338,16 @@ mod tests {
     }
 
     #[test]
-    fn same_compares_every_byte() {
+    fn same_bytes_compares_every_byte() {
         let bytes: Vec<u8> = (0..40).collect();
         for len in 0..40 {
             let a = &bytes[..len];
-            assert!(same(a, a));
-            assert!(!same(a, &bytes[..len + 1]));
+            assert!(same_bytes(a, a));
+            assert!(!same_bytes(a, &bytes[..len + 1]));
             for at in 0..len {
                 let mut b = a.to_vec();
                 b[at] ^= 1;
-                assert!(!same(a, &b), "{len} {at}");
+                assert!(!same_bytes(a, &b), "{len} {at}");
             }
         }
     }
