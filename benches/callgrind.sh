@@ -16,7 +16,7 @@ shift || true
 ids=("$@")
 if [ ${#ids[@]} -eq 0 ]; then
     ids=(
-        actual_allowed/none actual_allowed/insert_only actual_allowed/minimal_layer
+        actual_allowed/none actual_allowed/insert_only actual_allowed/minimal_layer actual_allowed/minimal_s3_layer
         actual_allowed/tower_http actual_allowed/s3_cors
         actual_not_matching/s3_cors
         preflight_allowed/prebuilt preflight_allowed/tower_http preflight_allowed/s3_cors
