@@ -437,6 +437,14 @@ pub fn check_request_path(case: Case) {
     let request = case.request;
     let request_headers = request.headers().clone();
     let method = request.method().clone();
+    let uri = request.uri().clone();
+    let again = || {
+        let mut again = Request::new(String::new());
+        *again.method_mut() = method.clone();
+        *again.uri_mut() = uri.clone();
+        *again.headers_mut() = request_headers.clone();
+        again
+    };
 
     // The pure decision and the rule-by-rule explanation must agree on the first match.
     let decision = policy.evaluate_with(&request, &options);
@@ -522,6 +530,17 @@ pub fn check_request_path(case: Case) {
             None => assert!(rule.max_age_seconds().is_none()),
         }
     };
+
+    // The same request twice more through the same layer: an allowed preflight's answer is
+    // kept the second time and given again the third (this thread's memo), byte for byte.
+    if matches!(decision, Decision::Preflight(_)) {
+        for _ in 0..2 {
+            let repeated = poll_now(service.call(again())).unwrap_or_else(|e| match e {});
+            assert_eq!(repeated.status(), parts.status, "a repeated preflight");
+            assert_eq!(repeated.headers(), headers, "a repeated preflight");
+            assert_eq!(calls.load(Ordering::SeqCst), inner_calls);
+        }
+    }
 
     match decision {
         Decision::Preflight(allowed) => {
