@@ -85,7 +85,10 @@
 //!    with which headers, or pass through), reporting the rule that matched.
 //! 6. **Writing the answer** ([`CorsHeaders`], [`Decision::to_response`]): the headers of an
 //!    allowed request from one table, the 200 preflight answer, S3's error documents.
-//! 7. **The tower shell** ([`CorsLayer`] / [`Cors`]): carries the decision out.
+//! 7. **The tower shell** ([`CorsLayer`] / [`Cors`]): carries the decision out. A preflight
+//!    that keeps coming to a thread (a web application sends the same one for every URL) is
+//!    answered from the answer kept the second time, by an exact key; not while a decision
+//!    hook or a `tracing` subscriber must see every decision.
 //!
 //! Beside the flow, [`CorsConfiguration::lint`] tells what a valid configuration probably gets
 //! wrong, each [`lint::LintWarning`] with a fix: first origins that let other sites in
