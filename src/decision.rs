@@ -10,7 +10,6 @@ use crate::options::CorsOptions;
 use crate::policy::CorsPolicy;
 use crate::request::{
     CorsFields, Listed, OriginField, RequestHead, Requested, RequestedHeaders, ResourceType, S3Method,
-    ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK,
 };
 use crate::response::{error_response, preflight_response, CorsHeaders, VARY_VALUE};
 use crate::s3_error::{Refusal, RequestIds};
@@ -453,11 +452,7 @@ fn preflight_decision(
         },
     };
     // Then the first rule that matches origin, method and every requested header.
-    let private_network = options.private_network
-        && head
-            .headers
-            .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
-            .is_some_and(|v| v == "true");
+    let private_network = CorsFields::private_network(&head, options);
     let matched = match origin {
         OriginField::One(origin) => matched_rule(
             policy,

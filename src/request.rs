@@ -306,6 +306,16 @@ impl<'a> CorsFields<'a> {
         }
     }
 
+    /// Whether a preflight's answer includes Private Network Access: the option is on and the
+    /// request asks with `Access-Control-Request-Private-Network: true`.
+    pub(crate) fn private_network(head: &RequestHead<'_>, options: &CorsOptions) -> bool {
+        options.private_network
+            && head
+                .headers
+                .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
+                .is_some_and(|v| v == "true")
+    }
+
     /// The method rules are matched on: a preflight's `Access-Control-Request-Method`, or an
     /// actual request's (see [`actual_method`]); an `OPTIONS` without one matches nothing.
     #[inline]

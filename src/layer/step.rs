@@ -10,7 +10,7 @@ use crate::decision::{decide_on, lookup_failed, Decision};
 use crate::hook::{DecisionEvent, DecisionHook};
 use crate::memo;
 use crate::options::CorsOptions;
-use crate::request::{CorsFields, RequestHead, Requested, S3Method, ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK};
+use crate::request::{CorsFields, RequestHead, Requested, S3Method};
 use crate::response::{error_response, preflight_answer, preflight_response, CorsHeaders};
 use crate::s3_error::RequestIds;
 use crate::source::BucketCors;
@@ -206,11 +206,7 @@ impl<Src> Shared<Src> {
             Requested::One(value) => Some(value.as_bytes()),
             Requested::Many => return None,
         };
-        let private_network = self.options.private_network
-            && head
-                .headers
-                .get(ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK)
-                .is_some_and(|v| v == "true");
+        let private_network = CorsFields::private_network(head, &self.options);
         Some(memo::Key {
             policy: policy.id,
             method,
