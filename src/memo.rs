@@ -188,12 +188,13 @@ struct Table<T> {
 }
 
 /// What a table knows of a key.
-enum Found<T> {
+pub(crate) enum Found<T> {
     /// Its answer.
     Answer(T),
-    /// That it was asked lately, once: its answer is to be kept ([`Table::fill`]).
+    /// That it was asked lately, once: its answer is to be kept ([`Table::fill`],
+    /// [`keep_preflight`]).
     Seen,
-    /// Nothing: it is now marked seen.
+    /// Nothing: it is now marked seen (or the key is too long to keep).
     New,
 }
 
@@ -292,27 +293,12 @@ pub(crate) fn decided(key: &Key<'_>, decide: impl FnOnce() -> Outcome) -> Outcom
     }
 }
 
-/// What this thread knows of the layer's answer to a preflight.
-pub(crate) enum Preflight {
-    /// The answer it gave lately.
-    Answer(HeaderMap),
-    /// The preflight came lately, once: its answer is to be kept ([`keep_preflight`]).
-    Seen,
-    /// Nothing (it is now marked seen), or the key is too long to keep.
-    New,
-}
-
 /// What this thread knows of the layer's answer to the preflight `key`.
 #[inline]
-pub(crate) fn preflight(key: &Key<'_>) -> Preflight {
-    let Some(key) = Keyed::of(key) else {
-        return Preflight::New;
-    };
-    match with(&PREFLIGHTS, |table| table.look(&key)) {
-        Some(Found::Answer(answer)) => Preflight::Answer(answer),
-        Some(Found::Seen) => Preflight::Seen,
-        Some(Found::New) | None => Preflight::New,
-    }
+pub(crate) fn preflight(key: &Key<'_>) -> Found<HeaderMap> {
+    Keyed::of(key)
+        .and_then(|key| with(&PREFLIGHTS, |table| table.look(&key)))
+        .unwrap_or(Found::New)
 }
 
 /// Keeps the layer's answer to the preflight `key`.
@@ -471,22 +457,22 @@ mod tests {
             "access-control-allow-origin",
             HeaderValue::from_static("https://a"),
         );
-        assert!(matches!(preflight(&k), Preflight::New));
-        assert!(matches!(preflight(&k), Preflight::Seen));
+        assert!(matches!(preflight(&k), Found::New));
+        assert!(matches!(preflight(&k), Found::Seen));
         keep_preflight(&k, &answer);
         for _ in 0..3 {
-            assert!(matches!(preflight(&k), Preflight::Answer(kept) if kept == answer));
+            assert!(matches!(preflight(&k), Found::Answer(kept) if kept == answer));
         }
         let other = Key {
             private_network: true,
             ..k
         };
-        assert!(matches!(preflight(&other), Preflight::New));
+        assert!(matches!(preflight(&other), Found::New));
         let long = "x".repeat(KEY_BYTES);
         let long = key(k.policy, "https://a", &long);
         keep_preflight(&long, &answer);
         for _ in 0..3 {
-            assert!(matches!(preflight(&long), Preflight::New));
+            assert!(matches!(preflight(&long), Found::New));
         }
     }
 }

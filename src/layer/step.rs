@@ -163,11 +163,11 @@ impl<Src> Shared<Src> {
         let fields = CorsFields::of(head);
         let repeat = self.repeatable_preflight(head, &fields, &bucket);
         let seen = match repeat.as_ref().map(memo::preflight) {
-            Some(memo::Preflight::Answer(answer)) => {
+            Some(memo::Found::Answer(answer)) => {
                 return Step::Respond(preflight_answer(answer, CorsBody::empty()))
             }
-            Some(memo::Preflight::Seen) => repeat,
-            Some(memo::Preflight::New) | None => None,
+            Some(memo::Found::Seen) => repeat,
+            Some(memo::Found::New) | None => None,
         };
         // A preflight whose whole answer may be kept needs no kept matching besides.
         match (self.decide_on(head, fields, bucket, repeat.is_none()), seen) {
