@@ -231,7 +231,7 @@ fn outcome(matcher: &Matcher, origin: &[u8], method: S3Method, requested: &Reque
 
 /// The first rule that accepts the request, with the headers to send. A preflight with one
 /// `Access-Control-Request-Headers` field (as browsers send them) is matched once per thread
-/// while it keeps coming ([`memo`](crate::memo)); actual requests rarely carry the field.
+/// while it keeps coming ([`memo`]); actual requests rarely carry the field.
 #[inline]
 fn matched_rule(
     policy: &CorsPolicy,
@@ -295,7 +295,7 @@ pub fn decide(head: RequestHead<'_>, bucket: BucketCors<'_>, options: &CorsOptio
 }
 
 /// [`decide`], on the request's CORS fields read already; `remember`: whether a preflight's
-/// matching may be kept and given again ([`memo`](crate::memo)), which a caller that keeps
+/// matching may be kept and given again ([`memo`]), which a caller that keeps
 /// whole answers does not need.
 #[inline]
 pub(crate) fn decide_on<'a>(
