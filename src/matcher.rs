@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::config::{CorsConfiguration, CorsRule};
 use crate::request::S3Method;
-use crate::swar::lowercase_word;
+use crate::swar::{hash_words, lowercase_word};
 
 /// A set of rules, one bit per rule index.
 pub(crate) type Mask = u128;
@@ -486,39 +486,16 @@ impl Case {
         }
     }
 
-    /// Eight bytes at a time, FxHash-style; `Insensitive` sets bit 5 of every byte first, so
-    /// names equal but for ASCII case hash alike (other bytes may collide, which the
-    /// comparison after the probe sorts out). Keys come from the configuration: a request
-    /// chooses where a lookup starts, never how long a chain of configured keys is.
+    /// [`hash_words`]; `Insensitive` sets bit 5 of every byte first, so names equal but for
+    /// ASCII case hash alike (other bytes may collide, which the comparison after the probe
+    /// sorts out). Keys come from the configuration: a request chooses where a lookup starts,
+    /// never how long a chain of configured keys is.
     fn hash(self, bytes: &[u8]) -> u64 {
-        const K: u64 = 0xf135_7aea_2e62_a9c5;
         let fold: u64 = match self {
             Case::Sensitive => 0,
             Case::Insensitive => 0x2020_2020_2020_2020,
         };
-        let mix = |hash: u64, word: u64| (hash.rotate_left(5) ^ (word | fold)).wrapping_mul(K);
-        let mut hash = bytes.len() as u64;
-        let mut rest = bytes;
-        while let Some((word, tail)) = rest.split_first_chunk::<8>() {
-            hash = mix(hash, u64::from_le_bytes(*word));
-            rest = tail;
-        }
-        // The last 1..=7 bytes: the last eight bytes of the key when it has them (overlapping
-        // some already hashed), else two overlapping four-byte reads, else three bytes.
-        if !rest.is_empty() {
-            let n = bytes.len();
-            let word = if let Some(last) = bytes.last_chunk::<8>() {
-                u64::from_le_bytes(*last)
-            } else if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
-                u64::from(u32::from_le_bytes(*first)) | u64::from(u32::from_le_bytes(*last)) << 32
-            } else {
-                let at = |i: usize| u64::from(bytes.get(i).copied().unwrap_or(0));
-                at(0) | at(n / 2) << 8 | at(n - 1) << 16
-            };
-            hash = mix(hash, word);
-        }
-        // The multiply leaves the low bits (the probe position) weakest: fold the high ones in.
-        hash ^ (hash >> 29)
+        hash_words(bytes, fold)
     }
 }
 

@@ -31,7 +31,7 @@ use http::{HeaderMap, HeaderValue};
 
 use crate::options::CorsOptions;
 use crate::request::S3Method;
-use crate::swar::same_bytes;
+use crate::swar::{hash_words, same_bytes};
 
 /// Answers kept per thread and table.
 const WAYS: usize = 4;
@@ -79,26 +79,9 @@ impl<'k, 'a> Keyed<'k, 'a> {
     }
 }
 
-/// A 64-bit mix of `origin` and `requested` (and where one ends), eight bytes a step: each
-/// whole word, then the last eight bytes (overlapping the words before), or the few bytes of
-/// a field shorter than a word.
+/// Of `origin` and `requested`, each hashed with its length (so where one ends is part of it).
 fn fingerprint(origin: &[u8], requested: &[u8]) -> u64 {
-    let mix = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    let word = |bytes: &[u8]| bytes.iter().fold(0, |w, &b| w << 8 | u64::from(b));
-    let mut h = (origin.len() as u64) << 32 | requested.len() as u64;
-    for part in [origin, requested] {
-        match part.split_last_chunk::<8>() {
-            Some((_, last)) => {
-                let mut words = part.chunks_exact(8);
-                for w in &mut words {
-                    h = mix(h, u64::from_le_bytes(w.try_into().unwrap_or_default()));
-                }
-                h = mix(h, u64::from_le_bytes(*last));
-            }
-            None => h = mix(h, word(part)),
-        }
-    }
-    h
+    hash_words(origin, 0).rotate_left(32) ^ hash_words(requested, 0)
 }
 
 impl Key<'_> {
