@@ -34,10 +34,12 @@ const VARY_VALUE_PRIVATE_NETWORK: &str = "Origin, Access-Control-Request-Headers
 // ---- The table ---------------------------------------------------------------------------
 //
 // Every header the layer writes on an allowed request is one row of `TABLE`, in the order
-// the layer writes them, and one variant of `Field` (its index in the table). Writing,
-// counting, iterating, replacing the inner service's fields and the prebuilt preflight
-// answers all read the table. Adding a header is a row, a variant, and its value: a rule's
-// constant in `RuleAnswer::new`, or a value from the request in `RuleAnswer::headers`.
+// the layer writes them, and one variant of `Field` (its index in the table). Counting,
+// iterating, replacing the inner service's fields and the prebuilt preflight answers read the
+// table; writing (`CorsHeaders::write_each`) goes down the same rows written out, which a test
+// checks against the table. Adding a header is a row, a variant, its value (a rule's constant
+// in `RuleAnswer::new`, or a value from the request in `RuleAnswer::headers`), and its line in
+// `write_each`.
 
 /// A header of an allowed answer; its discriminant is its row in [`TABLE`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,21 +198,6 @@ impl CorsHeaders {
         }
     }
 
-    /// A field's value to write: the request's values are moved out (a clone of a value just
-    /// parsed from a request may allocate), the rule's are cloned (a reference count).
-    fn take(&mut self, field: Field) -> Option<HeaderValue> {
-        match field {
-            Field::AllowOrigin => Some(std::mem::replace(&mut self.origin, STAR)),
-            Field::AllowHeaders => self.allow_headers.take(),
-            Field::AllowCredentials | Field::AllowPrivateNetwork => self.get(field).map(|_| TRUE),
-            Field::Vary => Some(match self.private_network {
-                true => VARY_HEADER_PRIVATE_NETWORK,
-                false => VARY_HEADER,
-            }),
-            Field::AllowMethods | Field::ExposeHeaders | Field::MaxAge => self.get(field).cloned(),
-        }
-    }
-
     /// `Access-Control-Allow-Origin`: `*`, or the request's `Origin` verbatim.
     pub fn allow_origin(&self) -> &HeaderValue {
         self.get(Field::AllowOrigin).unwrap_or(&EMPTY)
@@ -253,7 +240,7 @@ impl CorsHeaders {
             .filter_map(|(field, name, _)| Some((name.clone(), self.get(*field)?.clone())))
     }
 
-    /// How many fields [`write_to`](Self::write_to) writes.
+    /// How many fields [`write_each`](Self::write_each) writes.
     fn len(&self) -> usize {
         TABLE
             .iter()
@@ -261,13 +248,46 @@ impl CorsHeaders {
             .count()
     }
 
-    /// Writes the headers of a short-circuited preflight into an empty map.
-    fn write_to(mut self, headers: &mut HeaderMap) {
-        for (field, name, _) in &TABLE {
-            if let Some(value) = self.take(*field) {
-                headers.insert(name.clone(), value);
-            }
+    /// Hands `write` every field with its value, in `TABLE`'s order: the request's values
+    /// moved out (a clone of a value just parsed from a request may allocate), the rule's
+    /// cloned (a reference count). Written out rather than a loop over the rows that gets each
+    /// value through a match per row, which cost a tenth of an actual request's overhead more;
+    /// `apply_to_writes_the_table_in_order` checks it against `iter`, which reads the table.
+    #[inline]
+    fn write_each(self, mut write: impl FnMut(HeaderName, HeaderValue)) {
+        let CorsHeaders {
+            origin,
+            allow_headers,
+            answers,
+            rule,
+            credentials,
+            private_network,
+        } = self;
+        let answer = answers.get(usize::from(rule));
+        write(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        if credentials {
+            write(ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE);
         }
+        if let Some(answer) = answer {
+            write(ACCESS_CONTROL_ALLOW_METHODS, answer.allow_methods.clone());
+        }
+        if let Some(value) = allow_headers {
+            write(ACCESS_CONTROL_ALLOW_HEADERS, value);
+        }
+        if let Some(value) = answer.and_then(|a| a.expose_headers.clone()) {
+            write(ACCESS_CONTROL_EXPOSE_HEADERS, value);
+        }
+        if let Some(value) = answer.and_then(|a| a.max_age.clone()) {
+            write(ACCESS_CONTROL_MAX_AGE, value);
+        }
+        if private_network {
+            write(ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, TRUE);
+        }
+        let vary = match private_network {
+            true => VARY_HEADER_PRIVATE_NETWORK,
+            false => VARY_HEADER,
+        };
+        write(VARY, vary);
     }
 
     /// Applies the headers to an inner service's response: the layer's values replace every
@@ -296,49 +316,13 @@ impl CorsHeaders {
                 }
             }
         }
-        // The rows of `TABLE`, in its order, written out: a loop over the rows that takes
-        // each value through `take` costs a tenth of an actual request's overhead more (the
-        // values move through a match per row). `apply_to_writes_the_table_in_order` checks
-        // that this writes what `iter` lists, in the same order.
-        let CorsHeaders {
-            origin,
-            allow_headers,
-            answers,
-            rule,
-            credentials,
-            private_network,
-        } = self;
-        let answer = answers.get(usize::from(rule));
-        let mut insert = |name: HeaderName, value: HeaderValue| {
-            headers.insert(name, value);
-        };
-        insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        if credentials {
-            insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE);
-        }
-        if let Some(answer) = answer {
-            insert(ACCESS_CONTROL_ALLOW_METHODS, answer.allow_methods.clone());
-        }
-        if let Some(value) = allow_headers {
-            insert(ACCESS_CONTROL_ALLOW_HEADERS, value);
-        }
-        if let Some(value) = answer.and_then(|a| a.expose_headers.clone()) {
-            insert(ACCESS_CONTROL_EXPOSE_HEADERS, value);
-        }
-        if let Some(value) = answer.and_then(|a| a.max_age.clone()) {
-            insert(ACCESS_CONTROL_MAX_AGE, value);
-        }
-        if private_network {
-            insert(ACCESS_CONTROL_ALLOW_PRIVATE_NETWORK, TRUE);
-        }
-        let vary = match private_network {
-            true => VARY_HEADER_PRIVATE_NETWORK,
-            false => VARY_HEADER,
-        };
-        match has_vary {
-            true => crate::vary::merge(headers, vary),
-            false => insert(VARY, vary),
-        }
+        self.write_each(|name, value| {
+            if has_vary && name == VARY {
+                crate::vary::merge(headers, value);
+            } else {
+                headers.insert(name, value);
+            }
+        });
     }
 
     /// The headers of a 200 preflight answer: these, then `Content-Length: 0`. The map is a
@@ -348,42 +332,20 @@ impl CorsHeaders {
         let Some(template) = PreflightShape::template(PreflightShape::of(&self)) else {
             return self.built_map();
         };
-        let Some(answer) = self.answer().cloned() else {
+        if self.answer().is_none() {
             return self.built_map();
-        };
+        }
         let mut map = template.clone();
         // The template's fields are the shape's rows of `TABLE` in table order (then
-        // Content-Length): each value goes into the next field, written out as `apply_to`
-        // writes them (`shared_preflight_templates_give_the_built_map_for_every_shape`
-        // checks every shape against the map built field by field).
-        let CorsHeaders {
-            origin,
-            allow_headers,
-            credentials,
-            ..
-        } = self;
+        // Content-Length): each value goes into the next field
+        // (`shared_preflight_templates_give_the_built_map_for_every_shape` checks every shape
+        // against the map built field by field).
         let mut slots = map.values_mut();
-        let mut put = |value: HeaderValue| {
+        self.write_each(|_, value| {
             if let Some(slot) = slots.next() {
                 *slot = value;
             }
-        };
-        put(origin);
-        if credentials {
-            put(TRUE);
-        }
-        put(answer.allow_methods);
-        if let Some(value) = allow_headers {
-            put(value);
-        }
-        if let Some(value) = answer.expose_headers {
-            put(value);
-        }
-        if let Some(value) = answer.max_age {
-            put(value);
-        }
-        // Private Network Access has no shape (built field by field above).
-        put(VARY_HEADER);
+        });
         map
     }
 
@@ -391,7 +353,9 @@ impl CorsHeaders {
     fn built_map(self) -> HeaderMap {
         // Sized for every field at once: allocated once, never grown.
         let mut map = HeaderMap::with_capacity(self.len() + 1);
-        self.write_to(&mut map);
+        self.write_each(|name, value| {
+            map.insert(name, value);
+        });
         map.insert(CONTENT_LENGTH, ZERO);
         map
     }
