@@ -10,7 +10,7 @@ use crate::decision::{decide_on, lookup_failed, Decision};
 use crate::hook::{DecisionEvent, DecisionHook};
 use crate::memo;
 use crate::options::CorsOptions;
-use crate::request::{CorsFields, RequestHead, Requested, S3Method};
+use crate::request::{CorsFields, RequestHead, Requested};
 use crate::response::{error_response, preflight_answer, preflight_response, CorsHeaders};
 use crate::s3_error::RequestIds;
 use crate::source::BucketCors;
@@ -197,10 +197,9 @@ impl<Src> Shared<Src> {
             return None;
         };
         let origin = fields.single_origin()?;
-        let method = match fields.request_method? {
-            (value, false) => S3Method::from_bytes(value.as_bytes())?,
-            (_, true) => return None,
-        };
+        // One valid `Access-Control-Request-Method` (an `OPTIONS` without one matches on
+        // nothing).
+        let method = fields.matched_method()?;
         let requested = match fields.requested {
             Requested::Absent => None,
             Requested::One(value) => Some(value.as_bytes()),
